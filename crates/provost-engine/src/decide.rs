@@ -1,0 +1,377 @@
+//! Decisions: `check` (allowed or not, and the deciding reason) and `explain` (the full path).
+
+use serde::Serialize;
+
+use crate::index::{Grant, Index, NodeId, INSTANCE};
+use crate::model::Timestamp;
+use crate::policy::PermId;
+use crate::scope::{Kind, Scope};
+
+/// Why a decision came out the way it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Superuser,
+    Staff,
+    Assignment,
+    UnknownAction,
+    InvalidScope,
+    UnknownScope,
+    WrongKind,
+    NotYetValid,
+    Expired,
+    NoAssignment,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Superuser => "superuser",
+            Reason::Staff => "staff",
+            Reason::Assignment => "assignment",
+            Reason::UnknownAction => "unknown_action",
+            Reason::InvalidScope => "invalid_scope",
+            Reason::UnknownScope => "unknown_scope",
+            Reason::WrongKind => "wrong_kind",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::Expired => "expired",
+            Reason::NoAssignment => "no_assignment",
+        }
+    }
+}
+
+/// The answer to a check: never an error, so a caller cannot mistake a failure for a grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reason: Reason,
+}
+
+impl Decision {
+    fn allow(reason: Reason) -> Decision {
+        Decision { allowed: true, reason }
+    }
+    fn deny(reason: Reason) -> Decision {
+        Decision { allowed: false, reason }
+    }
+}
+
+/// One way a decision was reached (a bypass, or an assignment and how it reached the scope).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Because {
+    pub via: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The scope the assignment is held at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_at: Option<String>,
+    /// True when held at an ancestor (or glob) of the requested scope rather than at it.
+    pub inherited: bool,
+    /// The role's own permission that grants the action (itself, or one implying it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<Timestamp>,
+}
+
+/// `check` with its reasons spelled out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    pub allowed: bool,
+    pub reason: Reason,
+    pub message: String,
+    /// Granting paths when allowed; assignments that would grant but are out of their window when denied.
+    pub because: Vec<Because>,
+}
+
+/// The request scope's ancestors (itself included when interned) and the kinds along them.
+pub(crate) struct Chain {
+    ids: [NodeId; 8],
+    len: usize,
+    spill: Vec<NodeId>,
+    mask: u8,
+}
+
+pub(crate) fn bit(kind: Kind) -> u8 {
+    1 << (kind as u8)
+}
+
+impl Chain {
+    fn new() -> Chain {
+        Chain { ids: [0; 8], len: 0, spill: Vec::new(), mask: 0 }
+    }
+    fn get(&self, i: usize) -> Option<NodeId> {
+        if i < self.len.min(8) {
+            Some(self.ids[i])
+        } else {
+            self.spill.get(i - 8).copied()
+        }
+    }
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.ids[..self.len.min(8)].contains(&id) || self.spill.contains(&id)
+    }
+    fn push(&mut self, id: NodeId) {
+        if self.contains(id) {
+            return;
+        }
+        if self.len < 8 {
+            self.ids[self.len] = id;
+        } else {
+            self.spill.push(id);
+        }
+        self.len += 1;
+    }
+    pub fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.len).filter_map(|i| self.get(i))
+    }
+    pub fn has_kind(&self, kind: Kind) -> bool {
+        self.mask & bit(kind) != 0
+    }
+}
+
+/// A request resolved against the index: what it asks for and where.
+pub(crate) struct Target {
+    pub perm: PermId,
+    pub kind: Kind,
+    /// For glob requests: the glob's kind (`course-v1:MITx+*` asks about courses).
+    pub filter: Option<Kind>,
+    pub scope_kind: Kind,
+}
+
+impl Index {
+    /// Whether `subject` may do `action` at `scope` at time `at` (DESIGN.md §3).
+    pub fn allowed(&self, subject: &str, action: &str, scope: &str, at: Timestamp) -> bool {
+        self.check(subject, action, scope, at).allowed
+    }
+
+    pub fn check(&self, subject: &str, action: &str, scope: &str, at: Timestamp) -> Decision {
+        let scope = match Scope::parse(scope) {
+            Ok(scope) => scope,
+            Err(_) => {
+                let reason = if self.policy.perm_id(action).is_none() { Reason::UnknownAction } else { Reason::InvalidScope };
+                return Decision::deny(reason);
+            }
+        };
+        self.check_scope(subject, action, &scope, at, &[])
+    }
+
+    /// `check` with extra grants that hold for this request only (roles from a token's claims).
+    pub fn check_scope(&self, subject: &str, action: &str, scope: &Scope, at: Timestamp, extra: &[ExtraGrant]) -> Decision {
+        let target = match self.target(action, scope) {
+            Ok(target) => target,
+            Err(reason) => return Decision::deny(reason),
+        };
+        let entry = self.subjects.get(subject);
+        let user = entry.and_then(|e| e.user.as_ref());
+        let mut chain = None;
+        if user.is_some_and(|u| u.superuser) {
+            return match self.chain(scope) {
+                Some(_) => Decision::allow(Reason::Superuser),
+                None => Decision::deny(Reason::UnknownScope),
+            };
+        }
+        if user.is_some_and(|u| u.staff) && staff_bypass(&target) {
+            return Decision::allow(Reason::Staff);
+        }
+        let mut denial = Reason::NoAssignment;
+        for e in extra {
+            // A token's grant at exactly the requested scope needs no index entry.
+            let same = Scope::parse(&e.scope).is_ok_and(|s| s.canonical() == scope.canonical());
+            let holds = self.policy.role_id(&e.role).and_then(|r| self.policy.role(r)).is_some_and(|r| r.closure.contains(target.perm));
+            if same && holds && self.chain(scope).is_some() {
+                return Decision::allow(Reason::Assignment);
+            }
+        }
+        let extra = extra.iter().filter_map(|e| self.extra_grant(e));
+        let grants = entry.map(|e| e.grants.as_slice()).unwrap_or(&[]).iter().copied().chain(extra);
+        for grant in grants {
+            let Some(role) = self.policy.role(grant.role) else { continue };
+            if !role.closure.contains(target.perm) {
+                continue;
+            }
+            if chain.is_none() {
+                chain = Some(self.chain(scope));
+            }
+            let Some(Some(chain)) = &chain else { return Decision::deny(Reason::UnknownScope) };
+            if !covers(&grant, chain, &target) {
+                continue;
+            }
+            if grant.valid_at(at) {
+                return Decision::allow(Reason::Assignment);
+            }
+            denial = if at < grant.from { Reason::NotYetValid } else { Reason::Expired };
+        }
+        if chain.is_none() && self.chain(scope).is_none() {
+            return Decision::deny(Reason::UnknownScope);
+        }
+        Decision::deny(denial)
+    }
+
+    /// Checks the action and its kind against the scope's kind.
+    pub(crate) fn target(&self, action: &str, scope: &Scope) -> Result<Target, Reason> {
+        let perm = self.policy.perm_id(action).ok_or(Reason::UnknownAction)?;
+        let kind = self.policy.perm(perm).map(|p| p.kind).ok_or(Reason::UnknownAction)?;
+        let scope_kind = scope.kind();
+        let fits = scope_kind == kind || scope_kind.can_contain(kind);
+        if !fits {
+            return Err(Reason::WrongKind);
+        }
+        Ok(Target { perm, kind, filter: scope.is_glob().then_some(scope_kind), scope_kind })
+    }
+
+    /// The ancestors of a request scope, or None when the scope is unknown
+    /// (a program or batch that was never registered).
+    pub(crate) fn chain(&self, scope: &Scope) -> Option<Chain> {
+        let mut chain = Chain::new();
+        chain.mask |= bit(scope.kind());
+        let start = match scope {
+            Scope::Instance => Some(INSTANCE),
+            Scope::Course { key, org } | Scope::Library { key, org } => {
+                self.node_ids.get(*key).copied().or_else(|| self.org_node(org))
+            }
+            Scope::Program(_) | Scope::Batch(_) => {
+                let id = *self.node_ids.get(scope.canonical().as_ref())?;
+                if !self.node(id).known {
+                    return None;
+                }
+                Some(id)
+            }
+            Scope::Org(org) => self.org_node(org),
+            Scope::Enterprise(key) => self.node_ids.get(key.as_ref()).copied(),
+            Scope::CourseGlob(org) | Scope::LibraryGlob(org) => {
+                chain.mask |= bit(Kind::Org);
+                org.and_then(|org| self.org_node(org))
+            }
+        };
+        chain.push(start.unwrap_or(INSTANCE));
+        chain.mask |= bit(Kind::Instance);
+        let mut i = 0;
+        while let Some(id) = chain.get(i) {
+            let node = self.node(id);
+            chain.mask |= bit(node.kind);
+            for parent in &node.parents {
+                chain.push(*parent);
+            }
+            i += 1;
+        }
+        Some(chain)
+    }
+
+    fn org_node(&self, org: &str) -> Option<NodeId> {
+        let mut key = String::with_capacity(org.len() + 4);
+        key.push_str("org:");
+        key.push_str(org);
+        self.node_ids.get(key.as_str()).copied()
+    }
+
+    /// `check` with every granting path (or the reason for a denial) spelled out.
+    pub fn explain(&self, subject: &str, action: &str, scope_text: &str, at: Timestamp) -> Explanation {
+        let decision = self.check(subject, action, scope_text, at);
+        let mut because = Vec::new();
+        if let Ok(scope) = Scope::parse(scope_text) {
+            if let (Ok(target), Some(chain)) = (self.target(action, &scope), self.chain(&scope)) {
+                let user = self.user(subject);
+                if user.is_some_and(|u| u.superuser) {
+                    because.push(bypass(Reason::Superuser));
+                }
+                if user.is_some_and(|u| u.staff) && staff_bypass(&target) {
+                    because.push(bypass(Reason::Staff));
+                }
+                let requested = scope.canonical();
+                for grant in self.subjects.get(subject).map(|e| e.grants.as_slice()).unwrap_or(&[]) {
+                    let Some(role) = self.policy.role(grant.role) else { continue };
+                    if !role.closure.contains(target.perm) || !covers(grant, &chain, &target) {
+                        continue;
+                    }
+                    // Denied: show what would have granted but is outside its window.
+                    if grant.valid_at(at) != decision.allowed {
+                        continue;
+                    }
+                    let held_at = self.place_key(grant.node, grant.filter);
+                    let permission = role
+                        .def
+                        .permissions
+                        .iter()
+                        .filter(|p| self.policy.perm_id(p).and_then(|id| self.policy.perm(id)).is_some_and(|i| i.closure.contains(target.perm)))
+                        .min_by_key(|p| (p.as_str() != action, p.len()))
+                        .cloned();
+                    because.push(Because {
+                        via: Reason::Assignment,
+                        role: Some(role.def.name.clone()),
+                        inherited: held_at != requested,
+                        held_at: Some(held_at),
+                        permission,
+                        valid_from: (grant.from != Timestamp::MIN).then_some(grant.from),
+                        valid_until: (grant.until != Timestamp::MAX).then_some(grant.until),
+                    });
+                }
+            }
+        }
+        Explanation { allowed: decision.allowed, reason: decision.reason, message: message(decision, subject, action, scope_text), because }
+    }
+}
+
+/// A grant carried by a token for one request (`enterprise_admin:<uuid>` in a JWT `roles` claim).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraGrant {
+    pub role: String,
+    pub scope: String,
+}
+
+impl Index {
+    fn extra_grant(&self, extra: &ExtraGrant) -> Option<Grant> {
+        let role = self.policy.role_id(&extra.role)?;
+        let scope = Scope::parse(&extra.scope).ok()?;
+        let (node, filter) = match &scope {
+            Scope::Instance => (INSTANCE, None),
+            Scope::CourseGlob(None) | Scope::LibraryGlob(None) => (INSTANCE, Some(scope.kind())),
+            Scope::CourseGlob(Some(org)) | Scope::LibraryGlob(Some(org)) => (self.org_node(org)?, Some(scope.kind())),
+            // A node the index has never seen holds no subtree the request could be in, except itself.
+            _ => (*self.node_ids.get(scope.canonical().as_ref())?, None),
+        };
+        Some(Grant { role, node, filter, from: Timestamp::MIN, until: Timestamp::MAX })
+    }
+}
+
+fn bypass(via: Reason) -> Because {
+    Because { via, role: None, held_at: None, inherited: false, permission: None, valid_from: None, valid_until: None }
+}
+
+/// Platform staff pass on courses and libraries (and their globs) for actions of that kind.
+pub(crate) fn staff_bypass(target: &Target) -> bool {
+    matches!(target.scope_kind, Kind::Course | Kind::Library) && target.scope_kind == target.kind
+}
+
+/// Whether a grant reaches every scope the request asks about.
+pub(crate) fn covers(grant: &Grant, chain: &Chain, target: &Target) -> bool {
+    if !chain.contains(grant.node) {
+        return false;
+    }
+    match grant.filter {
+        None => true,
+        Some(only) => {
+            chain.has_kind(only)
+                || target.filter.is_some_and(|f| f.always_below(only))
+                || target.kind.always_below(only)
+        }
+    }
+}
+
+fn message(decision: Decision, subject: &str, action: &str, scope: &str) -> String {
+    let verdict = if decision.allowed { "may" } else { "may not" };
+    let why = match decision.reason {
+        Reason::Superuser => "as a superuser".to_owned(),
+        Reason::Staff => "as platform staff".to_owned(),
+        Reason::Assignment => "through an assignment".to_owned(),
+        Reason::UnknownAction => format!("`{action}` is not a known action"),
+        Reason::InvalidScope => format!("`{scope}` is not a valid scope key"),
+        Reason::UnknownScope => format!("`{scope}` is not a known scope"),
+        Reason::WrongKind => format!("`{action}` does not apply to this kind of scope"),
+        Reason::NotYetValid => "the assignment that would allow it is not valid yet".to_owned(),
+        Reason::Expired => "the assignment that would allow it has expired".to_owned(),
+        Reason::NoAssignment => "no assignment grants it".to_owned(),
+    };
+    format!("`{subject}` {verdict} `{action}` at `{scope}`: {why}")
+}

@@ -1,0 +1,22 @@
+//! Provost's policy engine: scope keys, roles and permission closures, a compiled index, decisions.
+
+mod decide;
+mod engine;
+mod err;
+mod index;
+mod lookup;
+mod model;
+mod policy;
+mod scope;
+mod shard;
+
+pub use decide::{Because, Decision, Explanation, ExtraGrant, Reason};
+pub use engine::{policy_changes, policy_diff, Engine};
+pub use err::{KeyError, PolicyError};
+pub use index::Index;
+pub use model::{Assignment, AssignmentKey, Change, ScopeRegistration, Timestamp, User};
+pub use policy::{
+    app_of, valid_permission_name, valid_role_name, PermSet, Policy, PolicyDoc, PermissionDef, RoleDef,
+    DEFAULT_POLICY,
+};
+pub use scope::{canonical_scope, Kind, Scope, MAX_KEY_LEN};

@@ -1,0 +1,1 @@
+//! Provost persistence (being written).
