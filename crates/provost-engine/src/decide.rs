@@ -49,10 +49,16 @@ pub struct Decision {
 
 impl Decision {
     fn allow(reason: Reason) -> Decision {
-        Decision { allowed: true, reason }
+        Decision {
+            allowed: true,
+            reason,
+        }
     }
     fn deny(reason: Reason) -> Decision {
-        Decision { allowed: false, reason }
+        Decision {
+            allowed: false,
+            reason,
+        }
     }
 }
 
@@ -100,10 +106,17 @@ pub(crate) fn bit(kind: Kind) -> u8 {
 
 impl Chain {
     fn new() -> Chain {
-        Chain { ids: [0; 8], len: 0, spill: Vec::new(), mask: 0 }
+        Chain {
+            ids: [0; 8],
+            len: 0,
+            spill: Vec::new(),
+            mask: 0,
+        }
     }
     fn get(&self, i: usize) -> Option<NodeId> {
-        if i < self.len.min(8) {
+        if i >= self.len {
+            None
+        } else if i < 8 {
             Some(self.ids[i])
         } else {
             self.spill.get(i - 8).copied()
@@ -150,7 +163,11 @@ impl Index {
         let scope = match Scope::parse(scope) {
             Ok(scope) => scope,
             Err(_) => {
-                let reason = if self.policy.perm_id(action).is_none() { Reason::UnknownAction } else { Reason::InvalidScope };
+                let reason = if self.policy.perm_id(action).is_none() {
+                    Reason::UnknownAction
+                } else {
+                    Reason::InvalidScope
+                };
                 return Decision::deny(reason);
             }
         };
@@ -158,7 +175,14 @@ impl Index {
     }
 
     /// `check` with extra grants that hold for this request only (roles from a token's claims).
-    pub fn check_scope(&self, subject: &str, action: &str, scope: &Scope, at: Timestamp, extra: &[ExtraGrant]) -> Decision {
+    pub fn check_scope(
+        &self,
+        subject: &str,
+        action: &str,
+        scope: &Scope,
+        at: Timestamp,
+        extra: &[ExtraGrant],
+    ) -> Decision {
         let target = match self.target(action, scope) {
             Ok(target) => target,
             Err(reason) => return Decision::deny(reason),
@@ -179,29 +203,46 @@ impl Index {
         for e in extra {
             // A token's grant at exactly the requested scope needs no index entry.
             let same = Scope::parse(&e.scope).is_ok_and(|s| s.canonical() == scope.canonical());
-            let holds = self.policy.role_id(&e.role).and_then(|r| self.policy.role(r)).is_some_and(|r| r.closure.contains(target.perm));
+            let holds = self
+                .policy
+                .role_id(&e.role)
+                .and_then(|r| self.policy.role(r))
+                .is_some_and(|r| r.closure.contains(target.perm));
             if same && holds && self.chain(scope).is_some() {
                 return Decision::allow(Reason::Assignment);
             }
         }
         let extra = extra.iter().filter_map(|e| self.extra_grant(e));
-        let grants = entry.map(|e| e.grants.as_slice()).unwrap_or(&[]).iter().copied().chain(extra);
+        let grants = entry
+            .map(|e| e.grants.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .copied()
+            .chain(extra);
         for grant in grants {
-            let Some(role) = self.policy.role(grant.role) else { continue };
+            let Some(role) = self.policy.role(grant.role) else {
+                continue;
+            };
             if !role.closure.contains(target.perm) {
                 continue;
             }
             if chain.is_none() {
                 chain = Some(self.chain(scope));
             }
-            let Some(Some(chain)) = &chain else { return Decision::deny(Reason::UnknownScope) };
+            let Some(Some(chain)) = &chain else {
+                return Decision::deny(Reason::UnknownScope);
+            };
             if !covers(&grant, chain, &target) {
                 continue;
             }
             if grant.valid_at(at) {
                 return Decision::allow(Reason::Assignment);
             }
-            denial = if at < grant.from { Reason::NotYetValid } else { Reason::Expired };
+            denial = if at < grant.from {
+                Reason::NotYetValid
+            } else {
+                Reason::Expired
+            };
         }
         if chain.is_none() && self.chain(scope).is_none() {
             return Decision::deny(Reason::UnknownScope);
@@ -212,13 +253,22 @@ impl Index {
     /// Checks the action and its kind against the scope's kind.
     pub(crate) fn target(&self, action: &str, scope: &Scope) -> Result<Target, Reason> {
         let perm = self.policy.perm_id(action).ok_or(Reason::UnknownAction)?;
-        let kind = self.policy.perm(perm).map(|p| p.kind).ok_or(Reason::UnknownAction)?;
+        let kind = self
+            .policy
+            .perm(perm)
+            .map(|p| p.kind)
+            .ok_or(Reason::UnknownAction)?;
         let scope_kind = scope.kind();
         let fits = scope_kind == kind || scope_kind.can_contain(kind);
         if !fits {
             return Err(Reason::WrongKind);
         }
-        Ok(Target { perm, kind, filter: scope.is_glob().then_some(scope_kind), scope_kind })
+        Ok(Target {
+            perm,
+            kind,
+            filter: scope.is_glob().then_some(scope_kind),
+            scope_kind,
+        })
     }
 
     /// The ancestors of a request scope, or None when the scope is unknown
@@ -228,9 +278,11 @@ impl Index {
         chain.mask |= bit(scope.kind());
         let start = match scope {
             Scope::Instance => Some(INSTANCE),
-            Scope::Course { key, org } | Scope::Library { key, org } => {
-                self.node_ids.get(*key).copied().or_else(|| self.org_node(org))
-            }
+            Scope::Course { key, org } | Scope::Library { key, org } => self
+                .node_ids
+                .get(*key)
+                .copied()
+                .or_else(|| self.org_node(org)),
             Scope::Program(_) | Scope::Batch(_) => {
                 let id = *self.node_ids.get(scope.canonical().as_ref())?;
                 if !self.node(id).known {
@@ -267,7 +319,13 @@ impl Index {
     }
 
     /// `check` with every granting path (or the reason for a denial) spelled out.
-    pub fn explain(&self, subject: &str, action: &str, scope_text: &str, at: Timestamp) -> Explanation {
+    pub fn explain(
+        &self,
+        subject: &str,
+        action: &str,
+        scope_text: &str,
+        at: Timestamp,
+    ) -> Explanation {
         let decision = self.check(subject, action, scope_text, at);
         let mut because = Vec::new();
         if let Ok(scope) = Scope::parse(scope_text) {
@@ -280,8 +338,15 @@ impl Index {
                     because.push(bypass(Reason::Staff));
                 }
                 let requested = scope.canonical();
-                for grant in self.subjects.get(subject).map(|e| e.grants.as_slice()).unwrap_or(&[]) {
-                    let Some(role) = self.policy.role(grant.role) else { continue };
+                for grant in self
+                    .subjects
+                    .get(subject)
+                    .map(|e| e.grants.as_slice())
+                    .unwrap_or(&[])
+                {
+                    let Some(role) = self.policy.role(grant.role) else {
+                        continue;
+                    };
                     if !role.closure.contains(target.perm) || !covers(grant, &chain, &target) {
                         continue;
                     }
@@ -294,7 +359,12 @@ impl Index {
                         .def
                         .permissions
                         .iter()
-                        .filter(|p| self.policy.perm_id(p).and_then(|id| self.policy.perm(id)).is_some_and(|i| i.closure.contains(target.perm)))
+                        .filter(|p| {
+                            self.policy
+                                .perm_id(p)
+                                .and_then(|id| self.policy.perm(id))
+                                .is_some_and(|i| i.closure.contains(target.perm))
+                        })
                         .min_by_key(|p| (p.as_str() != action, p.len()))
                         .cloned();
                     because.push(Because {
@@ -309,7 +379,12 @@ impl Index {
                 }
             }
         }
-        Explanation { allowed: decision.allowed, reason: decision.reason, message: message(decision, subject, action, scope_text), because }
+        Explanation {
+            allowed: decision.allowed,
+            reason: decision.reason,
+            message: message(decision, subject, action, scope_text),
+            because,
+        }
     }
 }
 
@@ -327,16 +402,32 @@ impl Index {
         let (node, filter) = match &scope {
             Scope::Instance => (INSTANCE, None),
             Scope::CourseGlob(None) | Scope::LibraryGlob(None) => (INSTANCE, Some(scope.kind())),
-            Scope::CourseGlob(Some(org)) | Scope::LibraryGlob(Some(org)) => (self.org_node(org)?, Some(scope.kind())),
+            Scope::CourseGlob(Some(org)) | Scope::LibraryGlob(Some(org)) => {
+                (self.org_node(org)?, Some(scope.kind()))
+            }
             // A node the index has never seen holds no subtree the request could be in, except itself.
             _ => (*self.node_ids.get(scope.canonical().as_ref())?, None),
         };
-        Some(Grant { role, node, filter, from: Timestamp::MIN, until: Timestamp::MAX })
+        Some(Grant {
+            role,
+            node,
+            filter,
+            from: Timestamp::MIN,
+            until: Timestamp::MAX,
+        })
     }
 }
 
 fn bypass(via: Reason) -> Because {
-    Because { via, role: None, held_at: None, inherited: false, permission: None, valid_from: None, valid_until: None }
+    Because {
+        via,
+        role: None,
+        held_at: None,
+        inherited: false,
+        permission: None,
+        valid_from: None,
+        valid_until: None,
+    }
 }
 
 /// Platform staff pass on courses and libraries (and their globs) for actions of that kind.

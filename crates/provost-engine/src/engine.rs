@@ -23,7 +23,10 @@ impl Default for Engine {
 
 impl Engine {
     pub fn new(index: Index) -> Engine {
-        Engine { current: ArcSwap::from_pointee(index), writer: Mutex::new(()) }
+        Engine {
+            current: ArcSwap::from_pointee(index),
+            writer: Mutex::new(()),
+        }
     }
 
     /// An engine holding only a policy document (no users or assignments), at revision 0.
@@ -46,7 +49,10 @@ impl Engine {
     /// Applies changes that the store committed at `revision` (the last one of the batch).
     /// Revisions at or below the current one are ignored, so replays are harmless.
     pub fn apply(&self, revision: u64, changes: &[Change]) {
-        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current.load();
         if revision <= current.revision() && revision != 0 {
             return;
@@ -58,11 +64,16 @@ impl Engine {
 
     /// Applies a stream of (revision, change) in order, skipping those already applied.
     pub fn apply_log(&self, entries: &[(u64, Change)]) {
-        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current.load();
         let from = current.revision();
         let fresh: Vec<&(u64, Change)> = entries.iter().filter(|(rev, _)| *rev > from).collect();
-        let Some(last) = fresh.last().map(|(rev, _)| *rev) else { return };
+        let Some(last) = fresh.last().map(|(rev, _)| *rev) else {
+            return;
+        };
         let mut next = Index::clone(&current);
         next.apply(last, fresh.iter().map(|(_, c)| c));
         self.current.store(Arc::new(next));
@@ -70,7 +81,10 @@ impl Engine {
 
     /// Replaces the whole index (after a cold start from a snapshot).
     pub fn replace(&self, index: Index) {
-        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.current.store(Arc::new(index));
     }
 
@@ -81,10 +95,22 @@ impl Engine {
 
 /// The changes that bring an empty policy to `doc` (apps, then permissions, then roles).
 pub fn policy_changes(doc: &PolicyDoc) -> Vec<Change> {
-    let mut changes: Vec<Change> =
-        doc.apps.iter().map(|(app, kind)| Change::AppPut { app: app.clone(), kind: *kind }).collect();
-    changes.extend(doc.permissions.iter().map(|p| Change::PermissionPut { permission: p.clone() }));
-    changes.extend(doc.roles.iter().map(|r| Change::RolePut { role: r.clone() }));
+    let mut changes: Vec<Change> = doc
+        .apps
+        .iter()
+        .map(|(app, kind)| Change::AppPut {
+            app: app.clone(),
+            kind: *kind,
+        })
+        .collect();
+    changes.extend(doc.permissions.iter().map(|p| Change::PermissionPut {
+        permission: p.clone(),
+    }));
+    changes.extend(
+        doc.roles
+            .iter()
+            .map(|r| Change::RolePut { role: r.clone() }),
+    );
     changes
 }
 
@@ -94,12 +120,17 @@ pub fn policy_diff(from: &PolicyDoc, to: &PolicyDoc, prune: bool) -> Vec<Change>
     let mut changes = Vec::new();
     for (app, kind) in &to.apps {
         if from.apps.get(app) != Some(kind) {
-            changes.push(Change::AppPut { app: app.clone(), kind: *kind });
+            changes.push(Change::AppPut {
+                app: app.clone(),
+                kind: *kind,
+            });
         }
     }
     for p in &to.permissions {
         if from.permissions.iter().find(|q| q.name == p.name) != Some(p) {
-            changes.push(Change::PermissionPut { permission: p.clone() });
+            changes.push(Change::PermissionPut {
+                permission: p.clone(),
+            });
         }
     }
     for r in &to.roles {
@@ -110,12 +141,16 @@ pub fn policy_diff(from: &PolicyDoc, to: &PolicyDoc, prune: bool) -> Vec<Change>
     if prune {
         for r in &from.roles {
             if r.builtin && !to.roles.iter().any(|q| q.name == r.name) {
-                changes.push(Change::RoleRemove { name: r.name.clone() });
+                changes.push(Change::RoleRemove {
+                    name: r.name.clone(),
+                });
             }
         }
         for p in &from.permissions {
             if !to.permissions.iter().any(|q| q.name == p.name) {
-                changes.push(Change::PermissionRemove { name: p.name.clone() });
+                changes.push(Change::PermissionRemove {
+                    name: p.name.clone(),
+                });
             }
         }
     }

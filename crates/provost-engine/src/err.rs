@@ -15,7 +15,10 @@ impl KeyError {
         let mut key = key.to_owned();
         if key.len() > 80 {
             // Keep hostile input out of error messages and logs.
-            let cut = (0..=80).rev().find(|i| key.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=80)
+                .rev()
+                .find(|i| key.is_char_boundary(*i))
+                .unwrap_or(0);
             key.truncate(cut);
             key.push('…');
         }

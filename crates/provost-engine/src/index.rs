@@ -119,7 +119,11 @@ impl Index {
                 Change::UserPut { user } => self.put_user(user),
                 Change::UserRemove { username } => self.remove_user(username),
                 Change::AssignmentAdd { assignment } => self.add_assignment(assignment),
-                Change::AssignmentRemove { subject, role, scope } => self.remove_assignment(subject, role, scope),
+                Change::AssignmentRemove {
+                    subject,
+                    role,
+                    scope,
+                } => self.remove_assignment(subject, role, scope),
                 Change::ScopeRegister { registration } => self.register(registration),
                 Change::ScopeRemove { scope } => self.unregister(scope),
             }
@@ -160,7 +164,9 @@ impl Index {
     }
 
     pub(crate) fn node(&self, id: NodeId) -> &Node {
-        self.nodes.get(id as usize).expect("node ids come from this index")
+        self.nodes
+            .get(id as usize)
+            .expect("node ids come from this index")
     }
 
     fn intern_key(&mut self, key: &str, kind: Kind, parents: Vec<NodeId>) -> NodeId {
@@ -168,7 +174,12 @@ impl Index {
             return *id;
         }
         let known = !matches!(kind, Kind::Program | Kind::Batch);
-        let id = self.nodes.push(Node { key: key.into(), kind, parents, known }) as NodeId;
+        let id = self.nodes.push(Node {
+            key: key.into(),
+            kind,
+            parents,
+            known,
+        }) as NodeId;
         self.node_ids.entry_or_insert_with(key.into(), || id);
         id
     }
@@ -186,7 +197,9 @@ impl Index {
                 vec![self.intern(&Scope::Org(org))]
             }
             Scope::Program(_) | Scope::Batch(_) => Vec::new(),
-            Scope::CourseGlob(_) | Scope::LibraryGlob(_) => unreachable!("globs are regions, not nodes"),
+            Scope::CourseGlob(_) | Scope::LibraryGlob(_) => {
+                unreachable!("globs are regions, not nodes")
+            }
         };
         self.intern_key(&key, scope.kind(), parents)
     }
@@ -218,7 +231,9 @@ impl Index {
     }
 
     fn put_user(&mut self, user: &User) {
-        let entry = self.subjects.entry_or_insert_with(user.username.as_str().into(), SubjectEntry::default);
+        let entry = self
+            .subjects
+            .entry_or_insert_with(user.username.as_str().into(), SubjectEntry::default);
         entry.user = Some(user.clone());
         let privileged = Arc::make_mut(&mut self.privileged);
         if user.staff || user.superuser {
@@ -241,8 +256,12 @@ impl Index {
     }
 
     fn add_assignment(&mut self, a: &Assignment) {
-        let Some(role) = self.policy.role_slot(&a.role) else { return };
-        let Ok(scope) = Scope::parse(&a.scope) else { return };
+        let Some(role) = self.policy.role_slot(&a.role) else {
+            return;
+        };
+        let Ok(scope) = Scope::parse(&a.scope) else {
+            return;
+        };
         let (node, filter) = self.place(&scope);
         let grant = Grant {
             role,
@@ -255,8 +274,14 @@ impl Index {
             Some(_) => self.subject_key(&a.subject),
             None => a.subject.as_str().into(),
         };
-        let entry = self.subjects.entry_or_insert_with(subject.clone(), SubjectEntry::default);
-        match entry.grants.iter_mut().find(|g| g.role == role && g.node == node && g.filter == filter) {
+        let entry = self
+            .subjects
+            .entry_or_insert_with(subject.clone(), SubjectEntry::default);
+        match entry
+            .grants
+            .iter_mut()
+            .find(|g| g.role == role && g.node == node && g.filter == filter)
+        {
             Some(existing) => *existing = grant,
             None => {
                 entry.grants.push(grant);
@@ -264,7 +289,10 @@ impl Index {
             }
         }
         let at_scope = self.by_scope.entry_or_insert_with(node, Vec::new);
-        match at_scope.iter_mut().find(|s| *s.subject == *subject && s.grant.role == role && s.grant.filter == filter) {
+        match at_scope
+            .iter_mut()
+            .find(|s| *s.subject == *subject && s.grant.role == role && s.grant.filter == filter)
+        {
             Some(existing) => existing.grant = grant,
             None => at_scope.push(ScopeGrant { subject, grant }),
         }
@@ -272,12 +300,18 @@ impl Index {
 
     /// The subject's shared key, so both indexes point at one allocation.
     fn subject_key(&self, subject: &str) -> Arc<str> {
-        self.subjects.get_key_value(subject).map_or_else(|| subject.into(), |(k, _)| k.clone())
+        self.subjects
+            .get_key_value(subject)
+            .map_or_else(|| subject.into(), |(k, _)| k.clone())
     }
 
     fn remove_assignment(&mut self, subject: &str, role: &str, scope: &str) {
-        let Some(role) = self.policy.role_slot(role) else { return };
-        let Ok(scope) = Scope::parse(scope) else { return };
+        let Some(role) = self.policy.role_slot(role) else {
+            return;
+        };
+        let Ok(scope) = Scope::parse(scope) else {
+            return;
+        };
         let (node, filter) = match &scope {
             Scope::CourseGlob(org) | Scope::LibraryGlob(org) => {
                 let node = match org {
@@ -294,9 +328,13 @@ impl Index {
                 None => return,
             },
         };
-        let Some(entry) = self.subjects.get_mut(subject) else { return };
+        let Some(entry) = self.subjects.get_mut(subject) else {
+            return;
+        };
         let before = entry.grants.len();
-        entry.grants.retain(|g| !(g.role == role && g.node == node && g.filter == filter));
+        entry
+            .grants
+            .retain(|g| !(g.role == role && g.node == node && g.filter == filter));
         if entry.grants.len() < before {
             self.assignments -= 1;
             let empty = entry.grants.is_empty() && entry.user.is_none();
@@ -307,9 +345,17 @@ impl Index {
         }
     }
 
-    fn drop_scope_grant(&mut self, subject: &str, role: RoleId, node: NodeId, filter: Option<Kind>) {
+    fn drop_scope_grant(
+        &mut self,
+        subject: &str,
+        role: RoleId,
+        node: NodeId,
+        filter: Option<Kind>,
+    ) {
         if let Some(list) = self.by_scope.get_mut(&node) {
-            list.retain(|s| !(*s.subject == *subject && s.grant.role == role && s.grant.filter == filter));
+            list.retain(|s| {
+                !(*s.subject == *subject && s.grant.role == role && s.grant.filter == filter)
+            });
             if list.is_empty() {
                 self.by_scope.remove(&node);
             }
@@ -317,7 +363,9 @@ impl Index {
     }
 
     fn register(&mut self, registration: &ScopeRegistration) {
-        let Ok(scope) = Scope::parse(&registration.scope) else { return };
+        let Ok(scope) = Scope::parse(&registration.scope) else {
+            return;
+        };
         if !matches!(scope, Scope::Program(_) | Scope::Batch(_)) {
             return;
         }
@@ -337,7 +385,9 @@ impl Index {
     }
 
     fn unregister(&mut self, scope: &str) {
-        let Some(id) = self.node_ids.get(scope).copied() else { return };
+        let Some(id) = self.node_ids.get(scope).copied() else {
+            return;
+        };
         if let Some(node) = self.nodes.get_mut(id as usize) {
             if matches!(node.kind, Kind::Program | Kind::Batch) {
                 node.known = false;
@@ -365,7 +415,12 @@ impl Index {
     pub fn registered_parents(&self, scope: &str) -> Option<Vec<String>> {
         let id = *self.node_ids.get(scope)?;
         let node = self.node(id);
-        node.known.then(|| node.parents.iter().map(|p| self.node(*p).key.to_string()).collect())
+        node.known.then(|| {
+            node.parents
+                .iter()
+                .map(|p| self.node(*p).key.to_string())
+                .collect()
+        })
     }
 }
 
@@ -375,7 +430,11 @@ fn apply_policy_change(doc: &mut PolicyDoc, change: &Change) {
             doc.apps.insert(app.clone(), *kind);
         }
         Change::PermissionPut { permission } => {
-            match doc.permissions.iter_mut().find(|p| p.name == permission.name) {
+            match doc
+                .permissions
+                .iter_mut()
+                .find(|p| p.name == permission.name)
+            {
                 Some(existing) => *existing = permission.clone(),
                 None => doc.permissions.push(permission.clone()),
             }

@@ -7,6 +7,7 @@ mod index;
 mod lookup;
 mod model;
 mod policy;
+pub mod scenario;
 mod scope;
 mod shard;
 
@@ -16,7 +17,7 @@ pub use err::{KeyError, PolicyError};
 pub use index::Index;
 pub use model::{Assignment, AssignmentKey, Change, ScopeRegistration, Timestamp, User};
 pub use policy::{
-    app_of, valid_permission_name, valid_role_name, PermSet, Policy, PolicyDoc, PermissionDef, RoleDef,
-    DEFAULT_POLICY,
+    app_of, valid_permission_name, valid_role_name, PermSet, PermissionDef, Policy, PolicyDoc,
+    RoleDef, DEFAULT_POLICY,
 };
 pub use scope::{canonical_scope, Kind, Scope, MAX_KEY_LEN};

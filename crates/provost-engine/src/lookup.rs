@@ -8,9 +8,15 @@ use crate::scope::{Kind, Scope};
 impl Index {
     /// Subjects allowed `action` at `scope` at `at`, sorted. Unknown actions or scopes give none.
     pub fn who(&self, action: &str, scope: &str, at: Timestamp) -> Vec<String> {
-        let Ok(scope) = Scope::parse(scope) else { return Vec::new() };
-        let Ok(target) = self.target(action, &scope) else { return Vec::new() };
-        let Some(chain) = self.chain(&scope) else { return Vec::new() };
+        let Ok(scope) = Scope::parse(scope) else {
+            return Vec::new();
+        };
+        let Ok(target) = self.target(action, &scope) else {
+            return Vec::new();
+        };
+        let Some(chain) = self.chain(&scope) else {
+            return Vec::new();
+        };
         let mut subjects: Vec<String> = Vec::new();
         for (name, (staff, superuser)) in self.privileged.iter() {
             if *superuser || (*staff && staff_bypass(&target)) {
@@ -20,7 +26,10 @@ impl Index {
         for node in chain.iter() {
             for held in self.by_scope.get(&node).map(Vec::as_slice).unwrap_or(&[]) {
                 let grant = &held.grant;
-                let grants = self.policy.role(grant.role).is_some_and(|r| r.closure.contains(target.perm));
+                let grants = self
+                    .policy
+                    .role(grant.role)
+                    .is_some_and(|r| r.closure.contains(target.perm));
                 if grants && grant.valid_at(at) && covers(grant, &chain, &target) {
                     subjects.push(held.subject.to_string());
                 }
@@ -34,10 +43,22 @@ impl Index {
     /// Where `subject` may do `action` at `at`: concrete scopes, globs (`course-v1:MITx+*`) and
     /// ancestors standing for everything of the action's kind below them (`org:MITx` for programs).
     /// `check` allows every scope listed, and every scope it allows is at or below one listed.
-    pub fn scopes(&self, subject: &str, action: &str, kind: Option<Kind>, at: Timestamp) -> Vec<String> {
-        let Some(perm) = self.policy.perm_id(action) else { return Vec::new() };
-        let Some(action_kind) = self.policy.perm(perm).map(|p| p.kind) else { return Vec::new() };
-        let Some(entry) = self.subjects.get(subject) else { return Vec::new() };
+    pub fn scopes(
+        &self,
+        subject: &str,
+        action: &str,
+        kind: Option<Kind>,
+        at: Timestamp,
+    ) -> Vec<String> {
+        let Some(perm) = self.policy.perm_id(action) else {
+            return Vec::new();
+        };
+        let Some(action_kind) = self.policy.perm(perm).map(|p| p.kind) else {
+            return Vec::new();
+        };
+        let Some(entry) = self.subjects.get(subject) else {
+            return Vec::new();
+        };
         let mut found: Vec<String> = Vec::new();
         let everywhere = || match action_kind {
             Kind::Course => "course-v1:*".to_owned(),
@@ -45,12 +66,16 @@ impl Index {
             _ => "*".to_owned(),
         };
         if let Some(user) = &entry.user {
-            if user.superuser || (user.staff && matches!(action_kind, Kind::Course | Kind::Library)) {
+            if user.superuser || (user.staff && matches!(action_kind, Kind::Course | Kind::Library))
+            {
                 found.push(everywhere());
             }
         }
         for grant in &entry.grants {
-            let grants = self.policy.role(grant.role).is_some_and(|r| r.closure.contains(perm));
+            let grants = self
+                .policy
+                .role(grant.role)
+                .is_some_and(|r| r.closure.contains(perm));
             if !grants || !grant.valid_at(at) {
                 continue;
             }
@@ -59,11 +84,15 @@ impl Index {
                 continue;
             }
             let text = match grant.filter {
-                Some(only) if only == action_kind || only.can_contain(action_kind) => self.place_key(grant.node, grant.filter),
+                Some(only) if only == action_kind || only.can_contain(action_kind) => {
+                    self.place_key(grant.node, grant.filter)
+                }
                 Some(_) => continue,
                 None if node.kind == action_kind => node.key.to_string(),
                 None if node.kind.can_contain(action_kind) => match action_kind {
-                    Kind::Course | Kind::Library if matches!(node.kind, Kind::Org | Kind::Instance) => {
+                    Kind::Course | Kind::Library
+                        if matches!(node.kind, Kind::Org | Kind::Instance) =>
+                    {
                         self.place_key(grant.node, Some(action_kind))
                     }
                     _ => node.key.to_string(),
@@ -80,23 +109,32 @@ impl Index {
         // A listed region that another listed region contains adds nothing.
         let keep: Vec<bool> = found
             .iter()
-            .map(|inner| !found.iter().any(|outer| outer != inner && region_contains(outer, inner)))
+            .map(|inner| {
+                !found
+                    .iter()
+                    .any(|outer| outer != inner && region_contains(outer, inner))
+            })
             .collect();
-        found.into_iter().zip(keep).filter_map(|(text, keep)| keep.then_some(text)).collect()
+        found
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(text, keep)| keep.then_some(text))
+            .collect()
     }
 }
 
 /// Whether the region named by `outer` contains the one named by `inner`, by their keys alone
 /// (instance ⊇ course-v1:* ⊇ course-v1:ORG+* ⊇ courses of ORG, and org:ORG ⊇ its courses).
 fn region_contains(outer: &str, inner: &str) -> bool {
-    let (Ok(outer), Ok(inner)) = (Scope::parse(outer), Scope::parse(inner)) else { return false };
+    let (Ok(outer), Ok(inner)) = (Scope::parse(outer), Scope::parse(inner)) else {
+        return false;
+    };
     match (&outer, &inner) {
         (Scope::Instance, _) => true,
         (Scope::CourseGlob(None), Scope::CourseGlob(_) | Scope::Course { .. }) => true,
         (Scope::LibraryGlob(None), Scope::LibraryGlob(_) | Scope::Library { .. }) => true,
-        (Scope::CourseGlob(Some(org)), Scope::Course { .. }) | (Scope::LibraryGlob(Some(org)), Scope::Library { .. }) => {
-            inner.org() == Some(org)
-        }
+        (Scope::CourseGlob(Some(org)), Scope::Course { .. })
+        | (Scope::LibraryGlob(Some(org)), Scope::Library { .. }) => inner.org() == Some(org),
         (Scope::Org(org), _) => inner.org() == Some(org) && !matches!(inner, Scope::Org(_)),
         _ => false,
     }

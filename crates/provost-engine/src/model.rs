@@ -47,7 +47,8 @@ impl Assignment {
     }
 
     pub fn valid_at(&self, at: Timestamp) -> bool {
-        self.valid_from.is_none_or(|from| from <= at) && self.valid_until.is_none_or(|until| at < until)
+        self.valid_from.is_none_or(|from| from <= at)
+            && self.valid_until.is_none_or(|until| at < until)
     }
 }
 
@@ -71,18 +72,43 @@ pub struct ScopeRegistration {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Change {
-    AppPut { app: String, kind: Kind },
-    PermissionPut { permission: PermissionDef },
-    PermissionRemove { name: String },
-    RolePut { role: RoleDef },
-    RoleRemove { name: String },
-    UserPut { user: User },
+    AppPut {
+        app: String,
+        kind: Kind,
+    },
+    PermissionPut {
+        permission: PermissionDef,
+    },
+    PermissionRemove {
+        name: String,
+    },
+    RolePut {
+        role: RoleDef,
+    },
+    RoleRemove {
+        name: String,
+    },
+    UserPut {
+        user: User,
+    },
     /// Retirement: the user and all their assignments go.
-    UserRemove { username: String },
-    AssignmentAdd { assignment: Assignment },
-    AssignmentRemove { subject: String, role: String, scope: String },
-    ScopeRegister { registration: ScopeRegistration },
-    ScopeRemove { scope: String },
+    UserRemove {
+        username: String,
+    },
+    AssignmentAdd {
+        assignment: Assignment,
+    },
+    AssignmentRemove {
+        subject: String,
+        role: String,
+        scope: String,
+    },
+    ScopeRegister {
+        registration: ScopeRegistration,
+    },
+    ScopeRemove {
+        scope: String,
+    },
 }
 
 impl Change {

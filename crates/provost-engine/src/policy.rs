@@ -60,9 +60,13 @@ pub const DEFAULT_POLICY: &str = include_str!("../../../policy/default.toml");
 impl PolicyDoc {
     /// Parses a policy file; roles in a file are built in.
     pub fn from_toml(text: &str) -> Result<PolicyDoc, PolicyError> {
-        let mut doc: PolicyDoc = toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        let mut doc: PolicyDoc =
+            toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
         if doc.version != 1 {
-            return Err(PolicyError::Syntax(format!("unsupported policy version {}", doc.version)));
+            return Err(PolicyError::Syntax(format!(
+                "unsupported policy version {}",
+                doc.version
+            )));
         }
         for role in &mut doc.roles {
             role.builtin = true;
@@ -77,7 +81,9 @@ impl PolicyDoc {
 }
 
 pub fn valid_permission_name(name: &str) -> bool {
-    let Some((app, verb)) = name.split_once('.') else { return false };
+    let Some((app, verb)) = name.split_once('.') else {
+        return false;
+    };
     valid_role_name(app) && valid_role_name(verb)
 }
 
@@ -86,7 +92,9 @@ pub fn valid_role_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 100
         && bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 pub type PermId = u32;
@@ -98,7 +106,9 @@ pub struct PermSet(Vec<u64>);
 
 impl PermSet {
     pub fn contains(&self, id: PermId) -> bool {
-        self.0.get((id / 64) as usize).is_some_and(|w| w & (1 << (id % 64)) != 0)
+        self.0
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
     pub fn insert(&mut self, id: PermId) {
         let word = (id / 64) as usize;
@@ -117,7 +127,9 @@ impl PermSet {
     }
     pub fn iter(&self) -> impl Iterator<Item = PermId> + '_ {
         self.0.iter().enumerate().flat_map(|(w, bits)| {
-            (0..64).filter(move |b| bits & (1u64 << b) != 0).map(move |b| (w * 64 + b) as PermId)
+            (0..64)
+                .filter(move |b| bits & (1u64 << b) != 0)
+                .map(move |b| (w * 64 + b) as PermId)
         })
     }
 }
@@ -166,7 +178,10 @@ impl Policy {
             }
             let app = app_of(&p.name);
             if !doc.apps.contains_key(app) {
-                return Err(PolicyError::UnknownApp { permission: p.name.clone(), app: app.to_owned() });
+                return Err(PolicyError::UnknownApp {
+                    permission: p.name.clone(),
+                    app: app.to_owned(),
+                });
             }
             if !seen.insert(p.name.as_str()) {
                 return Err(PolicyError::Duplicate(p.name.clone()));
@@ -193,7 +208,14 @@ impl Policy {
         let mut closures: Vec<PermSet> = vec![PermSet::default(); perms.len()];
         for p in &doc.permissions {
             let mut path = Vec::new();
-            close(perm_ids[p.name.as_str()], &perms, &perm_ids, &mut state, &mut closures, &mut path)?;
+            close(
+                perm_ids[p.name.as_str()],
+                &perms,
+                &perm_ids,
+                &mut state,
+                &mut closures,
+                &mut path,
+            )?;
         }
         for (info, closure) in perms.iter_mut().zip(closures) {
             if let Some(info) = info {
@@ -222,10 +244,19 @@ impl Policy {
             if roles.len() <= id as usize {
                 roles.resize(id as usize + 1, None);
             }
-            roles[id as usize] = Some(RoleInfo { def: r.clone(), closure });
+            roles[id as usize] = Some(RoleInfo {
+                def: r.clone(),
+                closure,
+            });
         }
         roles.resize(role_ids.len(), None);
-        Ok(Policy { apps: doc.apps.clone(), perms, perm_ids, roles, role_ids })
+        Ok(Policy {
+            apps: doc.apps.clone(),
+            perms,
+            perm_ids,
+            roles,
+            role_ids,
+        })
     }
 
     /// The policy as a document again (for diffs and edits).
@@ -257,15 +288,24 @@ impl Policy {
         self.role_ids.get(name).copied()
     }
     pub fn permissions(&self) -> impl Iterator<Item = (PermId, &PermInfo)> {
-        self.perms.iter().enumerate().filter_map(|(i, p)| Some((i as PermId, p.as_ref()?)))
+        self.perms
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i as PermId, p.as_ref()?)))
     }
     pub fn roles(&self) -> impl Iterator<Item = (RoleId, &RoleInfo)> {
-        self.roles.iter().enumerate().filter_map(|(i, r)| Some((i as RoleId, r.as_ref()?)))
+        self.roles
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i as RoleId, r.as_ref()?)))
     }
     /// Names of the permissions in a set, sorted.
     pub fn names(&self, set: &PermSet) -> Vec<String> {
-        let mut names: Vec<String> =
-            set.iter().filter_map(|id| self.perm(id)).map(|p| p.def.name.clone()).collect();
+        let mut names: Vec<String> = set
+            .iter()
+            .filter_map(|id| self.perm(id))
+            .map(|p| p.def.name.clone())
+            .collect();
         names.sort();
         names
     }
@@ -273,15 +313,24 @@ impl Policy {
     pub fn closure_of(&self, names: &[String]) -> Result<PermSet, PolicyError> {
         let mut set = PermSet::default();
         for name in names {
-            let id = self.perm_id(name).ok_or_else(|| PolicyError::UnknownPermission(name.clone()))?;
-            set.union_with(&self.perms[id as usize].as_ref().map(|p| p.closure.clone()).unwrap_or_default());
+            let id = self
+                .perm_id(name)
+                .ok_or_else(|| PolicyError::UnknownPermission(name.clone()))?;
+            set.union_with(
+                &self.perms[id as usize]
+                    .as_ref()
+                    .map(|p| p.closure.clone())
+                    .unwrap_or_default(),
+            );
         }
         Ok(set)
     }
 }
 
 pub fn app_of(permission: &str) -> &str {
-    permission.split_once('.').map_or(permission, |(app, _)| app)
+    permission
+        .split_once('.')
+        .map_or(permission, |(app, _)| app)
 }
 
 fn close(
@@ -292,7 +341,9 @@ fn close(
     closures: &mut [PermSet],
     path: &mut Vec<String>,
 ) -> Result<(), PolicyError> {
-    let Some(info) = perms[id as usize].as_ref() else { return Ok(()) };
+    let Some(info) = perms[id as usize].as_ref() else {
+        return Ok(());
+    };
     match state[id as usize] {
         2 => return Ok(()),
         1 => {
@@ -345,7 +396,9 @@ mod tests {
     #[test]
     fn implication_chains_close_transitively() {
         let policy = Policy::compile(&doc(SMALL).unwrap()).unwrap();
-        let role = policy.role(policy.role_id("library_author").unwrap()).unwrap();
+        let role = policy
+            .role(policy.role_id("library_author").unwrap())
+            .unwrap();
         assert_eq!(
             policy.names(&role.closure),
             [
@@ -370,12 +423,37 @@ mod tests {
 
     #[test]
     fn refuses_unknown_apps_fields_and_permissions() {
-        assert_eq!(doc(&SMALL.replace("content_libraries = \"library\"", "")).unwrap_err().code(), "unknown_app");
-        assert_eq!(doc(&format!("{SMALL}\n[[roles]]\nname = \"x\"\npermissions = [\"content_libraries.nope\"]")).unwrap_err().code(), "unknown_permission");
+        assert_eq!(
+            doc(&SMALL.replace("content_libraries = \"library\"", ""))
+                .unwrap_err()
+                .code(),
+            "unknown_app"
+        );
+        assert_eq!(
+            doc(&format!(
+                "{SMALL}\n[[roles]]\nname = \"x\"\npermissions = [\"content_libraries.nope\"]"
+            ))
+            .unwrap_err()
+            .code(),
+            "unknown_permission"
+        );
         assert_eq!(doc("surprise = 1").unwrap_err().code(), "invalid_policy");
-        assert_eq!(doc("[apps]\ncourses = \"galaxy\"").unwrap_err().code(), "invalid_policy");
-        assert_eq!(doc(&format!("{SMALL}\n[[roles]]\nname = \"Bad-Name\"")).unwrap_err().code(), "invalid_role_name");
-        assert_eq!(doc(&format!("{SMALL}\n[[roles]]\nname = \"library_author\"")).unwrap_err().code(), "duplicate");
+        assert_eq!(
+            doc("[apps]\ncourses = \"galaxy\"").unwrap_err().code(),
+            "invalid_policy"
+        );
+        assert_eq!(
+            doc(&format!("{SMALL}\n[[roles]]\nname = \"Bad-Name\""))
+                .unwrap_err()
+                .code(),
+            "invalid_role_name"
+        );
+        assert_eq!(
+            doc(&format!("{SMALL}\n[[roles]]\nname = \"library_author\""))
+                .unwrap_err()
+                .code(),
+            "duplicate"
+        );
     }
 
     #[test]
@@ -383,7 +461,16 @@ mod tests {
         let first = Policy::compile(&doc(SMALL).unwrap()).unwrap();
         let author = first.role_id("library_author").unwrap();
         let mut changed = first.to_doc();
-        changed.roles.insert(0, RoleDef { name: "new_role".into(), description: String::new(), permissions: vec![], builtin: false, org: None });
+        changed.roles.insert(
+            0,
+            RoleDef {
+                name: "new_role".into(),
+                description: String::new(),
+                permissions: vec![],
+                builtin: false,
+                org: None,
+            },
+        );
         let second = first.recompile(&changed).unwrap();
         assert_eq!(second.role_id("library_author"), Some(author));
         assert!(second.role_id("new_role").is_some());
@@ -392,24 +479,60 @@ mod tests {
     #[test]
     fn the_default_policy_compiles_and_keeps_legacy_permissions_apart() {
         let policy = Policy::compile(&PolicyDoc::default_policy()).unwrap();
-        let names = |role: &str| policy.names(&policy.role(policy.role_id(role).unwrap()).unwrap().closure);
+        let names =
+            |role: &str| policy.names(&policy.role(policy.role_id(role).unwrap()).unwrap().closure);
         let admin = names("course_admin");
         assert!(admin.contains(&"courses.legacy_instructor_role_permissions".to_owned()));
-        assert!(!admin.iter().any(|p| p == "courses.legacy_staff_role_permissions"));
+        assert!(!admin
+            .iter()
+            .any(|p| p == "courses.legacy_staff_role_permissions"));
         assert!(admin.contains(&"courses.manage_course_team".to_owned()));
         assert!(names("course_staff").contains(&"courses.legacy_staff_role_permissions".to_owned()));
         assert!(names("ccx_coach").is_empty());
-        for role in ["library_admin", "library_author", "library_contributor", "library_user", "course_auditor",
-            "course_editor", "course_staff", "course_limited_staff", "course_data_researcher", "course_beta_tester",
-            "forum_administrator", "forum_moderator", "forum_group_moderator", "forum_community_ta", "forum_student",
-            "program_read_metadata", "program_read_enrollments", "program_read_write_enrollments", "program_read_reports",
-            "batch_admin", "batch_mentor", "batch_participant", "enterprise_learner", "enterprise_admin",
-            "enterprise_operator", "authz_service"] {
-            assert!(policy.role_id(role).is_some(), "default policy lacks {role}");
+        for role in [
+            "library_admin",
+            "library_author",
+            "library_contributor",
+            "library_user",
+            "course_auditor",
+            "course_editor",
+            "course_staff",
+            "course_limited_staff",
+            "course_data_researcher",
+            "course_beta_tester",
+            "forum_administrator",
+            "forum_moderator",
+            "forum_group_moderator",
+            "forum_community_ta",
+            "forum_student",
+            "program_read_metadata",
+            "program_read_enrollments",
+            "program_read_write_enrollments",
+            "program_read_reports",
+            "batch_admin",
+            "batch_mentor",
+            "batch_participant",
+            "enterprise_learner",
+            "enterprise_admin",
+            "enterprise_operator",
+            "authz_service",
+        ] {
+            assert!(
+                policy.role_id(role).is_some(),
+                "default policy lacks {role}"
+            );
         }
-        for manage in ["courses.manage_course_team", "content_libraries.manage_library_team", "programs.manage_access",
-            "batches.manage_members", "enterprise.manage_access"] {
-            assert!(policy.perm_id(manage).is_some(), "default policy lacks {manage}");
+        for manage in [
+            "courses.manage_course_team",
+            "content_libraries.manage_library_team",
+            "programs.manage_access",
+            "batches.manage_members",
+            "enterprise.manage_access",
+        ] {
+            assert!(
+                policy.perm_id(manage).is_some(),
+                "default policy lacks {manage}"
+            );
         }
     }
 }

@@ -55,7 +55,10 @@ impl Kind {
     pub fn can_contain(self, inner: Kind) -> bool {
         match self {
             Kind::Instance => inner != Kind::Instance,
-            Kind::Org => matches!(inner, Kind::Course | Kind::Library | Kind::Program | Kind::Batch),
+            Kind::Org => matches!(
+                inner,
+                Kind::Course | Kind::Library | Kind::Program | Kind::Batch
+            ),
             Kind::Course => inner == Kind::Batch,
             Kind::Library | Kind::Program | Kind::Batch | Kind::Enterprise => false,
         }
@@ -82,8 +85,14 @@ impl fmt::Display for Kind {
 pub enum Scope<'a> {
     Instance,
     Org(&'a str),
-    Course { key: &'a str, org: &'a str },
-    Library { key: &'a str, org: &'a str },
+    Course {
+        key: &'a str,
+        org: &'a str,
+    },
+    Library {
+        key: &'a str,
+        org: &'a str,
+    },
     Program(&'a str),
     Batch(&'a str),
     Enterprise(Cow<'a, str>),
@@ -271,7 +280,9 @@ fn parse_course<'a>(text: &'a str, rest: &'a str) -> Result<Scope<'a>, KeyError>
                     "a course glob is `course-v1:*` or `course-v1:<org>+*`; `{rest}` is neither"
                 )))
             } else {
-                Err(bad("a course key is `course-v1:<org>+<course>+<run>`".into()))
+                Err(bad(
+                    "a course key is `course-v1:<org>+<course>+<run>`".into()
+                ))
             }
         }
     }
@@ -324,7 +335,11 @@ mod tests {
             ("lib:MITx:python-basics", Kind::Library, false),
             ("program:masters-in-cs", Kind::Program, false),
             ("batch:0130123", Kind::Batch, false),
-            ("enterprise:3f2c9a1e-0b4d-4c8e-9f00-1a2b3c4d5e6f", Kind::Enterprise, false),
+            (
+                "enterprise:3f2c9a1e-0b4d-4c8e-9f00-1a2b3c4d5e6f",
+                Kind::Enterprise,
+                false,
+            ),
             ("course-v1:MITx+*", Kind::Course, true),
             ("course-v1:*", Kind::Course, true),
             ("lib:MITx:*", Kind::Library, true),
@@ -340,9 +355,18 @@ mod tests {
 
     #[test]
     fn orgs_come_from_the_key() {
-        assert_eq!(Scope::parse("course-v1:MITx+6.00x+2024T1").unwrap().org(), Some("MITx"));
-        assert_eq!(Scope::parse("lib:HarvardX:py").unwrap().org(), Some("HarvardX"));
-        assert_eq!(Scope::parse("course-v1:MITx+*").unwrap().org(), Some("MITx"));
+        assert_eq!(
+            Scope::parse("course-v1:MITx+6.00x+2024T1").unwrap().org(),
+            Some("MITx")
+        );
+        assert_eq!(
+            Scope::parse("lib:HarvardX:py").unwrap().org(),
+            Some("HarvardX")
+        );
+        assert_eq!(
+            Scope::parse("course-v1:MITx+*").unwrap().org(),
+            Some("MITx")
+        );
         assert_eq!(Scope::parse("lib:*").unwrap().org(), None);
         assert_eq!(Scope::parse("program:p").unwrap().org(), None);
     }
@@ -366,7 +390,10 @@ mod tests {
             ("org:", "empty"),
             ("org:MIT x", "letters"),
             ("course-v1:MITx+6.00x", "course-v1:<org>+<course>+<run>"),
-            ("course-v1:MITx+6.00x+2024+extra", "course-v1:<org>+<course>+<run>"),
+            (
+                "course-v1:MITx+6.00x+2024+extra",
+                "course-v1:<org>+<course>+<run>",
+            ),
             ("course-v1:MITx++2024", "non-empty"),
             ("course-v1:MI/Tx+a+b", "letters"),
             ("program:", "non-empty"),
@@ -387,7 +414,10 @@ mod tests {
     #[test]
     fn enterprise_uuids_are_lowercased() {
         let scope = Scope::parse("enterprise:3F2C9A1E-0B4D-4C8E-9F00-1A2B3C4D5E6F").unwrap();
-        assert_eq!(scope.canonical(), "enterprise:3f2c9a1e-0b4d-4c8e-9f00-1a2b3c4d5e6f");
+        assert_eq!(
+            scope.canonical(),
+            "enterprise:3f2c9a1e-0b4d-4c8e-9f00-1a2b3c4d5e6f"
+        );
     }
 
     #[test]

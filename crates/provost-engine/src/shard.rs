@@ -58,7 +58,9 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardedMap<K, V> {
 
     pub fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let i = self.shard(&key);
-        Arc::make_mut(&mut self.shards[i]).entry(key).or_insert_with(make)
+        Arc::make_mut(&mut self.shards[i])
+            .entry(key)
+            .or_insert_with(make)
     }
 
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
@@ -93,7 +95,10 @@ pub(crate) struct ChunkedVec<T> {
 
 impl<T> Default for ChunkedVec<T> {
     fn default() -> Self {
-        ChunkedVec { chunks: Vec::new(), len: 0 }
+        ChunkedVec {
+            chunks: Vec::new(),
+            len: 0,
+        }
     }
 }
 
@@ -111,7 +116,7 @@ impl<T: Clone> ChunkedVec<T> {
     }
 
     pub fn push(&mut self, value: T) -> usize {
-        if self.len % CHUNK == 0 {
+        if self.len.is_multiple_of(CHUNK) {
             self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
         let last = self.chunks.len() - 1;

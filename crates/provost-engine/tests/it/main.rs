@@ -1,0 +1,5 @@
+//! Engine integration tests: the conformance scenario and the engine against a reference model.
+
+mod properties;
+mod reference;
+mod scenario;

@@ -1,0 +1,294 @@
+//! Property tests: on random policies and queries the compiled engine agrees with the reference.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use provost_engine::{
+    policy_changes, Assignment, Change, Index, Kind, PermissionDef, PolicyDoc, RoleDef,
+    ScopeRegistration, User,
+};
+
+use crate::reference::Reference;
+
+const APPS: [(&str, Kind); 7] = [
+    ("courses", Kind::Course),
+    ("libs", Kind::Library),
+    ("progs", Kind::Program),
+    ("bat", Kind::Batch),
+    ("ent", Kind::Enterprise),
+    ("sys", Kind::Instance),
+    ("orgs", Kind::Org),
+];
+const PER_APP: usize = 2;
+const ROLES: usize = 4;
+const SUBJECTS: [&str; 6] = ["u0", "u1", "u2", "u3", "u4", "ghost"];
+
+/// Scopes assignments may be held at.
+const HELD: [&str; 17] = [
+    "*",
+    "org:A",
+    "org:B",
+    "course-v1:A+c1+r",
+    "course-v1:A+c2+r",
+    "course-v1:B+c1+r",
+    "lib:A:l1",
+    "lib:B:l1",
+    "program:p1",
+    "program:p2",
+    "program:p3",
+    "batch:b1",
+    "enterprise:00000000-0000-4000-8000-000000000001",
+    "course-v1:A+*",
+    "course-v1:*",
+    "lib:A:*",
+    "lib:*",
+];
+/// Scopes only asked about: never held, some never seen, some unknown.
+const ASKED_ONLY: [&str; 6] = [
+    "course-v1:C+c9+r",
+    "lib:C:x",
+    "org:C",
+    "batch:b2",
+    "course-v1:B+*",
+    "enterprise:00000000-0000-4000-8000-000000000002",
+];
+const CONCRETE: [&str; 14] = [
+    "*",
+    "org:A",
+    "org:B",
+    "org:C",
+    "course-v1:A+c1+r",
+    "course-v1:A+c2+r",
+    "course-v1:B+c1+r",
+    "course-v1:C+c9+r",
+    "lib:A:l1",
+    "lib:B:l1",
+    "lib:C:x",
+    "program:p1",
+    "program:p2",
+    "batch:b1",
+];
+
+fn permission_names() -> Vec<String> {
+    APPS.iter()
+        .flat_map(|(app, _)| (0..PER_APP).map(move |i| format!("{app}.p{i}")))
+        .collect()
+}
+
+fn all_scopes() -> Vec<&'static str> {
+    HELD.iter().chain(ASKED_ONLY.iter()).copied().collect()
+}
+
+#[derive(Clone, Debug)]
+struct World {
+    policy: PolicyDoc,
+    users: Vec<User>,
+    assignments: Vec<Assignment>,
+}
+
+fn window() -> impl Strategy<Value = (Option<i64>, Option<i64>)> {
+    (
+        prop::option::weighted(0.2, prop::sample::select(vec![10i64, 60])),
+        prop::option::weighted(0.2, prop::sample::select(vec![40i64, 90])),
+    )
+}
+
+fn world() -> impl Strategy<Value = World> {
+    let perms = permission_names();
+    let n = perms.len();
+    (
+        prop::collection::vec(prop::bool::weighted(0.15), n * n),
+        prop::collection::vec(prop::collection::vec(prop::bool::weighted(0.3), n), ROLES),
+        prop::collection::vec(
+            (prop::bool::weighted(0.15), prop::bool::weighted(0.1)),
+            SUBJECTS.len() - 1,
+        ),
+        prop::collection::vec(
+            (0..SUBJECTS.len() - 1, 0..ROLES, 0..HELD.len(), window()),
+            0..30,
+        ),
+    )
+        .prop_map(move |(implies, roles, flags, grants)| {
+            let permissions = (0..n)
+                .map(|i| PermissionDef {
+                    name: perms[i].clone(),
+                    description: String::new(),
+                    // Only lower-numbered targets: random implications without cycles.
+                    implies: (0..i)
+                        .filter(|j| implies[i * n + j])
+                        .map(|j| perms[j].clone())
+                        .collect(),
+                })
+                .collect();
+            let roles = roles
+                .iter()
+                .enumerate()
+                .map(|(r, picks)| RoleDef {
+                    name: format!("r{r}"),
+                    description: String::new(),
+                    permissions: (0..n)
+                        .filter(|p| picks[*p])
+                        .map(|p| perms[p].clone())
+                        .collect(),
+                    builtin: true,
+                    org: None,
+                })
+                .collect();
+            let policy = PolicyDoc {
+                version: 1,
+                apps: APPS.iter().map(|(a, k)| ((*a).to_owned(), *k)).collect(),
+                permissions,
+                roles,
+            };
+            let users = flags
+                .iter()
+                .enumerate()
+                .map(|(i, (staff, superuser))| User {
+                    username: SUBJECTS[i].into(),
+                    email: None,
+                    staff: *staff,
+                    superuser: *superuser,
+                })
+                .collect();
+            // One assignment per (subject, role, scope): the last one written wins, as in the store.
+            let mut unique = BTreeMap::new();
+            for (s, r, h, (from, until)) in grants {
+                unique.insert((s, r, h), (from, until));
+            }
+            let assignments = unique
+                .into_iter()
+                .map(|((s, r, h), (from, until))| Assignment {
+                    subject: SUBJECTS[s].into(),
+                    role: format!("r{r}"),
+                    scope: HELD[h].into(),
+                    valid_from: from,
+                    valid_until: until,
+                })
+                .collect();
+            World {
+                policy,
+                users,
+                assignments,
+            }
+        })
+}
+
+fn registrations() -> Vec<ScopeRegistration> {
+    vec![
+        ScopeRegistration {
+            scope: "program:p1".into(),
+            parents: vec!["org:A".into()],
+        },
+        ScopeRegistration {
+            scope: "program:p2".into(),
+            parents: vec!["org:A".into(), "org:B".into()],
+        },
+        ScopeRegistration {
+            scope: "batch:b1".into(),
+            parents: vec!["course-v1:A+c1+r".into()],
+        },
+    ]
+}
+
+fn build(world: &World) -> (Index, Reference) {
+    let mut index = Index::new();
+    index.apply(1, &policy_changes(&world.policy));
+    let mut changes: Vec<Change> = world
+        .users
+        .iter()
+        .map(|u| Change::UserPut { user: u.clone() })
+        .collect();
+    changes.extend(
+        registrations()
+            .into_iter()
+            .map(|r| Change::ScopeRegister { registration: r }),
+    );
+    changes.extend(world.assignments.iter().map(|a| Change::AssignmentAdd {
+        assignment: a.clone(),
+    }));
+    index.apply(2, &changes);
+    let reference = Reference {
+        policy: world.policy.clone(),
+        users: world.users.clone(),
+        registrations: registrations(),
+        assignments: world.assignments.clone(),
+    };
+    (index, reference)
+}
+
+fn actions() -> Vec<String> {
+    let mut actions = permission_names();
+    actions.push("courses.unknown".into());
+    actions
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn allowed_agrees_with_the_reference(world in world(), at in prop::sample::select(vec![0i64, 50, 100])) {
+        let (index, reference) = build(&world);
+        for subject in SUBJECTS {
+            for action in actions() {
+                for scope in all_scopes() {
+                    let fast = index.allowed(subject, &action, scope, at);
+                    let plain = reference.allowed(subject, &action, scope, at);
+                    prop_assert_eq!(fast, plain, "allowed({}, {}, {}) at {}: {:?}", subject, action, scope, at,
+                        index.explain(subject, &action, scope, at));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn who_agrees_with_the_reference(world in world(), at in prop::sample::select(vec![0i64, 50, 100])) {
+        let (index, reference) = build(&world);
+        for action in actions() {
+            for scope in all_scopes() {
+                prop_assert_eq!(index.who(&action, scope, at), reference.who(&action, scope, at), "who({}, {})", action, scope);
+            }
+        }
+    }
+
+    #[test]
+    fn scopes_lists_exactly_where_check_allows(world in world(), at in prop::sample::select(vec![0i64, 50, 100])) {
+        let (index, reference) = build(&world);
+        for subject in SUBJECTS {
+            for action in actions() {
+                let listed = index.scopes(subject, &action, None, at);
+                for region in &listed {
+                    prop_assert!(reference.allowed(subject, &action, region, at), "{} listed for {} {} but not allowed", region, subject, action);
+                }
+                let kind = APPS.iter().find(|(app, _)| action.starts_with(&format!("{app}."))).map(|(_, k)| *k);
+                // Scopes of the action's own kind; ancestors stand for many scopes and are covered above.
+                let own_kind = CONCRETE.iter().filter(|s| provost_engine::Scope::parse(s).is_ok_and(|p| Some(p.kind()) == kind));
+                for scope in own_kind {
+                    if reference.allowed(subject, &action, scope, at) {
+                        prop_assert!(listed.iter().any(|r| reference.region_contains(r, scope)),
+                            "{} may {} at {} but scopes lists only {:?}", subject, action, scope, listed);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn applying_changes_one_at_a_time_equals_applying_them_at_once(world in world()) {
+        let (whole, _) = build(&world);
+        let mut stepwise = Index::new();
+        let mut revision = 0;
+        for change in policy_changes(&world.policy) {
+            revision += 1;
+            stepwise.apply(revision, [&change]);
+        }
+        for a in &world.assignments {
+            revision += 1;
+            stepwise.apply(revision, [&Change::AssignmentAdd { assignment: a.clone() }]);
+        }
+        let mut left: Vec<_> = whole.assignments().collect();
+        let mut right: Vec<_> = stepwise.assignments().collect();
+        left.sort();
+        right.sort();
+        prop_assert_eq!(left, right);
+    }
+}
