@@ -244,7 +244,11 @@ impl Index {
                 Reason::Expired
             };
         }
-        if chain.is_none() && self.chain(scope).is_none() {
+        // Only programs and batches can be unknown; skip the walk for everything else.
+        if chain.is_none()
+            && matches!(scope, Scope::Program(_) | Scope::Batch(_))
+            && self.chain(scope).is_none()
+        {
             return Decision::deny(Reason::UnknownScope);
         }
         Decision::deny(denial)

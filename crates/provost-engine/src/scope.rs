@@ -248,19 +248,20 @@ fn parse_course<'a>(text: &'a str, rest: &'a str) -> Result<Scope<'a>, KeyError>
     if rest == "*" {
         return Ok(Scope::CourseGlob(None));
     }
-    let parts: Vec<&str> = rest.split('+').collect();
-    match parts.as_slice() {
-        [org, "*"] => {
+    let mut split = rest.split('+');
+    let parts = (split.next(), split.next(), split.next(), split.next());
+    match parts {
+        (Some(org), Some("*"), None, _) => {
             if !valid_org(org) {
                 return Err(bad(org_error(org)));
             }
             Ok(Scope::CourseGlob(Some(org)))
         }
-        [org, course, run] => {
+        (Some(org), Some(course), Some(run), None) => {
             if !valid_org(org) {
                 return Err(bad(org_error(org)));
             }
-            for (name, part) in [("course", course), ("run", run)] {
+            for (name, part) in [("course", &course), ("run", &run)] {
                 if part.contains('*') {
                     return Err(bad(format!(
                         "a glob may only stand right after the org (`course-v1:{org}+*`), not in the {name}"

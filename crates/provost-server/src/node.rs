@@ -1,0 +1,112 @@
+//! A Provost node: the store, the in-memory engine, and the tail of the audit log between them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use provost_engine::{policy_changes, policy_diff, Change, Engine, Index, PolicyDoc};
+use provost_store::{Committed, Store};
+
+use crate::err::{Error, ErrorClass, Result};
+
+/// How many audit rows one catch-up read takes.
+const FEED_PAGE: u32 = 10_000;
+
+/// One node: writes go to the store, reads come from the engine, and the engine follows the
+/// audit log in revision order. Cloning shares the same store and engine.
+#[derive(Clone)]
+pub struct Node {
+    pub store: Store,
+    pub engine: Arc<Engine>,
+}
+
+impl Node {
+    /// Connects, loads the state into memory and makes sure the default policy is in place.
+    pub async fn open(url: &str) -> Result<Node> {
+        let store = Store::connect(url).await?;
+        let node = Node::from_store(store).await?;
+        node.ensure_policy(&PolicyDoc::default_policy(), "provost")
+            .await?;
+        Ok(node)
+    }
+
+    /// Builds the engine from a consistent snapshot, then follows the log from its revision.
+    pub async fn from_store(store: Store) -> Result<Node> {
+        let snapshot = store.snapshot().await?;
+        let mut index = Index::new();
+        index.apply(snapshot.revision, &snapshot.changes);
+        let node = Node {
+            store,
+            engine: Arc::new(Engine::new(index)),
+        };
+        node.sync().await?;
+        Ok(node)
+    }
+
+    /// Loads `doc` if the stored policy differs (adds and updates only; never removes).
+    pub async fn ensure_policy(&self, doc: &PolicyDoc, actor: &str) -> Result<Committed> {
+        let current = self.engine.snapshot().policy_doc().clone();
+        let changes = if current.permissions.is_empty() && current.roles.is_empty() {
+            policy_changes(doc)
+        } else {
+            policy_diff(&current, doc, false)
+        };
+        self.commit(actor, &changes).await
+    }
+
+    /// Commits changes in one transaction and brings the engine up to the new revision.
+    pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed> {
+        if changes.is_empty() {
+            let revision = self.engine.revision();
+            return Ok(Committed {
+                revision,
+                outcomes: Vec::new(),
+                entries: Vec::new(),
+            });
+        }
+        let committed = self.store.commit(actor, changes).await?;
+        self.sync().await?;
+        Ok(committed)
+    }
+
+    /// Applies every audit row after the engine's revision, in order. Returns the new revision.
+    pub async fn sync(&self) -> Result<u64> {
+        loop {
+            let from = self.engine.revision();
+            let entries = self.store.changes_since(from, FEED_PAGE).await?;
+            if entries.is_empty() {
+                return Ok(from);
+            }
+            let batch: Vec<(u64, Change)> = entries
+                .into_iter()
+                .map(|e| (e.revision, e.change))
+                .collect();
+            self.engine.apply_log(&batch);
+            if batch.len() < FEED_PAGE as usize {
+                return Ok(self.engine.revision());
+            }
+        }
+    }
+
+    /// Waits until the engine has applied `revision` (read-your-writes), polling the log.
+    pub async fn wait_for(&self, revision: u64, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.engine.revision() < revision {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorClass::Unavailable,
+                    "revision_not_reached",
+                    format!(
+                        "this node is at revision {} and did not reach {revision} in time",
+                        self.engine.revision()
+                    ),
+                ));
+            }
+            // A failed read here is the same as no progress: keep waiting until the deadline.
+            let _ = self.sync().await;
+            if self.engine.revision() < revision {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Ok(())
+    }
+}

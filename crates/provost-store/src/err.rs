@@ -1,0 +1,174 @@
+//! Errors of the store, each with a stable snake_case code.
+
+use sqlx::error::ErrorKind;
+use thiserror::Error;
+
+/// A failure to read or write the database.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The URL names no backend Provost knows, or does not parse.
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    /// The database could not be reached (connection, pool or i/o failure).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database stayed locked, or the transaction lost a serialization race, after retries.
+    #[error("database busy, try again later: {0}")]
+    Busy(#[source] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[source] sqlx::migrate::MigrateError),
+    /// The write collides with what is stored (a duplicate key, or a role that does not exist).
+    #[error("{message}")]
+    Conflict {
+        message: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Anything else: a bug or a damaged row.
+    #[error("internal store error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// The stable code of this error, for APIs and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::InvalidUrl(_) => "invalid_database_url",
+            StoreError::Unavailable(_) => "database_unavailable",
+            StoreError::Busy(_) => "busy",
+            StoreError::Migration(_) => "migration_failed",
+            StoreError::Conflict { .. } => "conflict",
+            StoreError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the database could not be reached at all (code `database_unavailable`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
+
+    pub(crate) fn internal(what: impl std::fmt::Display) -> StoreError {
+        StoreError::Internal(what.to_string())
+    }
+
+    pub(crate) fn from_migrate(error: sqlx::migrate::MigrateError) -> StoreError {
+        use sqlx::migrate::MigrateError;
+        match error {
+            MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _)
+                if matches!(class_of(&inner), Class::Busy | Class::Unavailable) =>
+            {
+                StoreError::from(inner)
+            }
+            other => StoreError::Migration(other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        match class_of(&error) {
+            Class::InvalidUrl => StoreError::InvalidUrl(error.to_string()),
+            Class::Unavailable => StoreError::Unavailable(error),
+            Class::Busy => StoreError::Busy(error),
+            Class::Duplicate => {
+                StoreError::Conflict { message: "a row with the same key already exists", source: error }
+            }
+            Class::MissingRole => {
+                StoreError::Conflict { message: "an assignment names a role that does not exist", source: error }
+            }
+            Class::Other => StoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> StoreError {
+        StoreError::Internal(format!("cannot convert json: {error}"))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Class {
+    InvalidUrl,
+    Unavailable,
+    Busy,
+    Duplicate,
+    MissingRole,
+    Other,
+}
+
+fn class_of(error: &sqlx::Error) -> Class {
+    match error {
+        sqlx::Error::Configuration(_) => Class::InvalidUrl,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Class::Unavailable,
+        sqlx::Error::Database(db) => match db.kind() {
+            ErrorKind::UniqueViolation => Class::Duplicate,
+            // The only foreign key: assignments.role references roles.name.
+            ErrorKind::ForeignKeyViolation => Class::MissingRole,
+            _ => db.code().as_deref().map_or(Class::Other, classify_code),
+        },
+        _ => Class::Other,
+    }
+}
+
+/// SQLite reports numeric (extended) result codes, PostgreSQL five-character SQLSTATEs.
+fn classify_code(code: &str) -> Class {
+    if let Ok(sqlite) = code.parse::<i32>() {
+        return match sqlite & 0xff {
+            // SQLITE_BUSY, SQLITE_LOCKED
+            5 | 6 => Class::Busy,
+            // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB
+            8 | 10 | 11 | 13 | 14 | 26 => Class::Unavailable,
+            _ => Class::Other,
+        };
+    }
+    match code {
+        // serialization_failure, deadlock_detected, lock_not_available, query_canceled (lock timeouts)
+        "40001" | "40P01" | "55P03" | "57014" => Class::Busy,
+        // invalid_catalog_name: the database does not exist
+        "3D000" => Class::Unavailable,
+        // connection exceptions, insufficient resources, operator intervention, invalid authorization
+        _ if ["08", "53", "57", "28"].iter().any(|class| code.starts_with(class)) => Class::Unavailable,
+        _ => Class::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_codes() {
+        assert_eq!(classify_code("5"), Class::Busy);
+        assert_eq!(classify_code("517"), Class::Busy); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(classify_code("14"), Class::Unavailable);
+        assert_eq!(classify_code("1"), Class::Other);
+    }
+
+    #[test]
+    fn postgres_codes() {
+        assert_eq!(classify_code("40001"), Class::Busy);
+        assert_eq!(classify_code("40P01"), Class::Busy);
+        assert_eq!(classify_code("08006"), Class::Unavailable);
+        assert_eq!(classify_code("57P01"), Class::Unavailable);
+        assert_eq!(classify_code("42601"), Class::Other);
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(StoreError::InvalidUrl("x".into()).code(), "invalid_database_url");
+        assert_eq!(StoreError::from(sqlx::Error::PoolClosed).code(), "database_unavailable");
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert_eq!(StoreError::internal("x").code(), "internal");
+    }
+}

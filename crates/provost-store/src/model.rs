@@ -1,0 +1,60 @@
+//! The shapes the store hands out: audit entries, commit outcomes, snapshots and filters.
+
+use chrono::{DateTime, Utc};
+use provost_engine::Change;
+use serde::Serialize;
+
+/// One row of the audit log: a change that altered the state, at its revision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub revision: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub change: Change,
+    /// What the change replaced or removed, as JSON; `None` when it created something new.
+    pub before: Option<serde_json::Value>,
+}
+
+/// What became of one input change of a commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The change altered the state; `revision` is its audit row (the last one, for cascades).
+    Applied { revision: u64 },
+    /// The state already was what the change asked for; nothing was written.
+    Unchanged,
+}
+
+/// The result of `Store::commit`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Committed {
+    /// The store's revision after the commit (the previous one when nothing was applied).
+    pub revision: u64,
+    /// One per input change, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// Every audit row this commit appended, in order.
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The whole state as changes, in an order `Index::apply` accepts:
+/// apps, permissions, roles, users, scope registrations, assignments.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub revision: u64,
+    pub changes: Vec<Change>,
+}
+
+/// Which assignments to list; `None` fields match everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssignmentFilter {
+    pub subject: Option<String>,
+    pub role: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// Which audit rows to list, by the subject and scope of their change; `None` matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub subject: Option<String>,
+    pub scope: Option<String>,
+}

@@ -1,0 +1,42 @@
+//! The PostgreSQL store: many nodes on one database, writers serialized by an advisory lock.
+
+mod read;
+mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::err::StoreError;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The channel a commit notifies with its last revision, for nodes tailing the log.
+pub const NOTIFY_CHANNEL: &str = "provost_audit";
+
+/// A PostgreSQL database; cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        // The migrator takes its own advisory lock, so nodes starting together take turns.
+        MIGRATOR.run(&pool).await.map_err(StoreError::from_migrate)?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

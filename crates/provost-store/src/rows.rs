@@ -1,0 +1,129 @@
+//! Rows as both dialects read them, and their conversion to engine and store types.
+
+use chrono::{DateTime, Utc};
+use provost_engine::{Assignment, Change, Kind, ScopeRegistration, User};
+
+use crate::err::StoreError;
+use crate::model::AuditEntry;
+
+/// An audit row; JSON columns are read as text on both backends.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub revision: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub change: String,
+    pub before: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<AuditEntry, StoreError> {
+        Ok(AuditEntry {
+            revision: to_u64(row.revision)?,
+            at: row.at,
+            actor: row.actor,
+            change: serde_json::from_str(&row.change)?,
+            before: row.before.as_deref().map(serde_json::from_str).transpose()?,
+        })
+    }
+}
+
+pub(crate) fn audit_entries(rows: Vec<AuditRow>) -> Result<Vec<AuditEntry>, StoreError> {
+    rows.into_iter().map(AuditEntry::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AssignmentRow {
+    pub subject: String,
+    pub role: String,
+    pub scope: String,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+}
+
+impl From<AssignmentRow> for Assignment {
+    fn from(row: AssignmentRow) -> Assignment {
+        Assignment {
+            subject: row.subject,
+            role: row.role,
+            scope: row.scope,
+            valid_from: row.valid_from,
+            valid_until: row.valid_until,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub username: String,
+    pub email: Option<String>,
+    pub staff: bool,
+    pub superuser: bool,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> User {
+        User { username: row.username, email: row.email, staff: row.staff, superuser: row.superuser }
+    }
+}
+
+/// A row of one of the keyed tables (apps, permissions, roles, scopes): key and body as text.
+#[derive(sqlx::FromRow)]
+pub(crate) struct NamedRow {
+    pub name: String,
+    pub body: String,
+}
+
+/// Revisions are stored as signed 64-bit integers and are never negative.
+pub(crate) fn to_u64(revision: i64) -> Result<u64, StoreError> {
+    u64::try_from(revision).map_err(|_| StoreError::internal(format!("negative revision {revision} in the audit log")))
+}
+
+/// Revisions, limits and offsets as the databases take them.
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Everything a snapshot reads, table by table, in the order the snapshot lists it.
+pub(crate) struct SnapshotRows {
+    pub apps: Vec<NamedRow>,
+    pub permissions: Vec<NamedRow>,
+    pub roles: Vec<NamedRow>,
+    pub users: Vec<UserRow>,
+    pub scopes: Vec<NamedRow>,
+    pub assignments: Vec<AssignmentRow>,
+}
+
+impl SnapshotRows {
+    /// The state as changes that rebuild it: apps, permissions, roles, users, scopes, assignments.
+    pub(crate) fn into_changes(self) -> Result<Vec<Change>, StoreError> {
+        let mut changes = Vec::with_capacity(
+            self.apps.len()
+                + self.permissions.len()
+                + self.roles.len()
+                + self.users.len()
+                + self.scopes.len()
+                + self.assignments.len(),
+        );
+        for row in self.apps {
+            let kind = Kind::parse(&row.body)
+                .ok_or_else(|| StoreError::internal(format!("app `{}` has unknown kind `{}`", row.name, row.body)))?;
+            changes.push(Change::AppPut { app: row.name, kind });
+        }
+        for row in self.permissions {
+            changes.push(Change::PermissionPut { permission: serde_json::from_str(&row.body)? });
+        }
+        for row in self.roles {
+            changes.push(Change::RolePut { role: serde_json::from_str(&row.body)? });
+        }
+        changes.extend(self.users.into_iter().map(|row| Change::UserPut { user: row.into() }));
+        for row in self.scopes {
+            let registration = ScopeRegistration { scope: row.name, parents: serde_json::from_str(&row.body)? };
+            changes.push(Change::ScopeRegister { registration });
+        }
+        changes.extend(self.assignments.into_iter().map(|row| Change::AssignmentAdd { assignment: row.into() }));
+        Ok(changes)
+    }
+}

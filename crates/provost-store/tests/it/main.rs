@@ -1,0 +1,47 @@
+//! Integration tests of provost-store: one conformance suite, run on SQLite and on PostgreSQL.
+
+mod conformance;
+mod connect;
+mod support;
+
+/// For each case, a `sqlite::case` and a `postgres::case` test on a fresh database of that backend.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::sqlite().await;
+                    crate::conformance::$case(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = crate::support::postgres().await else { return };
+                    crate::conformance::$case(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    policy_puts_and_removes,
+    user_put_and_read,
+    assignment_add_update_remove,
+    scope_register_and_remove,
+    revisions_are_gap_free,
+    failed_commit_leaves_nothing,
+    role_remove_cascades,
+    user_remove_cascades,
+    snapshot_round_trip,
+    assignment_pages_and_filters,
+    audit_filters,
+    reopen_keeps_everything,
+    concurrent_committers,
+);
