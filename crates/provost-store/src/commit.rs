@@ -56,20 +56,57 @@ impl Table {
 pub(crate) trait WriteTx: Send {
     /// The highest revision in the audit log, 0 when it is empty.
     fn last_revision(&mut self) -> impl Future<Output = Result<u64, StoreError>> + Send;
-    fn get_named(&mut self, table: Table, name: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn get_named(
+        &mut self,
+        table: Table,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// Inserts or updates; `pos` (the creating revision, for a stable order) is kept on update.
-    fn put_named(&mut self, table: Table, name: &str, body: &str, pos: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn delete_named(&mut self, table: Table, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_user(&mut self, username: &str) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    fn put_named(
+        &mut self,
+        table: Table,
+        name: &str,
+        body: &str,
+        pos: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete_named(
+        &mut self,
+        table: Table,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_user(
+        &mut self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     fn put_user(&mut self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn delete_user(&mut self, username: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_assignment(&mut self, subject: &str, role: &str, scope: &str) -> impl Future<Output = Result<Option<Assignment>, StoreError>> + Send;
+    fn delete_user(
+        &mut self,
+        username: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_assignment(
+        &mut self,
+        subject: &str,
+        role: &str,
+        scope: &str,
+    ) -> impl Future<Output = Result<Option<Assignment>, StoreError>> + Send;
     /// Inserts or replaces the window of the assignment with the same (subject, role, scope).
-    fn put_assignment(&mut self, assignment: &Assignment) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn delete_assignment(&mut self, subject: &str, role: &str, scope: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_assignment(
+        &mut self,
+        assignment: &Assignment,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete_assignment(
+        &mut self,
+        subject: &str,
+        role: &str,
+        scope: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every assignment of a subject or of a role, ordered by (subject, role, scope).
-    fn assignments_of(&mut self, by: Of<'_>) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
-    fn append(&mut self, entry: &AuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn assignments_of(
+        &mut self,
+        by: Of<'_>,
+    ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
+    fn append(&mut self, entry: &AuditEntry)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Whose assignments `WriteTx::assignments_of` lists.
@@ -80,7 +117,11 @@ pub(crate) enum Of<'a> {
 }
 
 /// Applies `changes` in one transaction, appending one audit row per change that alters the state.
-pub(crate) async fn apply<T: WriteTx>(tx: &mut T, actor: &str, changes: &[Change]) -> Result<Committed, StoreError> {
+pub(crate) async fn apply<T: WriteTx>(
+    tx: &mut T,
+    actor: &str,
+    changes: &[Change],
+) -> Result<Committed, StoreError> {
     let revision = tx.last_revision().await?;
     let mut log = Log {
         tx,
@@ -93,9 +134,19 @@ pub(crate) async fn apply<T: WriteTx>(tx: &mut T, actor: &str, changes: &[Change
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
         let applied = log.change(change).await?;
-        outcomes.push(if applied { Outcome::Applied { revision: log.revision } } else { Outcome::Unchanged });
+        outcomes.push(if applied {
+            Outcome::Applied {
+                revision: log.revision,
+            }
+        } else {
+            Outcome::Unchanged
+        });
     }
-    Ok(Committed { revision: log.revision, outcomes, entries: log.entries })
+    Ok(Committed {
+        revision: log.revision,
+        outcomes,
+        entries: log.entries,
+    })
 }
 
 struct Log<'t, 'a, T> {
@@ -113,8 +164,13 @@ impl<T: WriteTx> Log<'_, '_, T> {
     }
 
     async fn append(&mut self, change: Change, before: Option<Value>) -> Result<(), StoreError> {
-        let entry =
-            AuditEntry { revision: self.next(), at: self.at, actor: self.actor.to_owned(), change, before };
+        let entry = AuditEntry {
+            revision: self.next(),
+            at: self.at,
+            actor: self.actor.to_owned(),
+            change,
+            before,
+        };
         self.tx.append(&entry).await?;
         self.revision = entry.revision;
         self.entries.push(entry);
@@ -129,17 +185,22 @@ impl<T: WriteTx> Log<'_, '_, T> {
                 if old.as_deref() == Some(kind.as_str()) {
                     return Ok(false);
                 }
-                self.tx.put_named(Table::Apps, app, kind.as_str(), self.next()).await?;
+                self.tx
+                    .put_named(Table::Apps, app, kind.as_str(), self.next())
+                    .await?;
                 let before = old.map(|old| json!({ "app": app, "kind": old }));
                 self.append(change.clone(), before).await?;
             }
             Change::PermissionPut { permission } => {
-                let old: Option<PermissionDef> = self.get_json(Table::Permissions, &permission.name).await?;
+                let old: Option<PermissionDef> =
+                    self.get_json(Table::Permissions, &permission.name).await?;
                 if old.as_ref() == Some(permission) {
                     return Ok(false);
                 }
                 let body = serde_json::to_string(permission)?;
-                self.tx.put_named(Table::Permissions, &permission.name, &body, self.next()).await?;
+                self.tx
+                    .put_named(Table::Permissions, &permission.name, &body, self.next())
+                    .await?;
                 self.append(change.clone(), to_value(old.as_ref())?).await?;
             }
             Change::RolePut { role } => {
@@ -148,11 +209,16 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     return Ok(false);
                 }
                 let body = serde_json::to_string(role)?;
-                self.tx.put_named(Table::Roles, &role.name, &body, self.next()).await?;
+                self.tx
+                    .put_named(Table::Roles, &role.name, &body, self.next())
+                    .await?;
                 self.append(change.clone(), to_value(old.as_ref())?).await?;
             }
             Change::PermissionRemove { name } => {
-                let Some(old) = self.get_json::<PermissionDef>(Table::Permissions, name).await? else {
+                let Some(old) = self
+                    .get_json::<PermissionDef>(Table::Permissions, name)
+                    .await?
+                else {
                     return Ok(false);
                 };
                 self.tx.delete_named(Table::Permissions, name).await?;
@@ -185,14 +251,21 @@ impl<T: WriteTx> Log<'_, '_, T> {
                 self.append(change.clone(), to_value(old.as_ref())?).await?;
             }
             Change::AssignmentAdd { assignment: a } => {
-                let old = self.tx.get_assignment(&a.subject, &a.role, &a.scope).await?;
+                let old = self
+                    .tx
+                    .get_assignment(&a.subject, &a.role, &a.scope)
+                    .await?;
                 if old.as_ref() == Some(a) {
                     return Ok(false);
                 }
                 self.tx.put_assignment(a).await?;
                 self.append(change.clone(), to_value(old.as_ref())?).await?;
             }
-            Change::AssignmentRemove { subject, role, scope } => {
+            Change::AssignmentRemove {
+                subject,
+                role,
+                scope,
+            } => {
                 let Some(old) = self.tx.get_assignment(subject, role, scope).await? else {
                     return Ok(false);
                 };
@@ -200,22 +273,34 @@ impl<T: WriteTx> Log<'_, '_, T> {
                 self.append(change.clone(), to_value(Some(&old))?).await?;
             }
             Change::ScopeRegister { registration } => {
-                let old: Option<Vec<String>> = self.get_json(Table::Scopes, &registration.scope).await?;
+                let old: Option<Vec<String>> =
+                    self.get_json(Table::Scopes, &registration.scope).await?;
                 if old.as_ref() == Some(&registration.parents) {
                     return Ok(false);
                 }
                 let body = serde_json::to_string(&registration.parents)?;
-                self.tx.put_named(Table::Scopes, &registration.scope, &body, self.next()).await?;
-                let before = old.map(|parents| ScopeRegistration { scope: registration.scope.clone(), parents });
-                self.append(change.clone(), to_value(before.as_ref())?).await?;
+                self.tx
+                    .put_named(Table::Scopes, &registration.scope, &body, self.next())
+                    .await?;
+                let before = old.map(|parents| ScopeRegistration {
+                    scope: registration.scope.clone(),
+                    parents,
+                });
+                self.append(change.clone(), to_value(before.as_ref())?)
+                    .await?;
             }
             Change::ScopeRemove { scope } => {
-                let Some(parents) = self.get_json::<Vec<String>>(Table::Scopes, scope).await? else {
+                let Some(parents) = self.get_json::<Vec<String>>(Table::Scopes, scope).await?
+                else {
                     return Ok(false);
                 };
                 self.tx.delete_named(Table::Scopes, scope).await?;
-                let before = ScopeRegistration { scope: scope.clone(), parents };
-                self.append(change.clone(), to_value(Some(&before))?).await?;
+                let before = ScopeRegistration {
+                    scope: scope.clone(),
+                    parents,
+                };
+                self.append(change.clone(), to_value(Some(&before))?)
+                    .await?;
             }
         }
         Ok(true)
@@ -225,15 +310,24 @@ impl<T: WriteTx> Log<'_, '_, T> {
     async fn remove_assignments(&mut self, of: Of<'_>) -> Result<usize, StoreError> {
         let doomed = self.tx.assignments_of(of).await?;
         for a in &doomed {
-            self.tx.delete_assignment(&a.subject, &a.role, &a.scope).await?;
-            let change =
-                Change::AssignmentRemove { subject: a.subject.clone(), role: a.role.clone(), scope: a.scope.clone() };
+            self.tx
+                .delete_assignment(&a.subject, &a.role, &a.scope)
+                .await?;
+            let change = Change::AssignmentRemove {
+                subject: a.subject.clone(),
+                role: a.role.clone(),
+                scope: a.scope.clone(),
+            };
             self.append(change, to_value(Some(a))?).await?;
         }
         Ok(doomed.len())
     }
 
-    async fn get_json<D: serde::de::DeserializeOwned>(&mut self, table: Table, name: &str) -> Result<Option<D>, StoreError> {
+    async fn get_json<D: serde::de::DeserializeOwned>(
+        &mut self,
+        table: Table,
+        name: &str,
+    ) -> Result<Option<D>, StoreError> {
         match self.tx.get_named(table, name).await? {
             Some(body) => Ok(Some(serde_json::from_str(&body)?)),
             None => Ok(None),
@@ -242,7 +336,10 @@ impl<T: WriteTx> Log<'_, '_, T> {
 }
 
 fn to_value<S: serde::Serialize>(value: Option<&S>) -> Result<Option<Value>, StoreError> {
-    value.map(serde_json::to_value).transpose().map_err(StoreError::internal)
+    value
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(StoreError::internal)
 }
 
 /// Runs a write transaction again, with a growing pause, while it fails with `busy`.

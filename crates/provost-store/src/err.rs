@@ -75,12 +75,14 @@ impl From<sqlx::Error> for StoreError {
             Class::InvalidUrl => StoreError::InvalidUrl(error.to_string()),
             Class::Unavailable => StoreError::Unavailable(error),
             Class::Busy => StoreError::Busy(error),
-            Class::Duplicate => {
-                StoreError::Conflict { message: "a row with the same key already exists", source: error }
-            }
-            Class::MissingRole => {
-                StoreError::Conflict { message: "an assignment names a role that does not exist", source: error }
-            }
+            Class::Duplicate => StoreError::Conflict {
+                message: "a row with the same key already exists",
+                source: error,
+            },
+            Class::MissingRole => StoreError::Conflict {
+                message: "an assignment names a role that does not exist",
+                source: error,
+            },
             Class::Other => StoreError::Internal(error.to_string()),
         }
     }
@@ -115,30 +117,45 @@ fn class_of(error: &sqlx::Error) -> Class {
             ErrorKind::UniqueViolation => Class::Duplicate,
             // The only foreign key: assignments.role references roles.name.
             ErrorKind::ForeignKeyViolation => Class::MissingRole,
-            _ => db.code().as_deref().map_or(Class::Other, classify_code),
+            _ => {
+                let code = db.code();
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    code.and_then(|code| code.parse().ok())
+                        .map_or(Class::Other, classify_sqlite)
+                } else {
+                    code.as_deref().map_or(Class::Other, classify_sqlstate)
+                }
+            }
         },
         _ => Class::Other,
     }
 }
 
-/// SQLite reports numeric (extended) result codes, PostgreSQL five-character SQLSTATEs.
-fn classify_code(code: &str) -> Class {
-    if let Ok(sqlite) = code.parse::<i32>() {
-        return match sqlite & 0xff {
-            // SQLITE_BUSY, SQLITE_LOCKED
-            5 | 6 => Class::Busy,
-            // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB
-            8 | 10 | 11 | 13 | 14 | 26 => Class::Unavailable,
-            _ => Class::Other,
-        };
+/// SQLite's (extended) result codes.
+fn classify_sqlite(code: i32) -> Class {
+    match code & 0xff {
+        // SQLITE_BUSY, SQLITE_LOCKED
+        5 | 6 => Class::Busy,
+        // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB
+        8 | 10 | 11 | 13 | 14 | 26 => Class::Unavailable,
+        _ => Class::Other,
     }
+}
+
+/// PostgreSQL's SQLSTATE codes.
+fn classify_sqlstate(code: &str) -> Class {
     match code {
         // serialization_failure, deadlock_detected, lock_not_available, query_canceled (lock timeouts)
         "40001" | "40P01" | "55P03" | "57014" => Class::Busy,
         // invalid_catalog_name: the database does not exist
         "3D000" => Class::Unavailable,
         // connection exceptions, insufficient resources, operator intervention, invalid authorization
-        _ if ["08", "53", "57", "28"].iter().any(|class| code.starts_with(class)) => Class::Unavailable,
+        _ if ["08", "53", "57", "28"]
+            .iter()
+            .any(|class| code.starts_with(class)) =>
+        {
+            Class::Unavailable
+        }
         _ => Class::Other,
     }
 }
@@ -149,25 +166,31 @@ mod tests {
 
     #[test]
     fn sqlite_codes() {
-        assert_eq!(classify_code("5"), Class::Busy);
-        assert_eq!(classify_code("517"), Class::Busy); // SQLITE_BUSY_SNAPSHOT
-        assert_eq!(classify_code("14"), Class::Unavailable);
-        assert_eq!(classify_code("1"), Class::Other);
+        assert_eq!(classify_sqlite(5), Class::Busy);
+        assert_eq!(classify_sqlite(517), Class::Busy); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(classify_sqlite(14), Class::Unavailable);
+        assert_eq!(classify_sqlite(1), Class::Other);
     }
 
     #[test]
     fn postgres_codes() {
-        assert_eq!(classify_code("40001"), Class::Busy);
-        assert_eq!(classify_code("40P01"), Class::Busy);
-        assert_eq!(classify_code("08006"), Class::Unavailable);
-        assert_eq!(classify_code("57P01"), Class::Unavailable);
-        assert_eq!(classify_code("42601"), Class::Other);
+        assert_eq!(classify_sqlstate("40001"), Class::Busy);
+        assert_eq!(classify_sqlstate("40P01"), Class::Busy);
+        assert_eq!(classify_sqlstate("08006"), Class::Unavailable);
+        assert_eq!(classify_sqlstate("57P01"), Class::Unavailable);
+        assert_eq!(classify_sqlstate("42601"), Class::Other);
     }
 
     #[test]
     fn codes_are_stable() {
-        assert_eq!(StoreError::InvalidUrl("x".into()).code(), "invalid_database_url");
-        assert_eq!(StoreError::from(sqlx::Error::PoolClosed).code(), "database_unavailable");
+        assert_eq!(
+            StoreError::InvalidUrl("x".into()).code(),
+            "invalid_database_url"
+        );
+        assert_eq!(
+            StoreError::from(sqlx::Error::PoolClosed).code(),
+            "database_unavailable"
+        );
         assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
         assert_eq!(StoreError::internal("x").code(), "internal");
     }

@@ -25,7 +25,11 @@ impl TryFrom<AuditRow> for AuditEntry {
             at: row.at,
             actor: row.actor,
             change: serde_json::from_str(&row.change)?,
-            before: row.before.as_deref().map(serde_json::from_str).transpose()?,
+            before: row
+                .before
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
         })
     }
 }
@@ -65,7 +69,12 @@ pub(crate) struct UserRow {
 
 impl From<UserRow> for User {
     fn from(row: UserRow) -> User {
-        User { username: row.username, email: row.email, staff: row.staff, superuser: row.superuser }
+        User {
+            username: row.username,
+            email: row.email,
+            staff: row.staff,
+            superuser: row.superuser,
+        }
     }
 }
 
@@ -78,7 +87,8 @@ pub(crate) struct NamedRow {
 
 /// Revisions are stored as signed 64-bit integers and are never negative.
 pub(crate) fn to_u64(revision: i64) -> Result<u64, StoreError> {
-    u64::try_from(revision).map_err(|_| StoreError::internal(format!("negative revision {revision} in the audit log")))
+    u64::try_from(revision)
+        .map_err(|_| StoreError::internal(format!("negative revision {revision} in the audit log")))
 }
 
 /// Revisions, limits and offsets as the databases take them.
@@ -108,22 +118,46 @@ impl SnapshotRows {
                 + self.assignments.len(),
         );
         for row in self.apps {
-            let kind = Kind::parse(&row.body)
-                .ok_or_else(|| StoreError::internal(format!("app `{}` has unknown kind `{}`", row.name, row.body)))?;
-            changes.push(Change::AppPut { app: row.name, kind });
+            let kind = Kind::parse(&row.body).ok_or_else(|| {
+                StoreError::internal(format!(
+                    "app `{}` has unknown kind `{}`",
+                    row.name, row.body
+                ))
+            })?;
+            changes.push(Change::AppPut {
+                app: row.name,
+                kind,
+            });
         }
         for row in self.permissions {
-            changes.push(Change::PermissionPut { permission: serde_json::from_str(&row.body)? });
+            changes.push(Change::PermissionPut {
+                permission: serde_json::from_str(&row.body)?,
+            });
         }
         for row in self.roles {
-            changes.push(Change::RolePut { role: serde_json::from_str(&row.body)? });
+            changes.push(Change::RolePut {
+                role: serde_json::from_str(&row.body)?,
+            });
         }
-        changes.extend(self.users.into_iter().map(|row| Change::UserPut { user: row.into() }));
+        changes.extend(
+            self.users
+                .into_iter()
+                .map(|row| Change::UserPut { user: row.into() }),
+        );
         for row in self.scopes {
-            let registration = ScopeRegistration { scope: row.name, parents: serde_json::from_str(&row.body)? };
+            let registration = ScopeRegistration {
+                scope: row.name,
+                parents: serde_json::from_str(&row.body)?,
+            };
             changes.push(Change::ScopeRegister { registration });
         }
-        changes.extend(self.assignments.into_iter().map(|row| Change::AssignmentAdd { assignment: row.into() }));
+        changes.extend(
+            self.assignments
+                .into_iter()
+                .map(|row| Change::AssignmentAdd {
+                    assignment: row.into(),
+                }),
+        );
         Ok(changes)
     }
 }

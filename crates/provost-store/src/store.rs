@@ -57,7 +57,11 @@ impl Store {
     }
 
     /// Audit rows with a revision above `revision`, ascending, at most `limit`.
-    pub async fn changes_since(&self, revision: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn changes_since(
+        &self,
+        revision: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         dispatch!(self.changes_since(revision, limit))
     }
 
@@ -86,7 +90,12 @@ impl Store {
     }
 
     /// Audit rows above `since` whose change names the filter's subject and scope, ascending.
-    pub async fn audit(&self, filter: &AuditFilter, since: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit(
+        &self,
+        filter: &AuditFilter,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         dispatch!(self.audit(filter, since, limit))
     }
 

@@ -72,6 +72,14 @@ pub enum Command {
         #[arg(long)]
         kind: Option<String>,
     },
+    /// Register a program under its org(s), or a batch under its course.
+    Register {
+        /// `program:KEY` or `batch:ID`.
+        scope: String,
+        /// A parent: `org:ORG` for programs (repeat for joint programs), the course key for batches.
+        #[arg(long = "parent", required = true)]
+        parents: Vec<String>,
+    },
     /// Show the change log (every write, with its actor and revision).
     Audit {
         /// Only changes after this revision.

@@ -187,6 +187,10 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 ExitCode::from(1)
             });
         }
+        Command::Register { scope, parents } => {
+            let revision = service::register_scope(node, &actor, &scope, &parents).await?;
+            emit(json, &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }), || format!("registered `{scope}`; revision {revision}"));
+        }
         Command::Who { action, scope } => {
             let subjects = service::who(&node.engine.snapshot(), &actor, &action, &scope)?;
             emit(json, &subjects, || subjects.join("\n"));

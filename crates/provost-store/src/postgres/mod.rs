@@ -25,14 +25,18 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         // The migrator takes its own advisory lock, so nodes starting together take turns.
-        MIGRATOR.run(&pool).await.map_err(StoreError::from_migrate)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(StoreError::from_migrate)?;
         Ok(PgStore { pool })
     }
 

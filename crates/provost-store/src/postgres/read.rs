@@ -6,40 +6,76 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use super::PgStore;
 use crate::err::StoreError;
 use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, Snapshot};
-use crate::rows::{audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow};
+use crate::rows::{
+    audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
+};
 
-const AUDIT_COLUMNS: &str = "SELECT revision, at, actor, change::TEXT AS change, before::TEXT AS before FROM audit";
-const ASSIGNMENT_COLUMNS: &str = "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
+const AUDIT_COLUMNS: &str =
+    "SELECT revision, at, actor, change::TEXT AS change, before::TEXT AS before FROM audit";
+const ASSIGNMENT_COLUMNS: &str =
+    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
 
 impl PgStore {
     /// Audit rows with a revision above `revision`, ascending, at most `limit`.
-    pub async fn changes_since(&self, revision: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!("{AUDIT_COLUMNS} WHERE revision > $1 ORDER BY revision LIMIT $2"))
-            .bind(to_i64(revision))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn changes_since(
+        &self,
+        revision: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+            "{AUDIT_COLUMNS} WHERE revision > $1 ORDER BY revision LIMIT $2"
+        ))
+        .bind(to_i64(revision))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         audit_entries(rows)
     }
 
     /// The whole state, read in one REPEATABLE READ transaction: one consistent view.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
         let revision = last_revision(&mut tx).await?;
         let rows = SnapshotRows {
-            apps: named(&mut tx, "SELECT app AS name, kind AS body FROM apps ORDER BY pos, app").await?,
-            permissions: named(&mut tx, "SELECT name, def::TEXT AS body FROM permissions ORDER BY pos, name").await?,
-            roles: named(&mut tx, "SELECT name, def::TEXT AS body FROM roles ORDER BY pos, name").await?,
-            users: sqlx::query_as("SELECT username, email, staff, superuser FROM users ORDER BY username")
-                .fetch_all(&mut *tx)
-                .await?,
-            scopes: named(&mut tx, "SELECT scope AS name, parents::TEXT AS body FROM scopes ORDER BY pos, scope").await?,
-            assignments: sqlx::query_as(&format!("{ASSIGNMENT_COLUMNS} ORDER BY subject, role, scope"))
-                .fetch_all(&mut *tx)
-                .await?,
+            apps: named(
+                &mut tx,
+                "SELECT app AS name, kind AS body FROM apps ORDER BY pos, app",
+            )
+            .await?,
+            permissions: named(
+                &mut tx,
+                "SELECT name, def::TEXT AS body FROM permissions ORDER BY pos, name",
+            )
+            .await?,
+            roles: named(
+                &mut tx,
+                "SELECT name, def::TEXT AS body FROM roles ORDER BY pos, name",
+            )
+            .await?,
+            users: sqlx::query_as(
+                "SELECT username, email, staff, superuser FROM users ORDER BY username",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            scopes: named(
+                &mut tx,
+                "SELECT scope AS name, parents::TEXT AS body FROM scopes ORDER BY pos, scope",
+            )
+            .await?,
+            assignments: sqlx::query_as(&format!(
+                "{ASSIGNMENT_COLUMNS} ORDER BY subject, role, scope"
+            ))
+            .fetch_all(&mut *tx)
+            .await?,
         };
         tx.commit().await?;
-        Ok(Snapshot { revision, changes: rows.into_changes()? })
+        Ok(Snapshot {
+            revision,
+            changes: rows.into_changes()?,
+        })
     }
 
     /// The highest revision in the audit log, 0 when it is empty.
@@ -63,7 +99,9 @@ impl PgStore {
             query.push_bind(after.role.as_str()).push(", ");
             query.push_bind(after.scope.as_str()).push(")");
         }
-        query.push(" ORDER BY subject, role, scope LIMIT ").push_bind(i64::from(limit));
+        query
+            .push(" ORDER BY subject, role, scope LIMIT ")
+            .push_bind(i64::from(limit));
         let rows: Vec<AssignmentRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Assignment::from).collect())
     }
@@ -76,7 +114,12 @@ impl PgStore {
     }
 
     /// Audit rows above `since` whose change is about the filter's subject and scope, ascending.
-    pub async fn audit(&self, filter: &AuditFilter, since: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit(
+        &self,
+        filter: &AuditFilter,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut query = QueryBuilder::<Postgres>::new(AUDIT_COLUMNS);
         query.push(" WHERE revision > ").push_bind(to_i64(since));
         if let Some(subject) = &filter.subject {
@@ -85,23 +128,28 @@ impl PgStore {
         if let Some(scope) = &filter.scope {
             query.push(" AND scope = ").push_bind(scope.as_str());
         }
-        query.push(" ORDER BY revision LIMIT ").push_bind(i64::from(limit));
+        query
+            .push(" ORDER BY revision LIMIT ")
+            .push_bind(i64::from(limit));
         let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.pool).await?;
         audit_entries(rows)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT username, email, staff, superuser FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT username, email, staff, superuser FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(User::from))
     }
 }
 
 async fn last_revision(conn: &mut PgConnection) -> Result<u64, StoreError> {
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0)::BIGINT FROM audit").fetch_one(conn).await?;
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0)::BIGINT FROM audit")
+        .fetch_one(conn)
+        .await?;
     to_u64(last)
 }
 
@@ -112,9 +160,15 @@ async fn named(conn: &mut PgConnection, sql: &str) -> Result<Vec<NamedRow>, Stor
 /// Appends `WHERE 1 = 1 AND ...` for each field the filter sets.
 fn push_filter<'a>(query: &mut QueryBuilder<'a, Postgres>, filter: &'a AssignmentFilter) {
     query.push(" WHERE 1 = 1");
-    for (column, value) in [("subject", &filter.subject), ("role", &filter.role), ("scope", &filter.scope)] {
+    for (column, value) in [
+        ("subject", &filter.subject),
+        ("role", &filter.role),
+        ("scope", &filter.scope),
+    ] {
         if let Some(value) = value {
-            query.push(format_args!(" AND {column} = ")).push_bind(value.as_str());
+            query
+                .push(format_args!(" AND {column} = "))
+                .push_bind(value.as_str());
         }
     }
 }

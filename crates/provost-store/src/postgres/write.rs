@@ -18,7 +18,10 @@ impl PgStore {
     pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed, StoreError> {
         commit::retrying(|| async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
             let committed = commit::apply(&mut *tx, actor, changes).await?;
             if !committed.entries.is_empty() {
                 // Delivered on commit only, so listeners never hear of a revision they cannot read.
@@ -37,23 +40,44 @@ impl PgStore {
 
 impl WriteTx for PgConnection {
     async fn last_revision(&mut self) -> Result<u64, StoreError> {
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0)::BIGINT FROM audit").fetch_one(self).await?;
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0)::BIGINT FROM audit")
+            .fetch_one(self)
+            .await?;
         to_u64(last)
     }
 
     async fn get_named(&mut self, table: Table, name: &str) -> Result<Option<String>, StoreError> {
-        let sql = format!("SELECT {}::TEXT FROM {} WHERE {} = $1", table.body(), table.name(), table.key());
-        Ok(sqlx::query_scalar(&sql).bind(name).fetch_optional(self).await?)
+        let sql = format!(
+            "SELECT {}::TEXT FROM {} WHERE {} = $1",
+            table.body(),
+            table.name(),
+            table.key()
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(name)
+            .fetch_optional(self)
+            .await?)
     }
 
-    async fn put_named(&mut self, table: Table, name: &str, body: &str, pos: u64) -> Result<(), StoreError> {
+    async fn put_named(
+        &mut self,
+        table: Table,
+        name: &str,
+        body: &str,
+        pos: u64,
+    ) -> Result<(), StoreError> {
         let (t, key, body_col) = (table.name(), table.key(), table.body());
         let cast = if table.json() { "::JSONB" } else { "" };
         let sql = format!(
             "INSERT INTO {t} ({key}, {body_col}, pos) VALUES ($1, $2{cast}, $3) \
              ON CONFLICT ({key}) DO UPDATE SET {body_col} = EXCLUDED.{body_col}"
         );
-        sqlx::query(&sql).bind(name).bind(body).bind(to_i64(pos)).execute(self).await?;
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(body)
+            .bind(to_i64(pos))
+            .execute(self)
+            .await?;
         Ok(())
     }
 
@@ -64,11 +88,12 @@ impl WriteTx for PgConnection {
     }
 
     async fn get_user(&mut self, username: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT username, email, staff, superuser FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(self)
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT username, email, staff, superuser FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(self)
+        .await?;
         Ok(row.map(User::from))
     }
 
@@ -88,11 +113,19 @@ impl WriteTx for PgConnection {
     }
 
     async fn delete_user(&mut self, username: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(self).await?;
+        sqlx::query("DELETE FROM users WHERE username = $1")
+            .bind(username)
+            .execute(self)
+            .await?;
         Ok(())
     }
 
-    async fn get_assignment(&mut self, subject: &str, role: &str, scope: &str) -> Result<Option<Assignment>, StoreError> {
+    async fn get_assignment(
+        &mut self,
+        subject: &str,
+        role: &str,
+        scope: &str,
+    ) -> Result<Option<Assignment>, StoreError> {
         let row: Option<AssignmentRow> = sqlx::query_as(
             "SELECT subject, role, scope, valid_from, valid_until FROM assignments \
              WHERE subject = $1 AND role = $2 AND scope = $3",
@@ -121,7 +154,12 @@ impl WriteTx for PgConnection {
         Ok(())
     }
 
-    async fn delete_assignment(&mut self, subject: &str, role: &str, scope: &str) -> Result<(), StoreError> {
+    async fn delete_assignment(
+        &mut self,
+        subject: &str,
+        role: &str,
+        scope: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM assignments WHERE subject = $1 AND role = $2 AND scope = $3")
             .bind(subject)
             .bind(role)
@@ -146,7 +184,11 @@ impl WriteTx for PgConnection {
 
     async fn append(&mut self, entry: &AuditEntry) -> Result<(), StoreError> {
         let change = serde_json::to_string(&entry.change)?;
-        let before = entry.before.as_ref().map(serde_json::to_string).transpose()?;
+        let before = entry
+            .before
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
         sqlx::query(
             "INSERT INTO audit (revision, at, actor, op, subject, scope, change, before) \
              VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8::JSONB)",

@@ -41,7 +41,10 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         } else {
-            SqlitePoolOptions::new().max_connections(8).connect_with(options).await?
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?
         };
         migrate(&pool).await?;
         Ok(SqliteStore { pool })
@@ -55,7 +58,10 @@ impl SqliteStore {
 /// Runs the migrations under the write lock, so that processes starting together take turns.
 async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    MIGRATOR.run(&mut *tx).await.map_err(StoreError::from_migrate)?;
+    MIGRATOR
+        .run(&mut *tx)
+        .await
+        .map_err(StoreError::from_migrate)?;
     tx.commit().await?;
     Ok(())
 }

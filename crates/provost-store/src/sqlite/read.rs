@@ -6,19 +6,28 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::SqliteStore;
 use crate::err::StoreError;
 use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, Snapshot};
-use crate::rows::{audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow};
+use crate::rows::{
+    audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
+};
 
 const AUDIT_COLUMNS: &str = "SELECT revision, at, actor, change, before FROM audit";
-const ASSIGNMENT_COLUMNS: &str = "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
+const ASSIGNMENT_COLUMNS: &str =
+    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
 
 impl SqliteStore {
     /// Audit rows with a revision above `revision`, ascending, at most `limit`.
-    pub async fn changes_since(&self, revision: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!("{AUDIT_COLUMNS} WHERE revision > ?1 ORDER BY revision LIMIT ?2"))
-            .bind(to_i64(revision))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn changes_since(
+        &self,
+        revision: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+            "{AUDIT_COLUMNS} WHERE revision > ?1 ORDER BY revision LIMIT ?2"
+        ))
+        .bind(to_i64(revision))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         audit_entries(rows)
     }
 
@@ -27,19 +36,42 @@ impl SqliteStore {
         let mut tx = self.pool.begin().await?;
         let revision = last_revision(&mut tx).await?;
         let rows = SnapshotRows {
-            apps: named(&mut tx, "SELECT app AS name, kind AS body FROM apps ORDER BY pos, app").await?,
-            permissions: named(&mut tx, "SELECT name, def AS body FROM permissions ORDER BY pos, name").await?,
-            roles: named(&mut tx, "SELECT name, def AS body FROM roles ORDER BY pos, name").await?,
-            users: sqlx::query_as("SELECT username, email, staff, superuser FROM users ORDER BY username")
-                .fetch_all(&mut *tx)
-                .await?,
-            scopes: named(&mut tx, "SELECT scope AS name, parents AS body FROM scopes ORDER BY pos, scope").await?,
-            assignments: sqlx::query_as(&format!("{ASSIGNMENT_COLUMNS} ORDER BY subject, role, scope"))
-                .fetch_all(&mut *tx)
-                .await?,
+            apps: named(
+                &mut tx,
+                "SELECT app AS name, kind AS body FROM apps ORDER BY pos, app",
+            )
+            .await?,
+            permissions: named(
+                &mut tx,
+                "SELECT name, def AS body FROM permissions ORDER BY pos, name",
+            )
+            .await?,
+            roles: named(
+                &mut tx,
+                "SELECT name, def AS body FROM roles ORDER BY pos, name",
+            )
+            .await?,
+            users: sqlx::query_as(
+                "SELECT username, email, staff, superuser FROM users ORDER BY username",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            scopes: named(
+                &mut tx,
+                "SELECT scope AS name, parents AS body FROM scopes ORDER BY pos, scope",
+            )
+            .await?,
+            assignments: sqlx::query_as(&format!(
+                "{ASSIGNMENT_COLUMNS} ORDER BY subject, role, scope"
+            ))
+            .fetch_all(&mut *tx)
+            .await?,
         };
         tx.commit().await?;
-        Ok(Snapshot { revision, changes: rows.into_changes()? })
+        Ok(Snapshot {
+            revision,
+            changes: rows.into_changes()?,
+        })
     }
 
     /// The highest revision in the audit log, 0 when it is empty.
@@ -63,7 +95,9 @@ impl SqliteStore {
             query.push_bind(after.role.as_str()).push(", ");
             query.push_bind(after.scope.as_str()).push(")");
         }
-        query.push(" ORDER BY subject, role, scope LIMIT ").push_bind(i64::from(limit));
+        query
+            .push(" ORDER BY subject, role, scope LIMIT ")
+            .push_bind(i64::from(limit));
         let rows: Vec<AssignmentRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Assignment::from).collect())
     }
@@ -76,7 +110,12 @@ impl SqliteStore {
     }
 
     /// Audit rows above `since` whose change is about the filter's subject and scope, ascending.
-    pub async fn audit(&self, filter: &AuditFilter, since: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit(
+        &self,
+        filter: &AuditFilter,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut query = QueryBuilder::<Sqlite>::new(AUDIT_COLUMNS);
         query.push(" WHERE revision > ").push_bind(to_i64(since));
         if let Some(subject) = &filter.subject {
@@ -85,23 +124,28 @@ impl SqliteStore {
         if let Some(scope) = &filter.scope {
             query.push(" AND scope = ").push_bind(scope.as_str());
         }
-        query.push(" ORDER BY revision LIMIT ").push_bind(i64::from(limit));
+        query
+            .push(" ORDER BY revision LIMIT ")
+            .push_bind(i64::from(limit));
         let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.pool).await?;
         audit_entries(rows)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT username, email, staff, superuser FROM users WHERE username = ?1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT username, email, staff, superuser FROM users WHERE username = ?1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(User::from))
     }
 }
 
 async fn last_revision(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0) FROM audit").fetch_one(conn).await?;
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(revision), 0) FROM audit")
+        .fetch_one(conn)
+        .await?;
     to_u64(last)
 }
 
@@ -112,9 +156,15 @@ async fn named(conn: &mut SqliteConnection, sql: &str) -> Result<Vec<NamedRow>, 
 /// Appends `WHERE 1 = 1 AND ...` for each field the filter sets.
 fn push_filter<'a>(query: &mut QueryBuilder<'a, Sqlite>, filter: &'a AssignmentFilter) {
     query.push(" WHERE 1 = 1");
-    for (column, value) in [("subject", &filter.subject), ("role", &filter.role), ("scope", &filter.scope)] {
+    for (column, value) in [
+        ("subject", &filter.subject),
+        ("role", &filter.role),
+        ("scope", &filter.scope),
+    ] {
         if let Some(value) = value {
-            query.push(format_args!(" AND {column} = ")).push_bind(value.as_str());
+            query
+                .push(format_args!(" AND {column} = "))
+                .push_bind(value.as_str());
         }
     }
 }

@@ -20,7 +20,9 @@ pub struct TestDb {
 impl TestDb {
     /// Another, independent handle on the same database (its own pool), as another process would have.
     pub async fn open(&self) -> Store {
-        Store::connect(&self.url).await.expect("reconnect to the test database")
+        Store::connect(&self.url)
+            .await
+            .expect("reconnect to the test database")
     }
 
     pub async fn finish(self) {
@@ -31,9 +33,20 @@ impl TestDb {
 
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("provost.db").display());
-    let store = Store::connect(&url).await.expect("open the SQLite test database");
-    TestDb { store, url, backend: "sqlite", _dir: Some(dir), _pg: None }
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("provost.db").display()
+    );
+    let store = Store::connect(&url)
+        .await
+        .expect("open the SQLite test database");
+    TestDb {
+        store,
+        url,
+        backend: "sqlite",
+        _dir: Some(dir),
+        _pg: None,
+    }
 }
 
 pub fn skip_postgres() -> bool {
@@ -56,18 +69,39 @@ pub async fn postgres() -> Option<TestDb> {
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
         panic!("PostgreSQL is unreachable at {admin} ({e}); start it, set PROVOST_TEST_POSTGRES_URL, or set PROVOST_SKIP_POSTGRES=1")
     });
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create the test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
     conn.close().await.ok();
-    let pg = PgDatabase { admin: admin.clone(), name: name.clone() };
+    let pg = PgDatabase {
+        admin: admin.clone(),
+        name: name.clone(),
+    };
     let url = with_database(&admin, &name);
-    let store = Store::connect(&url).await.expect("open the PostgreSQL test database");
-    Some(TestDb { store, url, backend: "postgres", _dir: None, _pg: Some(pg) })
+    let store = Store::connect(&url)
+        .await
+        .expect("open the PostgreSQL test database");
+    Some(TestDb {
+        store,
+        url,
+        backend: "postgres",
+        _dir: None,
+        _pg: Some(pg),
+    })
 }
 
 fn unique_name() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("provost_it_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "provost_it_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
 }
 
 /// `admin` with its database name replaced by `name`.
@@ -77,7 +111,9 @@ pub fn with_database(admin: &str, name: &str) -> String {
         None => (admin, String::new()),
     };
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
     format!("{}/{name}{query}", &base[..path_start])
 }
 
@@ -92,7 +128,12 @@ impl Drop for PgDatabase {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         // Drop runs inside the test's runtime, which cannot block on async work: use a thread of our own.
         let dropper = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             runtime.block_on(async move {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");

@@ -777,3 +777,30 @@ pub async fn audit(
     require_admin(&node.engine.snapshot(), actor, "read the audit log")?;
     Ok(node.store.audit(&filter, since, limit).await?)
 }
+
+/// Registers a program under its org(s) or a batch under its course, so assignments above reach it.
+pub async fn register_scope(node: &Node, actor: &Actor, scope: &str, parents: &[String]) -> Result<u64> {
+    require_admin(&node.engine.snapshot(), actor, "register scopes")?;
+    let scope = canonical_scope(scope)?;
+    let parsed = Scope::parse(&scope)?;
+    let wanted = match parsed {
+        Scope::Program(_) => Kind::Org,
+        Scope::Batch(_) => Kind::Course,
+        _ => return Err(Error::bad_request("not_registrable", format!("`{scope}` takes its parents from its key; only programs and batches are registered"))),
+    };
+    if parents.is_empty() || (wanted == Kind::Course && parents.len() != 1) {
+        let need = if wanted == Kind::Org { "one or more orgs" } else { "exactly one course" };
+        return Err(Error::bad_request("invalid_parents", format!("`{scope}` needs {need} as parent")));
+    }
+    let mut canonical = Vec::new();
+    for parent in parents {
+        let text = canonical_scope(parent)?;
+        let p = Scope::parse(&text)?;
+        if p.kind() != wanted || p.is_glob() {
+            return Err(Error::bad_request("invalid_parents", format!("`{text}` cannot be a parent of `{scope}` (expected a {wanted} key)")));
+        }
+        canonical.push(text);
+    }
+    let registration = provost_engine::ScopeRegistration { scope, parents: canonical };
+    Ok(node.commit(&actor.username, &[Change::ScopeRegister { registration }]).await?.revision)
+}
