@@ -75,6 +75,17 @@ fn bench_allowed(c: &mut Criterion) {
     let mut index = Index::new();
     index.apply(1, &policy_changes(&PolicyDoc::default_policy()));
     index.apply(2, &changes);
+    // Half the queries ask about a role someone really holds (a course they teach), half are random.
+    let held: Vec<(String, String)> = changes
+        .iter()
+        .step_by(97)
+        .filter_map(|c| match c {
+            Change::AssignmentAdd { assignment } if assignment.scope.starts_with("course-v1:") => {
+                Some((assignment.subject.clone(), assignment.scope.clone()))
+            }
+            _ => None,
+        })
+        .collect();
     drop(changes);
     eprintln!(
         "dataset: {} assignments, {} subjects, {} scopes; built in {:.1?}",
@@ -90,7 +101,11 @@ fn bench_allowed(c: &mut Criterion) {
         "content_libraries.view_library",
     ];
     let queries: Vec<(String, &str, String)> = (0..4096)
-        .map(|_| {
+        .map(|q| {
+            if q % 2 == 0 {
+                let (subject, scope) = held[rng.gen_range(0..held.len())].clone();
+                return (subject, "courses.view_course", scope);
+            }
             let org = rng.gen_range(0..ORGS);
             let action = actions[rng.gen_range(0..actions.len())];
             let scope = if action.starts_with("content") {
@@ -108,7 +123,7 @@ fn bench_allowed(c: &mut Criterion) {
     eprintln!("queries: {} of {} allowed", granted, queries.len());
     let mut group = c.benchmark_group(format!("allowed/{size}"));
     let mut i = 0;
-    group.bench_function("random", |b| {
+    group.bench_function("mixed", |b| {
         b.iter(|| {
             let (s, a, sc) = &queries[i % queries.len()];
             i += 1;

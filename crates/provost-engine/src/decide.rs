@@ -144,6 +144,14 @@ impl Chain {
     }
 }
 
+/// A request scope placed in the index.
+pub(crate) enum Reach<'s> {
+    /// Every ancestor by id (programs and batches, whose parents are registered).
+    Chain(Chain),
+    /// Placed by key: its canonical key (None for `*` and globs), the org it names, and its kinds.
+    Keyed { key: Option<std::borrow::Cow<'s, str>>, org: Option<&'s str>, mask: u8 },
+}
+
 /// A request resolved against the index: what it asks for and where.
 pub(crate) struct Target {
     pub perm: PermId,
@@ -188,15 +196,13 @@ impl Index {
             Err(reason) => return Decision::deny(reason),
         };
         let entry = self.subjects.get(subject);
-        let user = entry.and_then(|e| e.user.as_ref());
-        let mut chain = None;
-        if user.is_some_and(|u| u.superuser) {
-            return match self.chain(scope) {
+        if entry.is_some_and(|e| e.superuser) {
+            return match self.reach(scope) {
                 Some(_) => Decision::allow(Reason::Superuser),
                 None => Decision::deny(Reason::UnknownScope),
             };
         }
-        if user.is_some_and(|u| u.staff) && staff_bypass(&target) {
+        if entry.is_some_and(|e| e.staff) && staff_bypass(&target) {
             return Decision::allow(Reason::Staff);
         }
         let mut denial = Reason::NoAssignment;
@@ -208,50 +214,78 @@ impl Index {
                 .role_id(&e.role)
                 .and_then(|r| self.policy.role(r))
                 .is_some_and(|r| r.closure.contains(target.perm));
-            if same && holds && self.chain(scope).is_some() {
+            if same && holds && self.reach(scope).is_some() {
                 return Decision::allow(Reason::Assignment);
             }
         }
         let extra = extra.iter().filter_map(|e| self.extra_grant(e));
-        let grants = entry
-            .map(|e| e.grants.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .copied()
-            .chain(extra);
+        let grants = entry.map(|e| e.grants.as_slice()).unwrap_or(&[]).iter().copied().chain(extra);
+        // Resolved on first need: most subjects hold no role with the action at all.
+        let mut reach = None;
         for grant in grants {
-            let Some(role) = self.policy.role(grant.role) else {
-                continue;
-            };
+            let Some(role) = self.policy.role(grant.role) else { continue };
             if !role.closure.contains(target.perm) {
                 continue;
             }
-            if chain.is_none() {
-                chain = Some(self.chain(scope));
-            }
-            let Some(Some(chain)) = &chain else {
+            let Some(reach) = reach.get_or_insert_with(|| self.reach(scope)) else {
                 return Decision::deny(Reason::UnknownScope);
             };
-            if !covers(&grant, chain, &target) {
+            if !self.covers(&grant, reach, &target) {
                 continue;
             }
             if grant.valid_at(at) {
                 return Decision::allow(Reason::Assignment);
             }
-            denial = if at < grant.from {
-                Reason::NotYetValid
-            } else {
-                Reason::Expired
-            };
+            denial = if at < grant.from { Reason::NotYetValid } else { Reason::Expired };
         }
         // Only programs and batches can be unknown; skip the walk for everything else.
-        if chain.is_none()
-            && matches!(scope, Scope::Program(_) | Scope::Batch(_))
-            && self.chain(scope).is_none()
-        {
+        if reach.is_none() && matches!(scope, Scope::Program(_) | Scope::Batch(_)) && self.chain(scope).is_none() {
             return Decision::deny(Reason::UnknownScope);
         }
         Decision::deny(denial)
+    }
+
+    /// Where a request sits, resolved as cheaply as its kind allows: courses, libraries, orgs,
+    /// enterprises and globs are placed by their key alone; programs and batches by registration.
+    /// None for unknown scopes.
+    pub(crate) fn reach<'s>(&self, scope: &Scope<'s>) -> Option<Reach<'s>> {
+        match scope {
+            Scope::Program(_) | Scope::Batch(_) => self.chain(scope).map(Reach::Chain),
+            _ => {
+                let org = scope.org();
+                let mut mask = bit(scope.kind()) | bit(Kind::Instance);
+                if org.is_some() || scope.is_glob() {
+                    mask |= bit(Kind::Org);
+                }
+                let key = (!scope.is_glob() && *scope != Scope::Instance).then(|| scope.canonical());
+                Some(Reach::Keyed { key, org, mask })
+            }
+        }
+    }
+
+    /// Whether a grant reaches every scope the request asks about.
+    pub(crate) fn covers(&self, grant: &Grant, reach: &Reach, target: &Target) -> bool {
+        let (at_or_above, has_kind) = match reach {
+            Reach::Chain(chain) => (chain.contains(grant.node), grant.filter.is_some_and(|k| chain.has_kind(k))),
+            Reach::Keyed { key, org, mask } => {
+                let node = self.node(grant.node);
+                let above = match node.kind {
+                    Kind::Instance => true,
+                    Kind::Org => org.is_some_and(|o| node.key.get(4..) == Some(o)),
+                    _ => key.as_deref() == Some(&*node.key),
+                };
+                (above, grant.filter.is_some_and(|k| mask & bit(k) != 0))
+            }
+        };
+        if !at_or_above {
+            return false;
+        }
+        match grant.filter {
+            None => true,
+            Some(only) => {
+                has_kind || target.filter.is_some_and(|f| f.always_below(only)) || target.kind.always_below(only)
+            }
+        }
     }
 
     /// Checks the action and its kind against the scope's kind.
@@ -333,7 +367,7 @@ impl Index {
         let decision = self.check(subject, action, scope_text, at);
         let mut because = Vec::new();
         if let Ok(scope) = Scope::parse(scope_text) {
-            if let (Ok(target), Some(chain)) = (self.target(action, &scope), self.chain(&scope)) {
+            if let (Ok(target), Some(reach)) = (self.target(action, &scope), self.reach(&scope)) {
                 let user = self.user(subject);
                 if user.is_some_and(|u| u.superuser) {
                     because.push(bypass(Reason::Superuser));
@@ -351,7 +385,7 @@ impl Index {
                     let Some(role) = self.policy.role(grant.role) else {
                         continue;
                     };
-                    if !role.closure.contains(target.perm) || !covers(grant, &chain, &target) {
+                    if !role.closure.contains(target.perm) || !self.covers(grant, &reach, &target) {
                         continue;
                     }
                     // Denied: show what would have granted but is outside its window.
@@ -437,21 +471,6 @@ fn bypass(via: Reason) -> Because {
 /// Platform staff pass on courses and libraries (and their globs) for actions of that kind.
 pub(crate) fn staff_bypass(target: &Target) -> bool {
     matches!(target.scope_kind, Kind::Course | Kind::Library) && target.scope_kind == target.kind
-}
-
-/// Whether a grant reaches every scope the request asks about.
-pub(crate) fn covers(grant: &Grant, chain: &Chain, target: &Target) -> bool {
-    if !chain.contains(grant.node) {
-        return false;
-    }
-    match grant.filter {
-        None => true,
-        Some(only) => {
-            chain.has_kind(only)
-                || target.filter.is_some_and(|f| f.always_below(only))
-                || target.kind.always_below(only)
-        }
-    }
 }
 
 fn message(decision: Decision, subject: &str, action: &str, scope: &str) -> String {

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
 use crate::model::{Assignment, Change, ScopeRegistration, Timestamp, User};
 use crate::policy::{Policy, PolicyDoc, RoleId};
 use crate::scope::{Kind, Scope};
@@ -38,15 +41,21 @@ impl Grant {
     }
 }
 
+/// A subject's flags and grants, laid out so a check touches one hash bucket: names up to 24
+/// bytes and up to two grants live inline.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SubjectEntry {
-    pub user: Option<User>,
-    pub grants: Vec<Grant>,
+    pub staff: bool,
+    pub superuser: bool,
+    pub user: Option<Box<User>>,
+    pub grants: SmallVec<[Grant; 2]>,
 }
+
+pub(crate) type Name = CompactString;
 
 #[derive(Clone, Debug)]
 pub(crate) struct ScopeGrant {
-    pub subject: Arc<str>,
+    pub subject: Name,
     pub grant: Grant,
 }
 
@@ -57,12 +66,12 @@ pub struct Index {
     pub(crate) revision: u64,
     pub(crate) doc: Arc<PolicyDoc>,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) subjects: ShardedMap<Arc<str>, SubjectEntry>,
+    pub(crate) subjects: ShardedMap<Name, SubjectEntry>,
     pub(crate) by_scope: ShardedMap<NodeId, Vec<ScopeGrant>>,
     pub(crate) node_ids: ShardedMap<Box<str>, NodeId>,
     pub(crate) nodes: ChunkedVec<Node>,
     /// Staff and superusers, for `who`.
-    pub(crate) privileged: Arc<BTreeMap<Arc<str>, (bool, bool)>>,
+    pub(crate) privileged: Arc<BTreeMap<Name, (bool, bool)>>,
     pub(crate) assignments: usize,
 }
 
@@ -160,7 +169,7 @@ impl Index {
         self.subjects.len()
     }
     pub fn user(&self, username: &str) -> Option<&User> {
-        self.subjects.get(username)?.user.as_ref()
+        self.subjects.get(username)?.user.as_deref()
     }
 
     pub(crate) fn node(&self, id: NodeId) -> &Node {
@@ -234,7 +243,9 @@ impl Index {
         let entry = self
             .subjects
             .entry_or_insert_with(user.username.as_str().into(), SubjectEntry::default);
-        entry.user = Some(user.clone());
+        entry.user = Some(Box::new(user.clone()));
+        entry.staff = user.staff;
+        entry.superuser = user.superuser;
         let privileged = Arc::make_mut(&mut self.privileged);
         if user.staff || user.superuser {
             privileged.insert(user.username.as_str().into(), (user.staff, user.superuser));
@@ -270,10 +281,7 @@ impl Index {
             from: a.valid_from.unwrap_or(Timestamp::MIN),
             until: a.valid_until.unwrap_or(Timestamp::MAX),
         };
-        let subject: Arc<str> = match self.subjects.get(a.subject.as_str()) {
-            Some(_) => self.subject_key(&a.subject),
-            None => a.subject.as_str().into(),
-        };
+        let subject = Name::new(&a.subject);
         let entry = self
             .subjects
             .entry_or_insert_with(subject.clone(), SubjectEntry::default);
@@ -296,13 +304,6 @@ impl Index {
             Some(existing) => existing.grant = grant,
             None => at_scope.push(ScopeGrant { subject, grant }),
         }
-    }
-
-    /// The subject's shared key, so both indexes point at one allocation.
-    fn subject_key(&self, subject: &str) -> Arc<str> {
-        self.subjects
-            .get_key_value(subject)
-            .map_or_else(|| subject.into(), |(k, _)| k.clone())
     }
 
     fn remove_assignment(&mut self, subject: &str, role: &str, scope: &str) {

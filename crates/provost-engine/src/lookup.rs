@@ -1,6 +1,6 @@
 //! Listings that use the same closure as `check`: who may act at a scope, where a subject may act.
 
-use crate::decide::{covers, staff_bypass};
+use crate::decide::{staff_bypass, Reach};
 use crate::index::Index;
 use crate::model::Timestamp;
 use crate::scope::{Kind, Scope};
@@ -17,20 +17,22 @@ impl Index {
         let Some(chain) = self.chain(&scope) else {
             return Vec::new();
         };
+        let nodes: Vec<_> = chain.iter().collect();
+        let reach = Reach::Chain(chain);
         let mut subjects: Vec<String> = Vec::new();
         for (name, (staff, superuser)) in self.privileged.iter() {
             if *superuser || (*staff && staff_bypass(&target)) {
                 subjects.push(name.to_string());
             }
         }
-        for node in chain.iter() {
+        for node in nodes {
             for held in self.by_scope.get(&node).map(Vec::as_slice).unwrap_or(&[]) {
                 let grant = &held.grant;
                 let grants = self
                     .policy
                     .role(grant.role)
                     .is_some_and(|r| r.closure.contains(target.perm));
-                if grants && grant.valid_at(at) && covers(grant, &chain, &target) {
+                if grants && grant.valid_at(at) && self.covers(grant, &reach, &target) {
                     subjects.push(held.subject.to_string());
                 }
             }

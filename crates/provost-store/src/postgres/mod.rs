@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::Connection;
 
 use crate::err::StoreError;
 
@@ -24,19 +25,21 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up to date.
+    /// An unreachable server fails at once (the pool alone would retry until its timeout).
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
         let options =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let mut conn = PgConnection::connect_with(&options).await?;
+        // The migrator takes its own advisory lock, so nodes starting together take turns.
+        MIGRATOR
+            .run(&mut conn)
+            .await
+            .map_err(StoreError::from_migrate)?;
+        conn.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        // The migrator takes its own advisory lock, so nodes starting together take turns.
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(StoreError::from_migrate)?;
+            .connect_lazy_with(options);
         Ok(PgStore { pool })
     }
 
