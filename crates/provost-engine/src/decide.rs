@@ -149,7 +149,11 @@ pub(crate) enum Reach<'s> {
     /// Every ancestor by id (programs and batches, whose parents are registered).
     Chain(Chain),
     /// Placed by key: its canonical key (None for `*` and globs), the org it names, and its kinds.
-    Keyed { key: Option<std::borrow::Cow<'s, str>>, org: Option<&'s str>, mask: u8 },
+    Keyed {
+        key: Option<std::borrow::Cow<'s, str>>,
+        org: Option<&'s str>,
+        mask: u8,
+    },
 }
 
 /// A request resolved against the index: what it asks for and where.
@@ -219,11 +223,18 @@ impl Index {
             }
         }
         let extra = extra.iter().filter_map(|e| self.extra_grant(e));
-        let grants = entry.map(|e| e.grants.as_slice()).unwrap_or(&[]).iter().copied().chain(extra);
+        let grants = entry
+            .map(|e| e.grants.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .copied()
+            .chain(extra);
         // Resolved on first need: most subjects hold no role with the action at all.
         let mut reach = None;
         for grant in grants {
-            let Some(role) = self.policy.role(grant.role) else { continue };
+            let Some(role) = self.policy.role(grant.role) else {
+                continue;
+            };
             if !role.closure.contains(target.perm) {
                 continue;
             }
@@ -236,10 +247,17 @@ impl Index {
             if grant.valid_at(at) {
                 return Decision::allow(Reason::Assignment);
             }
-            denial = if at < grant.from { Reason::NotYetValid } else { Reason::Expired };
+            denial = if at < grant.from {
+                Reason::NotYetValid
+            } else {
+                Reason::Expired
+            };
         }
         // Only programs and batches can be unknown; skip the walk for everything else.
-        if reach.is_none() && matches!(scope, Scope::Program(_) | Scope::Batch(_)) && self.chain(scope).is_none() {
+        if reach.is_none()
+            && matches!(scope, Scope::Program(_) | Scope::Batch(_))
+            && self.chain(scope).is_none()
+        {
             return Decision::deny(Reason::UnknownScope);
         }
         Decision::deny(denial)
@@ -257,7 +275,8 @@ impl Index {
                 if org.is_some() || scope.is_glob() {
                     mask |= bit(Kind::Org);
                 }
-                let key = (!scope.is_glob() && *scope != Scope::Instance).then(|| scope.canonical());
+                let key =
+                    (!scope.is_glob() && *scope != Scope::Instance).then(|| scope.canonical());
                 Some(Reach::Keyed { key, org, mask })
             }
         }
@@ -266,7 +285,10 @@ impl Index {
     /// Whether a grant reaches every scope the request asks about.
     pub(crate) fn covers(&self, grant: &Grant, reach: &Reach, target: &Target) -> bool {
         let (at_or_above, has_kind) = match reach {
-            Reach::Chain(chain) => (chain.contains(grant.node), grant.filter.is_some_and(|k| chain.has_kind(k))),
+            Reach::Chain(chain) => (
+                chain.contains(grant.node),
+                grant.filter.is_some_and(|k| chain.has_kind(k)),
+            ),
             Reach::Keyed { key, org, mask } => {
                 let node = self.node(grant.node);
                 let above = match node.kind {
@@ -283,7 +305,9 @@ impl Index {
         match grant.filter {
             None => true,
             Some(only) => {
-                has_kind || target.filter.is_some_and(|f| f.always_below(only)) || target.kind.always_below(only)
+                has_kind
+                    || target.filter.is_some_and(|f| f.always_below(only))
+                    || target.kind.always_below(only)
             }
         }
     }

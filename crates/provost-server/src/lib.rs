@@ -1,8 +1,17 @@
 //! Provost's HTTP service and the app services it shares with the CLI.
 
+mod api_error;
 pub mod apps;
+mod auth;
+mod config;
 mod err;
+mod extract;
+mod metrics;
 mod node;
+mod openapi;
+mod state;
 
+pub use config::{AuthConfig, AuthSettings, ServerConfig, TokenSpec};
 pub use err::{Error, ErrorClass, Result};
 pub use node::Node;
+pub use state::{router, serve, AppState};

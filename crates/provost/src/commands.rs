@@ -189,7 +189,11 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
         }
         Command::Register { scope, parents } => {
             let revision = service::register_scope(node, &actor, &scope, &parents).await?;
-            emit(json, &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }), || format!("registered `{scope}`; revision {revision}"));
+            emit(
+                json,
+                &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }),
+                || format!("registered `{scope}`; revision {revision}"),
+            );
         }
         Command::Who { action, scope } => {
             let subjects = service::who(&node.engine.snapshot(), &actor, &action, &scope)?;

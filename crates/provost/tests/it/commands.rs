@@ -8,37 +8,93 @@ const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
 fn check_exit_codes_are_allowed_denied_error() {
     let cli = Cli::new();
     cli.ok(&["assign", "alice", "course_staff", "org:MITx"]);
-    assert_eq!(cli.exec(&["check", "alice", "courses.edit_course_content", COURSE]).0, 0);
-    assert_eq!(cli.exec(&["check", "bob", "courses.edit_course_content", COURSE]).0, 1);
+    assert_eq!(
+        cli.exec(&["check", "alice", "courses.edit_course_content", COURSE])
+            .0,
+        0
+    );
+    assert_eq!(
+        cli.exec(&["check", "bob", "courses.edit_course_content", COURSE])
+            .0,
+        1
+    );
     let (code, _, err) = cli.exec(&["check", "alice", "courses.edit_course_content", "org:MIT*"]);
     assert_eq!(code, 2);
-    assert!(err.contains("invalid_scope") && err.contains("org:MIT*"), "{err}");
-    assert_eq!(cli.exec(&["check", "alice", "courses.fly", COURSE]).0, 1, "an unknown action is a denial");
+    assert!(
+        err.contains("invalid_scope") && err.contains("org:MIT*"),
+        "{err}"
+    );
+    assert_eq!(
+        cli.exec(&["check", "alice", "courses.fly", COURSE]).0,
+        1,
+        "an unknown action is a denial"
+    );
 }
 
 #[test]
 fn every_command_persists_across_restarts_and_is_audited() {
     let cli = Cli::new();
-    let start: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "10000"])).expect("json");
+    let start: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "10000"])).expect("json");
     let policy_rows = start.as_array().expect("array").len();
-    assert!(policy_rows > 50, "the default policy is loaded and audited at first start");
+    assert!(
+        policy_rows > 50,
+        "the default policy is loaded and audited at first start"
+    );
 
-    cli.ok(&["users", "upsert", "sam", "--staff", "--email", "sam@example.org"]);
+    cli.ok(&[
+        "users",
+        "upsert",
+        "sam",
+        "--staff",
+        "--email",
+        "sam@example.org",
+    ]);
     cli.ok(&["assign", "alice", "course_staff", "org:MITx"]);
-    cli.ok(&["assign", "lena", "library_author", "lib:MITx:python", "--until", "2100-01-01T00:00:00Z"]);
+    cli.ok(&[
+        "assign",
+        "lena",
+        "library_author",
+        "lib:MITx:python",
+        "--until",
+        "2100-01-01T00:00:00Z",
+    ]);
     cli.ok(&["unassign", "lena", "library_author", "lib:MITx:python"]);
     // Each invocation is a fresh process reading the same file: a restart.
-    assert_eq!(cli.ok(&["who", "courses.view_course", COURSE]).lines().collect::<Vec<_>>(), ["alice", "sam"]);
-    assert_eq!(cli.ok(&["scopes", "alice", "courses.view_course"]).trim(), "course-v1:MITx+*");
+    assert_eq!(
+        cli.ok(&["who", "courses.view_course", COURSE])
+            .lines()
+            .collect::<Vec<_>>(),
+        ["alice", "sam"]
+    );
+    assert_eq!(
+        cli.ok(&["scopes", "alice", "courses.view_course"]).trim(),
+        "course-v1:MITx+*"
+    );
 
-    let audit: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "10000"])).expect("json");
+    let audit: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "10000"])).expect("json");
     let rows = audit.as_array().expect("array");
-    let ops: Vec<&str> = rows[policy_rows..].iter().map(|r| r["change"]["op"].as_str().unwrap_or("")).collect();
-    assert_eq!(ops, ["user_put", "assignment_add", "assignment_add", "assignment_remove"]);
-    assert!(rows.iter().all(|r| r["actor"].as_str().is_some_and(|a| !a.is_empty())));
+    let ops: Vec<&str> = rows[policy_rows..]
+        .iter()
+        .map(|r| r["change"]["op"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "user_put",
+            "assignment_add",
+            "assignment_add",
+            "assignment_remove"
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["actor"].as_str().is_some_and(|a| !a.is_empty())));
 
     // Loading the same policy again changes nothing.
-    let load: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "policy", "load"])).expect("json");
+    let load: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "policy", "load"])).expect("json");
     assert_eq!(load["changes"], 0);
 }
 
@@ -49,10 +105,30 @@ fn retiring_a_user_removes_and_audits_each_assignment() {
     cli.ok(&["assign", "alice", "course_staff", "org:MITx"]);
     cli.ok(&["assign", "alice", "library_user", "lib:*"]);
     cli.ok(&["users", "retire", "alice"]);
-    assert_eq!(cli.exec(&["check", "alice", "courses.view_course", COURSE]).0, 1);
-    let audit: serde_json::Value = serde_json::from_str(&cli.ok(&["--json", "audit", "--subject", "alice"])).expect("json");
-    let ops: Vec<&str> = audit.as_array().expect("array").iter().map(|r| r["change"]["op"].as_str().unwrap_or("")).collect();
-    assert_eq!(ops, ["user_put", "assignment_add", "assignment_add", "assignment_remove", "assignment_remove", "user_remove"]);
+    assert_eq!(
+        cli.exec(&["check", "alice", "courses.view_course", COURSE])
+            .0,
+        1
+    );
+    let audit: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--subject", "alice"])).expect("json");
+    let ops: Vec<&str> = audit
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["change"]["op"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "user_put",
+            "assignment_add",
+            "assignment_add",
+            "assignment_remove",
+            "assignment_remove",
+            "user_remove"
+        ]
+    );
     let (code, _, err) = cli.exec(&["users", "retire", "alice"]);
     assert_eq!(code, 2, "retiring twice is an error");
     assert!(err.contains("user_not_found"), "{err}");
@@ -63,25 +139,81 @@ fn bad_input_exits_2_and_changes_nothing() {
     let cli = Cli::new();
     let before = cli.ok(&["--json", "audit", "--limit", "10000"]);
     let cases: &[(&[&str], &str)] = &[
-        (&["assign", "alice", "course_staff", "course-v1:MITx+6.00x+*"], "invalid_scope"),
-        (&["assign", "alice", "no_such_role", "org:MITx"], "unknown_role"),
-        (&["assign", "alice", "library_user", COURSE], "role_not_applicable"),
-        (&["assign", "al ice", "course_staff", COURSE], "invalid_username"),
-        (&["assign", "alice", "program_read_reports", "program:ghost"], "unknown_scope"),
-        (&["assign", "alice", "course_staff", COURSE, "--from", "2030-01-01T00:00:00Z", "--until", "2020-01-01T00:00:00Z"], "invalid_window"),
-        (&["assign", "alice", "course_staff", COURSE, "--until", "next tuesday"], "invalid value"),
-        (&["scopes", "alice", "courses.view_course", "--kind", "galaxy"], "invalid_kind"),
-        (&["register", "course-v1:MITx+a+b", "--parent", "org:MITx"], "not_registrable"),
-        (&["register", "batch:b1", "--parent", "org:MITx"], "invalid_parents"),
-        (&["policy", "load", "/nonexistent/policy.toml"], "unreadable_file"),
+        (
+            &["assign", "alice", "course_staff", "course-v1:MITx+6.00x+*"],
+            "invalid_scope",
+        ),
+        (
+            &["assign", "alice", "no_such_role", "org:MITx"],
+            "unknown_role",
+        ),
+        (
+            &["assign", "alice", "library_user", COURSE],
+            "role_not_applicable",
+        ),
+        (
+            &["assign", "al ice", "course_staff", COURSE],
+            "invalid_username",
+        ),
+        (
+            &["assign", "alice", "program_read_reports", "program:ghost"],
+            "unknown_scope",
+        ),
+        (
+            &[
+                "assign",
+                "alice",
+                "course_staff",
+                COURSE,
+                "--from",
+                "2030-01-01T00:00:00Z",
+                "--until",
+                "2020-01-01T00:00:00Z",
+            ],
+            "invalid_window",
+        ),
+        (
+            &[
+                "assign",
+                "alice",
+                "course_staff",
+                COURSE,
+                "--until",
+                "next tuesday",
+            ],
+            "invalid value",
+        ),
+        (
+            &["scopes", "alice", "courses.view_course", "--kind", "galaxy"],
+            "invalid_kind",
+        ),
+        (
+            &["register", "course-v1:MITx+a+b", "--parent", "org:MITx"],
+            "not_registrable",
+        ),
+        (
+            &["register", "batch:b1", "--parent", "org:MITx"],
+            "invalid_parents",
+        ),
+        (
+            &["policy", "load", "/nonexistent/policy.toml"],
+            "unreadable_file",
+        ),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, needle) in cases {
         let (code, _, err) = cli.exec(args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: expected `{needle}` in: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected `{needle}` in: {err}"
+        );
     }
-    assert_eq!(cli.ok(&["--json", "audit", "--limit", "10000"]), before, "nothing was written");
+    assert_eq!(
+        cli.ok(&["--json", "audit", "--limit", "10000"]),
+        before,
+        "nothing was written"
+    );
 }
 
 #[test]

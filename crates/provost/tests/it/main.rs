@@ -12,6 +12,12 @@ pub struct Cli {
     db: PathBuf,
 }
 
+impl Default for Cli {
+    fn default() -> Self {
+        Cli::new()
+    }
+}
+
 impl Cli {
     pub fn new() -> Cli {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -22,7 +28,10 @@ impl Cli {
     pub fn run(&self, args: &[&str]) -> Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
             .args(args)
-            .env("PROVOST_DATABASE_URL", format!("sqlite://{}?mode=rwc", self.db.display()))
+            .env(
+                "PROVOST_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", self.db.display()),
+            )
             .env("PROVOST_LOG", "warn")
             .output()
             .expect("provost runs")
@@ -31,7 +40,11 @@ impl Cli {
     /// Runs and returns (exit code, stdout, stderr).
     pub fn exec(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.run(args);
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Runs a command that must succeed and returns its stdout.

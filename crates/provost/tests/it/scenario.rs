@@ -28,9 +28,22 @@ fn every_scenario_check_gives_its_expected_exit_status() {
         cli.ok(&args);
     }
     for a in &scenario.assignments {
-        let from = a.valid_from.map(|t| chrono::DateTime::from_timestamp(t, 0).expect("time").to_rfc3339());
-        let until = a.valid_until.map(|t| chrono::DateTime::from_timestamp(t, 0).expect("time").to_rfc3339());
-        let mut args = vec!["assign", a.subject.as_str(), a.role.as_str(), a.scope.as_str()];
+        let from = a.valid_from.map(|t| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .expect("time")
+                .to_rfc3339()
+        });
+        let until = a.valid_until.map(|t| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .expect("time")
+                .to_rfc3339()
+        });
+        let mut args = vec![
+            "assign",
+            a.subject.as_str(),
+            a.role.as_str(),
+            a.scope.as_str(),
+        ];
         if let Some(from) = &from {
             args.extend(["--from", from.as_str()]);
         }
@@ -49,5 +62,10 @@ fn every_scenario_check_gives_its_expected_exit_status() {
             failures.push(format!("{}: exit {code}, {out} {err}", c.name));
         }
     }
-    assert!(failures.is_empty(), "{} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -632,6 +632,16 @@ pub async fn put_role(
     input: RoleInput,
     create: bool,
 ) -> Result<RoleView> {
+    Ok(save_role(node, actor, input, create).await?.0)
+}
+
+/// `put_role`, also returning the revision of the write.
+pub async fn save_role(
+    node: &Node,
+    actor: &Actor,
+    input: RoleInput,
+    create: bool,
+) -> Result<(RoleView, u64)> {
     let index = node.engine.snapshot();
     if !valid_role_name(&input.name) {
         return Err(Error::bad_request(
@@ -704,9 +714,11 @@ pub async fn put_role(
         builtin: false,
         org: input.org,
     };
-    node.commit(&actor.username, &[Change::RolePut { role }])
-        .await?;
-    self::role(node, &input.name).await
+    let revision = node
+        .commit(&actor.username, &[Change::RolePut { role }])
+        .await?
+        .revision;
+    Ok((self::role(node, &input.name).await?, revision))
 }
 
 /// Deletes a custom role and, audited one by one, every assignment of it.
@@ -803,4 +815,131 @@ pub async fn register_scope(node: &Node, actor: &Actor, scope: &str, parents: &[
     }
     let registration = provost_engine::ScopeRegistration { scope, parents: canonical };
     Ok(node.commit(&actor.username, &[Change::ScopeRegister { registration }]).await?.revision)
+}
+
+/// A permission as clients see it: its kind, what it implies directly and after closure.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PermissionView {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub implies: Vec<String>,
+    pub closure: Vec<String>,
+}
+
+/// Every permission of the policy, sorted by name.
+pub fn permissions(index: &Index) -> Vec<PermissionView> {
+    let policy = index.policy();
+    let mut views: Vec<PermissionView> = policy
+        .permissions()
+        .map(|(_, p)| PermissionView {
+            name: p.def.name.clone(),
+            kind: p.kind.as_str().to_owned(),
+            description: p.def.description.clone(),
+            implies: p.def.implies.clone(),
+            closure: policy.names(&p.closure),
+        })
+        .collect();
+    views.sort_by(|a, b| a.name.cmp(&b.name));
+    views
+}
+
+/// What changing a role's permissions to a proposed set would do.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RoleImpact {
+    pub role: String,
+    /// Permissions (after implication) the role would gain and lose.
+    pub gained: Vec<String>,
+    pub lost: Vec<String>,
+    /// For each current assignment, what its holder would gain and lose at its scope.
+    pub assignments: Vec<AssignmentImpact>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AssignmentImpact {
+    pub subject: String,
+    pub scope: String,
+    pub gained: Vec<String>,
+    pub lost: Vec<String>,
+}
+
+/// Who would gain or lose what if role `name` had `proposed` as its permissions; one page of
+/// its assignments (ordered by subject, scope) after `after`. For admins and services.
+pub async fn role_impact(
+    node: &Node,
+    actor: &Actor,
+    name: &str,
+    proposed: &[String],
+    after: Option<provost_engine::AssignmentKey>,
+    limit: u32,
+) -> Result<RoleImpact> {
+    let index = node.engine.snapshot();
+    authorize_on_behalf(&index, actor, "")?;
+    let policy = index.policy();
+    let role = policy
+        .role_id(name)
+        .and_then(|id| policy.role(id))
+        .ok_or_else(|| {
+            Error::not_found(
+                "unknown_role",
+                format!("there is no role `{}`", truncate(name)),
+            )
+        })?;
+    let current = policy.names(&role.closure);
+    let next = policy.names(&policy.closure_of(proposed)?);
+    let gained: Vec<String> = next.iter().filter(|p| !current.contains(p)).cloned().collect();
+    let lost: Vec<String> = current.iter().filter(|p| !next.contains(p)).cloned().collect();
+    let filter = AssignmentFilter {
+        role: Some(name.into()),
+        ..AssignmentFilter::default()
+    };
+    let rows = node
+        .store
+        .assignments(&filter, after.as_ref(), limit)
+        .await?;
+    let applies = |scope: &str, permission: &String| {
+        let kind = policy
+            .perm_id(permission)
+            .and_then(|id| policy.perm(id))
+            .map(|p| p.kind);
+        Scope::parse(scope)
+            .is_ok_and(|s| kind.is_some_and(|k| s.kind() == k || s.kind().can_contain(k)))
+    };
+    let assignments = rows
+        .into_iter()
+        .map(|a| AssignmentImpact {
+            gained: gained.iter().filter(|p| applies(&a.scope, p)).cloned().collect(),
+            lost: lost.iter().filter(|p| applies(&a.scope, p)).cloned().collect(),
+            subject: a.subject,
+            scope: a.scope,
+        })
+        .collect();
+    Ok(RoleImpact {
+        role: role.def.name.clone(),
+        gained,
+        lost,
+        assignments,
+    })
+}
+
+/// Whether the caller may do `action` somewhere (a question without a scope), counting the
+/// token's own grants. Unknown actions are allowed nowhere.
+pub fn allowed_anywhere(index: &Index, actor: &Actor, action: &str) -> bool {
+    let policy = index.policy();
+    let Some(perm) = policy.perm_id(action) else {
+        return false;
+    };
+    if !index.scopes(&actor.username, action, None, now()).is_empty() {
+        return true;
+    }
+    let kind = policy.perm(perm).map(|p| p.kind);
+    actor.grants.iter().any(|g| {
+        let holds = policy
+            .role_id(&g.role)
+            .and_then(|id| policy.role(id))
+            .is_some_and(|r| r.closure.contains(perm));
+        let reaches = Scope::parse(&g.scope)
+            .is_ok_and(|s| kind.is_some_and(|k| s.kind() == k || s.kind().can_contain(k)));
+        holds && reaches
+    })
 }

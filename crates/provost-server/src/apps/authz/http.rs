@@ -1,0 +1,301 @@
+//! The authz app's HTTP handlers: extract, call `service`, answer. Shapes are in `http_types`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use provost_engine::{canonical_scope, AssignmentKey, User};
+use provost_store::{AssignmentFilter, AuditFilter};
+use serde_json::json;
+
+use super::http_types::*;
+use super::service::{self, AssignmentInput, BulkResult, RoleInput};
+use crate::api_error::{ApiError, ErrorBody};
+use crate::auth::Principal;
+use crate::err::Error;
+use crate::extract::{
+    decode_cursor, encode_cursor, next_page, page_limit, page_of_sorted, ApiJson, ApiPath,
+    ApiQuery,
+};
+use crate::state::AppState;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn key_of(a: &AssignmentInput) -> String {
+    encode_cursor(&AssignmentKey {
+        subject: a.subject.clone(),
+        role: a.role.clone(),
+        scope: a.scope.clone(),
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/check", tag = "authz", params(CheckQuery), request_body = CheckRequest,
+    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn check(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiQuery(query): ApiQuery<CheckQuery>,
+    ApiJson(body): ApiJson<CheckRequest>,
+) -> ApiResult<Json<CheckResponse>> {
+    state.caught_up(body.at_least_revision).await?;
+    let index = state.node().engine.snapshot();
+    let subject = body.subject.as_deref();
+    let answer = service::check(&index, &actor, subject, &body.action, &body.scope, query.explain)?;
+    let allowed = usize::from(answer.allowed);
+    state.metrics().count_checks(allowed, 1 - allowed);
+    Ok(Json(answer.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/check/batch", tag = "authz", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn check_batch(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiJson(body): ApiJson<BatchRequest>,
+) -> ApiResult<Json<BatchResponse>> {
+    state.check_items(body.checks.len())?;
+    state.caught_up(body.at_least_revision).await?;
+    let index = state.node().engine.snapshot();
+    let mut results = Vec::with_capacity(body.checks.len());
+    for (i, c) in body.checks.iter().enumerate() {
+        let answer = service::check(&index, &actor, c.subject.as_deref(), &c.action, &c.scope, false)
+            .map_err(|e| ApiError::from(e).at_index(i))?;
+        results.push(BatchResult { allowed: answer.allowed });
+    }
+    let allowed = results.iter().filter(|r| r.allowed).count();
+    state.metrics().count_checks(allowed, results.len() - allowed);
+    Ok(Json(BatchResponse { results, revision: index.revision() }))
+}
+
+#[utoipa::path(get, path = "/api/v1/assignments", tag = "authz", params(AssignmentsQuery),
+    responses((status = 200, body = AssignmentPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiQuery(q): ApiQuery<AssignmentsQuery>,
+) -> ApiResult<Json<AssignmentPage>> {
+    let limit = page_limit(q.limit)?;
+    let after: Option<AssignmentKey> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = AssignmentFilter { subject: q.subject, role: q.role, scope: q.scope };
+    let mut items = service::list_assignments(state.node(), &actor, filter, after, limit + 1).await?;
+    let next_cursor = next_page(&mut items, limit, key_of);
+    Ok(Json(AssignmentPage { items, next_cursor }))
+}
+
+/// 200 when every item succeeded, 207 when some did; otherwise an error carrying the items:
+/// 403 when every item was forbidden, else 422 (nothing applied, or an atomic request refused).
+fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> {
+    let (failed, _) = result.tally();
+    let skipped = result.items.iter().any(|i| i.status == "skipped");
+    let applied = result.items.iter().any(|i| i.error.is_none() && i.status != "skipped");
+    if failed == 0 {
+        return Ok((StatusCode::OK, Json(result)));
+    }
+    if applied {
+        return Ok((StatusCode::MULTI_STATUS, Json(result)));
+    }
+    let forbidden = !skipped && result.items.iter().all(|i| i.error.as_ref().is_some_and(|e| e.code == "forbidden"));
+    let details = json!({ "items": result.items, "revision": result.revision });
+    let error = match (forbidden, skipped) {
+        (true, _) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "no item may be changed by the caller"),
+        (false, true) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "atomic_refused", format!("{failed} item(s) were refused, so nothing was changed")),
+        (false, false) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "nothing_applied", "every item was refused"),
+    };
+    Err(error.with_details(details))
+}
+
+#[utoipa::path(post, path = "/api/v1/assignments", tag = "authz", request_body = BulkRequest,
+    responses((status = 200, body = BulkResult), (status = 207, body = BulkResult),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiJson(body): ApiJson<BulkRequest>,
+) -> ApiResult<(StatusCode, Json<BulkResult>)> {
+    state.check_items(body.assignments.len())?;
+    bulk_answer(service::assign(state.node(), &actor, &body.assignments, body.atomic).await?)
+}
+
+#[utoipa::path(delete, path = "/api/v1/assignments", tag = "authz", request_body = BulkRequest,
+    responses((status = 200, body = BulkResult), (status = 207, body = BulkResult),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn unassign(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiJson(body): ApiJson<BulkRequest>,
+) -> ApiResult<(StatusCode, Json<BulkResult>)> {
+    state.check_items(body.assignments.len())?;
+    bulk_answer(service::unassign(state.node(), &actor, &body.assignments, body.atomic).await?)
+}
+
+#[utoipa::path(get, path = "/api/v1/roles", tag = "roles", responses((status = 200, body = RoleList)))]
+pub async fn list_roles(State(state): State<AppState>, Principal(_): Principal) -> ApiResult<Json<RoleList>> {
+    Ok(Json(RoleList { items: service::roles(state.node()).await? }))
+}
+
+#[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)),
+    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody)))]
+pub async fn get_role(
+    State(state): State<AppState>,
+    Principal(_): Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<service::RoleView>> {
+    Ok(Json(service::role(state.node(), &name).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
+    responses((status = 201, body = RoleSaved), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiJson(body): ApiJson<RoleInput>,
+) -> ApiResult<(StatusCode, Json<RoleSaved>)> {
+    let (role, revision) = service::save_role(state.node(), &actor, body, true).await?;
+    Ok((StatusCode::CREATED, Json(RoleSaved { role, revision })))
+}
+
+#[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)), request_body = RoleBody,
+    responses((status = 200, body = RoleSaved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn replace_role(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> ApiResult<Json<RoleSaved>> {
+    let input = RoleInput { name, description: body.description, permissions: body.permissions, org: body.org };
+    let (role, revision) = service::save_role(state.node(), &actor, input, false).await?;
+    Ok(Json(RoleSaved { role, revision }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)),
+    responses((status = 200, body = Revision), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Revision>> {
+    Ok(Json(Revision { revision: service::delete_role(state.node(), &actor, &name).await? }))
+}
+
+#[utoipa::path(get, path = "/api/v1/roles/{name}/impact", tag = "roles", params(("name" = String, Path), ImpactQuery),
+    responses((status = 200, body = ImpactPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn role_impact(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ImpactQuery>,
+) -> ApiResult<Json<ImpactPage>> {
+    let limit = page_limit(q.limit)?;
+    let after: Option<AssignmentKey> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let proposed: Vec<String> =
+        q.permissions.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+    let mut impact = service::role_impact(state.node(), &actor, &name, &proposed, after, limit + 1).await?;
+    let role = impact.role.clone();
+    let next_cursor = next_page(&mut impact.assignments, limit, |a| {
+        encode_cursor(&AssignmentKey { subject: a.subject.clone(), role: role.clone(), scope: a.scope.clone() })
+    });
+    Ok(Json(ImpactPage { impact, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/v1/permissions", tag = "roles", responses((status = 200, body = PermissionList)))]
+pub async fn list_permissions(State(state): State<AppState>, Principal(_): Principal) -> Json<PermissionList> {
+    Json(PermissionList { items: service::permissions(&state.node().engine.snapshot()) })
+}
+
+#[utoipa::path(get, path = "/api/v1/lookup/subjects", tag = "authz", params(SubjectsQuery),
+    responses((status = 200, body = NamePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn lookup_subjects(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiQuery(q): ApiQuery<SubjectsQuery>,
+) -> ApiResult<Json<NamePage>> {
+    let limit = page_limit(q.limit)?;
+    state.caught_up(q.at_least_revision).await?;
+    let subjects = service::who(&state.node().engine.snapshot(), &actor, &q.action, &q.scope)?;
+    let (items, next_cursor) = page_of_sorted(subjects, q.cursor.as_deref(), limit)?;
+    Ok(Json(NamePage { items, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/v1/lookup/scopes", tag = "authz", params(ScopesQuery),
+    responses((status = 200, body = NamePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn lookup_scopes(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiQuery(q): ApiQuery<ScopesQuery>,
+) -> ApiResult<Json<NamePage>> {
+    let limit = page_limit(q.limit)?;
+    state.caught_up(q.at_least_revision).await?;
+    let index = state.node().engine.snapshot();
+    let scopes = service::scopes(&index, &actor, q.subject.as_deref(), &q.action, q.kind.as_deref())?;
+    let (items, next_cursor) = page_of_sorted(scopes, q.cursor.as_deref(), limit)?;
+    Ok(Json(NamePage { items, next_cursor }))
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)), request_body = UserBody,
+    responses((status = 200, body = UserSaved), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn put_user(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(username): ApiPath<String>,
+    ApiJson(body): ApiJson<UserBody>,
+) -> ApiResult<Json<UserSaved>> {
+    let user = User { username: username.clone(), email: body.email, staff: body.staff, superuser: body.superuser };
+    let revision = service::upsert_user(state.node(), &actor, user).await?;
+    Ok(Json(UserSaved { username, revision }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)),
+    responses((status = 200, body = UserSaved), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn retire_user(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(username): ApiPath<String>,
+) -> ApiResult<Json<UserSaved>> {
+    let revision = service::retire_user(state.node(), &actor, &username).await?;
+    Ok(Json(UserSaved { username, revision }))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    let limit = page_limit(q.limit)?;
+    let since = match q.cursor.as_deref() {
+        Some(cursor) => decode_cursor::<u64>(cursor)?,
+        None => q.since.unwrap_or(0),
+    };
+    let scope = q.scope.map(|s| canonical_scope(&s)).transpose().map_err(Error::from)?;
+    let filter = AuditFilter { subject: q.subject, scope };
+    let mut entries = service::audit(state.node(), &actor, filter, since, limit + 1).await?;
+    let next_cursor = next_page(&mut entries, limit, |e| encode_cursor(&e.revision));
+    Ok(Json(AuditPage { items: entries.into_iter().map(AuditItem::from).collect(), next_cursor }))
+}
+
+/// The Open edX MFE's question list: unknown actions, unknown or malformed scopes are `false`.
+#[utoipa::path(post, path = "/api/authz/v1/permissions/validate/me", tag = "openedx", request_body = Vec<ValidateItem>,
+    responses((status = 200, body = Vec<ValidateResult>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn validate_me(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiJson(items): ApiJson<Vec<ValidateItem>>,
+) -> ApiResult<Json<Vec<ValidateResult>>> {
+    state.check_items(items.len())?;
+    let index = state.node().engine.snapshot();
+    let results: Vec<ValidateResult> = items
+        .into_iter()
+        .map(|item| {
+            let allowed = match &item.scope {
+                None => service::allowed_anywhere(&index, &actor, &item.action),
+                Some(scope) => service::check(&index, &actor, None, &item.action, scope, false)
+                    .is_ok_and(|a| a.allowed),
+            };
+            ValidateResult { action: item.action, scope: item.scope, allowed }
+        })
+        .collect();
+    let allowed = results.iter().filter(|r| r.allowed).count();
+    state.metrics().count_checks(allowed, results.len() - allowed);
+    Ok(Json(results))
+}

@@ -1,0 +1,163 @@
+//! Server settings: limits and timeouts, and the keys that verify (and mint) tokens.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use rand::RngCore;
+
+use crate::err::{Error, Result};
+
+/// The resolved settings of one server (validated; every field set).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub auth: AuthConfig,
+    /// Longest a request may run before it is answered 503 `timeout`.
+    pub request_timeout: Duration,
+    /// Largest request body, in bytes (413 `body_too_large` above it).
+    pub body_limit: usize,
+    /// Longest a request with `at_least_revision` waits for this node to catch up.
+    pub revision_wait: Duration,
+    /// How often the node reads the audit log for changes made elsewhere.
+    pub poll_interval: Duration,
+    /// Most checks in one batch, items in one bulk assignment request or questions to the MFE endpoint.
+    pub max_items: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            auth: AuthConfig::default(),
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1 << 20,
+            revision_wait: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
+            max_items: 1000,
+        }
+    }
+}
+
+/// What the operator configured for tokens, before validation.
+#[derive(Clone, Default)]
+pub struct AuthSettings {
+    /// Shared HS256 secret (the LMS's `JWT_SECRET_KEY`).
+    pub hs256_secret: Option<String>,
+    /// A JWKS document (JSON text) with RS256 public keys.
+    pub jwks: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<redacted>"))
+            .field("jwks", &self.jwks.as_ref().map(|_| "<jwks>"))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+/// Keys and claims checks for bearer tokens. With no key at all, every token is refused.
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    pub(crate) hs256: Option<(EncodingKey, DecodingKey)>,
+    /// RS256 public keys with their key ids.
+    pub(crate) rs256: Vec<(Option<String>, DecodingKey)>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("hs256", &self.hs256.as_ref().map(|_| "<redacted>"))
+            .field("rs256_keys", &self.rs256.len())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    /// Validates the settings: a non-empty secret, a JWKS with at least one usable RS256 key.
+    pub fn new(settings: AuthSettings) -> Result<AuthConfig> {
+        let hs256 = match settings.hs256_secret {
+            Some(secret) if secret.is_empty() => {
+                return Err(Error::bad_request(
+                    "invalid_jwt_secret",
+                    "the JWT secret is empty",
+                ))
+            }
+            Some(secret) => Some((
+                EncodingKey::from_secret(secret.as_bytes()),
+                DecodingKey::from_secret(secret.as_bytes()),
+            )),
+            None => None,
+        };
+        let rs256 = match settings.jwks {
+            Some(text) => rsa_keys(&text)?,
+            None => Vec::new(),
+        };
+        Ok(AuthConfig {
+            hs256,
+            rs256,
+            issuer: settings.issuer.filter(|s| !s.is_empty()),
+            audience: settings.audience.filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// A random HS256 secret for one run, for a first start with nothing configured.
+    pub fn random_secret() -> String {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Whether any key is configured (else no token can pass).
+    pub fn has_keys(&self) -> bool {
+        self.hs256.is_some() || !self.rs256.is_empty()
+    }
+}
+
+fn rsa_keys(text: &str) -> Result<Vec<(Option<String>, DecodingKey)>> {
+    let set: JwkSet = serde_json::from_str(text).map_err(|e| {
+        Error::bad_request("invalid_jwks", format!("the JWKS file is not valid: {e}"))
+    })?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let rsa = matches!(
+            jwk.algorithm,
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+        );
+        if !rsa {
+            continue;
+        }
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| {
+            Error::bad_request("invalid_jwks", format!("a JWKS key is not usable: {e}"))
+        })?;
+        keys.push((jwk.common.key_id.clone(), key));
+    }
+    if keys.is_empty() {
+        return Err(Error::bad_request(
+            "invalid_jwks",
+            "the JWKS file has no RSA key",
+        ));
+    }
+    Ok(keys)
+}
+
+/// A token to mint (`provost token`, and the admin token of a first start).
+#[derive(Clone, Debug, Default)]
+pub struct TokenSpec {
+    pub username: String,
+    pub staff: bool,
+    pub superuser: bool,
+    /// `ROLE:SCOPE` entries, as the LMS puts them in the `roles` claim.
+    pub roles: Vec<String>,
+    pub ttl: Duration,
+}

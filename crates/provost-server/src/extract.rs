@@ -1,0 +1,233 @@
+//! Provost's own extractors (JSON bodies, query strings, paths that fail in Provost's error
+//! shape) and the opaque cursors of paginated listings.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::error::Category;
+
+use crate::api_error::ApiError;
+
+/// Default and largest page of a listing.
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1000;
+
+/// A JSON body: malformed JSON, wrong types, unknown fields, a missing content type and a body
+/// over the limit all answer in Provost's error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the body is larger than this server accepts",
+                    )
+                } else {
+                    ApiError::bad_request("invalid_body", "the body could not be read")
+                }
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| match e.classify() {
+                Category::Data => ApiError::bad_request(
+                    "invalid_body",
+                    format!("invalid body: {}", plain(&e.to_string())),
+                ),
+                _ => ApiError::bad_request(
+                    "malformed_json",
+                    format!("the body is not valid JSON: {}", plain(&e.to_string())),
+                ),
+            })
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Query parameters; anything that does not fit answers 400 `invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|rejection| {
+                let text = rejection.body_text();
+                let text = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::bad_request("invalid_query", format!("invalid query: {}", plain(text)))
+            })
+    }
+}
+
+/// Path parameters; anything that does not fit answers 400 `invalid_path`.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| ApiPath(p))
+            .map_err(|_| ApiError::bad_request("invalid_path", "the path is not valid"))
+    }
+}
+
+/// Serde's messages without Rust type names (`expected struct CheckRequest` → `expected an object`).
+fn plain(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ").or_else(|| rest.find("enum ")) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let word_end = after.find(' ').map_or(after.len(), |i| i + 1);
+        let name_end = after[word_end..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(after.len(), |i| word_end + i);
+        out.push_str(if after.starts_with("struct") {
+            "an object"
+        } else {
+            "one of the accepted values"
+        });
+        rest = &after[name_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The page size asked for: 100 when absent, at most 1000, never 0.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(0) => Err(ApiError::bad_request(
+            "invalid_limit",
+            "`limit` must be at least 1",
+        )),
+        Some(n) => Ok(n.min(MAX_LIMIT)),
+    }
+}
+
+/// An opaque cursor: base64url of the JSON of the last item's key.
+pub fn encode_cursor<T: Serialize>(key: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Result<T, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "`cursor` is not one this server handed out",
+            )
+        })
+}
+
+/// Cuts a page fetched with `limit + 1` rows down to `limit`; the cursor of its last item
+/// when more follow, else `None`.
+pub fn next_page<T>(items: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
+    let limit = limit as usize;
+    if items.len() <= limit {
+        return None;
+    }
+    items.truncate(limit);
+    items.last().map(key)
+}
+
+/// One page of a sorted list of names, strictly after the cursor's name.
+pub fn page_of_sorted(
+    sorted: Vec<String>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<String>, Option<String>), ApiError> {
+    let after: Option<String> = cursor.map(decode_cursor).transpose()?;
+    let start = after.map_or(0, |a| sorted.partition_point(|s| s.as_str() <= a.as_str()));
+    let mut page: Vec<String> = sorted
+        .into_iter()
+        .skip(start)
+        .take(limit as usize + 1)
+        .collect();
+    let next = next_page(&mut page, limit, encode_cursor);
+    Ok((page, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_type_names() {
+        assert_eq!(
+            plain("invalid type: sequence, expected struct CheckRequest at line 1 column 0"),
+            "invalid type: sequence, expected an object at line 1 column 0"
+        );
+        assert_eq!(plain("missing field `action`"), "missing field `action`");
+    }
+
+    #[test]
+    fn sorted_pages_walk_everything_once() {
+        let all: Vec<String> = (0..25).map(|i| format!("u{i:02}")).collect();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (page, next) = page_of_sorted(all.clone(), cursor.as_deref(), 10).expect("page");
+            seen.extend(page);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+        assert!(decode_cursor::<String>("!!").is_err());
+        assert_eq!(page_limit(Some(5000)).ok(), Some(MAX_LIMIT));
+    }
+}

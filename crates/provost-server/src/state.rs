@@ -1,0 +1,222 @@
+//! The state handlers share, the router with its middleware, and the server loop.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::ToSchema;
+
+use crate::api_error::{self, ApiError};
+use crate::config::ServerConfig;
+use crate::err::Result;
+use crate::metrics::{self, Metrics};
+use crate::node::Node;
+use crate::{apps, openapi};
+
+/// What every handler sees: the node (store and engine), the settings and the metrics.
+/// Cloning is cheap and shares everything.
+#[derive(Clone)]
+pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    node: Node,
+    config: ServerConfig,
+    metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(node: Node, config: ServerConfig) -> AppState {
+        AppState {
+            shared: Arc::new(Shared {
+                node,
+                config,
+                metrics: Metrics::new(),
+            }),
+        }
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.shared.node
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Read-your-writes: waits (bounded) until this node has applied `revision`.
+    pub(crate) async fn caught_up(&self, revision: Option<u64>) -> Result<()> {
+        match revision {
+            Some(revision) => {
+                self.node()
+                    .wait_for(revision, self.config().revision_wait)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses lists longer than the server takes in one request.
+    pub(crate) fn check_items(&self, count: usize) -> Result<(), ApiError> {
+        let max = self.config().max_items;
+        if count > max {
+            return Err(ApiError::bad_request(
+                "too_many_items",
+                format!("at most {max} items per request ({count} given)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Every route of the service, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/openapi.json", get(openapi::spec))
+        .merge(apps::router());
+    layered(routes, state)
+}
+
+/// Wraps routes in the service's middleware, outermost first: request id, trace span, request
+/// id on the answer, 500s logged once, metrics, panics caught, timeout, body limit.
+pub(crate) fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .fallback(api_error::not_found)
+        .method_not_allowed_fallback(api_error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config().body_limit))
+        .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(CatchPanicLayer::custom(api_error::panic_response))
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(api_error::finish_internal))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config().request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight. Meanwhile the node
+/// follows the audit log, so changes made elsewhere (the CLI, other nodes) reach its index.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = tokio::spawn(follow(state.clone(), stopped));
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop.send(true);
+    let _ = follower.await;
+    result
+}
+
+async fn follow(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(state.config().poll_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = state.node().sync().await {
+                    tracing::warn!(code = e.code, error = %e, "cannot read the audit log");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub revision: u64,
+    pub backend: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        revision: state.node().engine.revision(),
+        backend: state.node().store.backend(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_internal_error_with_the_request_id_only() {
+        let node = Node::open("sqlite::memory:").await.expect("node");
+        let state = AppState::new(node, ServerConfig::default());
+        let routes = Router::new().route(
+            "/boom",
+            get(|| async {
+                panic!("secret detail");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        );
+        let app = layered(routes, state);
+        let request = Request::builder()
+            .uri("/boom")
+            .header("x-request-id", "req-42")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "req-42");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("internal error (request id req-42)"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+}
