@@ -64,6 +64,17 @@ fn dataset(assignments: usize, rng: &mut StdRng) -> (Vec<Change>, usize) {
     (changes, users)
 }
 
+/// Resident memory of this process (Linux), for bytes per assignment.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    kib * 1024
+}
+
 fn bench_allowed(c: &mut Criterion) {
     let size: usize = std::env::var("PROVOST_BENCH_ASSIGNMENTS")
         .ok()
@@ -71,6 +82,7 @@ fn bench_allowed(c: &mut Criterion) {
         .unwrap_or(1_000_000);
     let mut rng = StdRng::seed_from_u64(7);
     let (changes, users) = dataset(size, &mut rng);
+    let rss_before = rss_bytes();
     let started = Instant::now();
     let mut index = Index::new();
     index.apply(1, &policy_changes(&PolicyDoc::default_policy()));
@@ -87,6 +99,12 @@ fn bench_allowed(c: &mut Criterion) {
         })
         .collect();
     drop(changes);
+    let held_bytes = rss_bytes().saturating_sub(rss_before);
+    eprintln!(
+        "memory: {} MiB resident for the index, {} bytes per assignment",
+        held_bytes >> 20,
+        held_bytes / index.assignment_count().max(1) as u64
+    );
     eprintln!(
         "dataset: {} assignments, {} subjects, {} scopes; built in {:.1?}",
         index.assignment_count(),

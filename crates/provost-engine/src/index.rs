@@ -285,22 +285,31 @@ impl Index {
         let entry = self
             .subjects
             .entry_or_insert_with(subject.clone(), SubjectEntry::default);
-        match entry
+        let existed = match entry
             .grants
             .iter_mut()
             .find(|g| g.role == role && g.node == node && g.filter == filter)
         {
-            Some(existing) => *existing = grant,
+            Some(existing) => {
+                *existing = grant;
+                true
+            }
             None => {
                 entry.grants.push(grant);
                 self.assignments += 1;
+                false
             }
-        }
+        };
         let at_scope = self.by_scope.entry_or_insert_with(node, Vec::new);
-        match at_scope
-            .iter_mut()
-            .find(|s| *s.subject == *subject && s.grant.role == role && s.grant.filter == filter)
-        {
+        // Only a changed window needs the scan; a new assignment is appended (keeps bulk loads linear).
+        let found = existed
+            .then(|| {
+                at_scope.iter_mut().find(|s| {
+                    s.subject == subject && s.grant.role == role && s.grant.filter == filter
+                })
+            })
+            .flatten();
+        match found {
             Some(existing) => existing.grant = grant,
             None => at_scope.push(ScopeGrant { subject, grant }),
         }

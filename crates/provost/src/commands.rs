@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use provost_engine::{Reason, User, DEFAULT_POLICY};
+use provost_engine::{Explanation, User, DEFAULT_POLICY};
 use provost_server::apps::authz::actor::Actor;
-use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult};
+use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
 use provost_store::AuditFilter;
 
-use crate::cli::{Cli, Command, PolicyCommand, RolesCommand, UsersCommand};
+use crate::cli::{Cli, Command, PolicyCommand, Question, RolesCommand, UsersCommand};
 use crate::output::{emit, Failure};
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
@@ -115,18 +115,8 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             return single(json, service::unassign(node, &actor, &[item], true).await?);
         }
         Command::Check(q) => {
-            let answer = service::check(
-                &node.engine.snapshot(),
-                &actor,
-                Some(&q.subject),
-                &q.action,
-                &q.scope,
-                true,
-            )?;
-            let reason = answer
-                .explanation
-                .as_ref()
-                .map_or(Reason::NoAssignment, |e| e.reason);
+            let (answer, e) = ask(node, &actor, &q)?;
+            let reason = e.reason;
             emit(
                 json,
                 &serde_json::json!({ "allowed": answer.allowed, "reason": reason, "revision": answer.revision }),
@@ -138,24 +128,10 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     )
                 },
             );
-            return Ok(if answer.allowed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
+            return Ok(verdict(answer.allowed));
         }
         Command::Explain(q) => {
-            let answer = service::check(
-                &node.engine.snapshot(),
-                &actor,
-                Some(&q.subject),
-                &q.action,
-                &q.scope,
-                true,
-            )?;
-            let Some(e) = answer.explanation else {
-                return Err(Failure::usage("no explanation"));
-            };
+            let (_, e) = ask(node, &actor, &q)?;
             emit(json, &e, || {
                 let mut lines = vec![e.message.clone()];
                 for b in &e.because {
@@ -181,11 +157,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 }
                 lines.join("\n")
             });
-            return Ok(if e.allowed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
+            return Ok(verdict(e.allowed));
         }
         Command::Register { scope, parents } => {
             let revision = service::register_scope(node, &actor, &scope, &parents).await?;
@@ -242,6 +214,32 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Decides a question with its explanation, as the operator.
+fn ask(node: &Node, actor: &Actor, q: &Question) -> Result<(CheckAnswer, Explanation), Failure> {
+    let answer = service::check(
+        &node.engine.snapshot(),
+        actor,
+        Some(&q.subject),
+        &q.action,
+        &q.scope,
+        true,
+    )?;
+    let explanation = answer
+        .explanation
+        .clone()
+        .ok_or_else(|| Failure::usage("no explanation"))?;
+    Ok((answer, explanation))
+}
+
+/// `check` and `explain` exit 0 when allowed and 1 when denied.
+fn verdict(allowed: bool) -> ExitCode {
+    if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Prints the one item of a single assign/unassign; an item error is a failure (exit 2).
