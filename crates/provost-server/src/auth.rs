@@ -234,9 +234,15 @@ mod tests {
     #[test]
     fn roles_claim_entries_become_grants() {
         let g = grant("enterprise_admin:3f1c").expect("grant");
-        assert_eq!((g.role.as_str(), g.scope.as_str()), ("enterprise_admin", "enterprise:3f1c"));
+        assert_eq!(
+            (g.role.as_str(), g.scope.as_str()),
+            ("enterprise_admin", "enterprise:3f1c")
+        );
         let g = grant("enterprise_openedx_operator:*").expect("grant");
-        assert_eq!((g.role.as_str(), g.scope.as_str()), ("enterprise_operator", "*"));
+        assert_eq!(
+            (g.role.as_str(), g.scope.as_str()),
+            ("enterprise_operator", "*")
+        );
         let g = grant("course_staff:course-v1:MITx+6.00x+2024T1").expect("grant");
         assert_eq!(g.scope, "course-v1:MITx+6.00x+2024T1");
         assert!(grant("nonsense").is_none());
@@ -271,6 +277,9 @@ mod tests {
             ..Default::default()
         })
         .expect("config");
-        assert_eq!(other.verify(&token).map_err(|e| e.code).err(), Some("invalid_audience"));
+        assert_eq!(
+            other.verify(&token).map_err(|e| e.code).err(),
+            Some("invalid_audience")
+        );
     }
 }

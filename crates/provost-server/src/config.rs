@@ -54,7 +54,10 @@ pub struct AuthSettings {
 impl fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthSettings")
-            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwks", &self.jwks.as_ref().map(|_| "<jwks>"))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 use serde_json::error::Category;
 
@@ -50,18 +50,26 @@ where
                     ApiError::bad_request("invalid_body", "the body could not be read")
                 }
             })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| match e.classify() {
-                Category::Data => ApiError::bad_request(
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            // A type error can come before a syntax error later in the text: JSON that does
+            // not parse at all is `malformed_json` whatever serde met first.
+            let malformed = |e: serde_json::Error| {
+                ApiError::bad_request(
+                    "malformed_json",
+                    format!("the body is not valid JSON: {}", plain(&e.to_string())),
+                )
+            };
+            if e.classify() != Category::Data {
+                return malformed(e);
+            }
+            match serde_json::from_slice::<IgnoredAny>(&bytes) {
+                Err(syntax) => malformed(syntax),
+                Ok(_) => ApiError::bad_request(
                     "invalid_body",
                     format!("invalid body: {}", plain(&e.to_string())),
                 ),
-                _ => ApiError::bad_request(
-                    "malformed_json",
-                    format!("the body is not valid JSON: {}", plain(&e.to_string())),
-                ),
-            })
+            }
+        })
     }
 }
 

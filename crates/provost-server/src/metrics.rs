@@ -7,7 +7,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{counter, gauge, histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 use crate::state::AppState;
 
@@ -32,11 +34,11 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let builder = PrometheusBuilder::new();
-        let recorder = match builder.set_buckets_for_metric(Matcher::Full(DURATION.into()), &BUCKETS)
-        {
-            Ok(builder) => builder.build_recorder(),
-            Err(_) => PrometheusBuilder::new().build_recorder(),
-        };
+        let recorder =
+            match builder.set_buckets_for_metric(Matcher::Full(DURATION.into()), &BUCKETS) {
+                Ok(builder) => builder.build_recorder(),
+                Err(_) => PrometheusBuilder::new().build_recorder(),
+            };
         let handle = recorder.handle();
         Metrics { recorder, handle }
     }
@@ -87,7 +89,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// `GET /metrics`: Prometheus text.
-#[utoipa::path(get, path = "/metrics", tag = "ops",
+#[utoipa::path(get, path = "/metrics", tag = "ops", security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let index = state.node().engine.snapshot();

@@ -87,6 +87,39 @@ impl Node {
         }
     }
 
+    /// Follows the audit log for as long as the task runs: wakes on commit notifications
+    /// (PostgreSQL) and polls every `poll` in any case, since notifications can be lost and
+    /// other processes (the CLI, other nodes) write too. Errors are logged and retried.
+    pub async fn follow(self, poll: Duration) {
+        let mut notifier = None;
+        let mut failing = false;
+        loop {
+            if notifier.is_none() {
+                notifier = self.store.listen().await.ok().flatten();
+            }
+            match self.sync().await {
+                Ok(revision) if failing => {
+                    tracing::info!(revision, "caught up with the audit log again");
+                    failing = false;
+                }
+                Err(e) if !failing => {
+                    tracing::warn!(error = %e, "cannot read the audit log; checks are served from revision {}", self.engine.revision());
+                    failing = true;
+                }
+                _ => {}
+            }
+            match notifier.as_mut() {
+                Some(n) => {
+                    tokio::select! {
+                        received = n.recv() => if received.is_err() { notifier = None },
+                        () = tokio::time::sleep(poll) => {}
+                    }
+                }
+                None => tokio::time::sleep(poll).await,
+            }
+        }
+    }
+
     /// Waits until the engine has applied `revision` (read-your-writes), polling the log.
     pub async fn wait_for(&self, revision: u64, timeout: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;

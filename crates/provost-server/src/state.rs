@@ -141,29 +141,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let follower = tokio::spawn(follow(state.clone(), stopped));
+    let follower = tokio::spawn(state.node().clone().follow(state.config().poll_interval));
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
-    let _ = stop.send(true);
-    let _ = follower.await;
+    follower.abort();
     result
-}
-
-async fn follow(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(state.config().poll_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = state.node().sync().await {
-                    tracing::warn!(code = e.code, error = %e, "cannot read the audit log");
-                }
-            }
-            _ = stopped.changed() => return,
-        }
-    }
 }
 
 /// `GET /healthz`.
@@ -174,7 +157,7 @@ pub struct Health {
     pub backend: &'static str,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", security(()), responses((status = 200, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",
@@ -191,18 +174,15 @@ mod tests {
 
     use super::*;
 
+    async fn boom() -> &'static str {
+        panic!("secret detail")
+    }
+
     #[tokio::test]
     async fn a_panic_answers_internal_error_with_the_request_id_only() {
         let node = Node::open("sqlite::memory:").await.expect("node");
         let state = AppState::new(node, ServerConfig::default());
-        let routes = Router::new().route(
-            "/boom",
-            get(|| async {
-                panic!("secret detail");
-                #[allow(unreachable_code)]
-                ""
-            }),
-        );
+        let routes = Router::new().route("/boom", get(boom));
         let app = layered(routes, state);
         let request = Request::builder()
             .uri("/boom")
@@ -216,7 +196,37 @@ mod tests {
             .await
             .expect("body");
         let text = String::from_utf8_lossy(&bytes);
-        assert!(text.contains("internal error (request id req-42)"), "{text}");
+        assert!(
+            text.contains("internal error (request id req-42)"),
+            "{text}"
+        );
         assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_request_times_out_in_the_error_shape() {
+        let node = Node::open("sqlite::memory:").await.expect("node");
+        let config = ServerConfig {
+            request_timeout: std::time::Duration::from_millis(50),
+            ..ServerConfig::default()
+        };
+        let routes = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        let app = layered(routes, AppState::new(node, config));
+        let request = Request::builder()
+            .uri("/slow")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        assert!(String::from_utf8_lossy(&bytes).contains("\"code\":\"timeout\""));
     }
 }

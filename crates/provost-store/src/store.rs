@@ -41,6 +41,14 @@ impl Store {
     }
 
     /// `"sqlite"` or `"postgres"`.
+    /// Commit notifications where the backend has them (PostgreSQL); None means poll.
+    pub async fn listen(&self) -> Result<Option<crate::postgres::Notifier>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => store.listen().await.map(Some),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",

@@ -1,27 +1,296 @@
 //! `provost serve` and `provost token` (the HTTP side of the binary).
 
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::Args;
+use provost_server::{AppState, AuthConfig, AuthSettings, Node, ServerConfig, TokenSpec};
 
 use crate::output::Failure;
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PROVOST_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// Longest a request may run before it is answered 503 (e.g. `30s`, `500ms`).
+    #[arg(long, env = "PROVOST_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "PROVOST_BODY_LIMIT", default_value_t = 1 << 20)]
+    pub body_limit: usize,
+
+    /// Longest a check with `at_least_revision` waits for this node to catch up.
+    #[arg(long, env = "PROVOST_REVISION_WAIT", default_value = "2s", value_parser = parse_duration)]
+    pub revision_wait: Duration,
+
+    /// How often to read the audit log for changes made elsewhere (the CLI, other nodes).
+    #[arg(long, env = "PROVOST_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
 }
 
-#[derive(Debug, Args)]
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("keys", &self.keys)
+            .field("request_timeout", &self.request_timeout)
+            .field("body_limit", &self.body_limit)
+            .field("revision_wait", &self.revision_wait)
+            .finish()
+    }
+}
+
+/// How tokens are verified. With none of these set, `serve` makes a secret for the run.
+#[derive(Args)]
+pub struct KeyArgs {
+    /// HS256 secret shared with the LMS (its `JWT_SECRET_KEY`).
+    #[arg(long, env = "PROVOST_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// A JWKS file with the RS256 public keys tokens may be signed with.
+    #[arg(long, env = "PROVOST_JWT_JWKS")]
+    pub jwt_jwks: Option<PathBuf>,
+
+    /// Required `iss` claim.
+    #[arg(long, env = "PROVOST_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim.
+    #[arg(long, env = "PROVOST_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+impl fmt::Debug for KeyArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyArgs")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_jwks", &self.jwt_jwks)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .finish()
+    }
+}
+
+#[derive(Args)]
 pub struct TokenArgs {
     /// The username the token is for.
     #[arg(long)]
     pub user: String,
+
+    /// Platform staff (`administrator: true`).
+    #[arg(long)]
+    pub staff: bool,
+
+    /// Superuser (`superuser: true`).
+    #[arg(long)]
+    pub superuser: bool,
+
+    /// How long the token is valid (e.g. `1h`, `30m`, `7d`).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// A role the token itself carries, `ROLE:SCOPE` (e.g. `enterprise_admin:<uuid>`); repeatable.
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+
+    /// The server's HS256 secret.
+    #[arg(long, env = "PROVOST_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// `iss` claim to write (the server's required issuer).
+    #[arg(long, env = "PROVOST_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// `aud` claim to write (the server's required audience).
+    #[arg(long, env = "PROVOST_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
 }
 
-pub async fn serve(_database_url: &str, _args: ServeArgs) -> Result<(), Failure> {
-    Err(Failure::usage("`serve` is not built yet"))
+impl fmt::Debug for TokenArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenArgs")
+            .field("user", &self.user)
+            .field("staff", &self.staff)
+            .field("superuser", &self.superuser)
+            .field("ttl", &self.ttl)
+            .field("roles", &self.roles)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
-pub fn token(_args: TokenArgs) -> Result<(), Failure> {
-    Err(Failure::usage("`token` is not built yet"))
+/// `30s`, `500ms`, `15m`, `1h`, `7d`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like `30s`, `15m` or `1h`"))?;
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit `{unit}` (ms, s, m, h, d)")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+fn failure(code: &'static str, message: String) -> Failure {
+    Failure { code, message }
+}
+
+pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
+    let keys = args.keys;
+    let jwks = match &keys.jwt_jwks {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            failure(
+                "unreadable_file",
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let generated = keys.jwt_secret.is_none() && jwks.is_none();
+    let secret = match keys.jwt_secret {
+        Some(secret) => Some(secret),
+        None if generated => Some(AuthConfig::random_secret()),
+        None => None,
+    };
+    let auth = AuthConfig::new(AuthSettings {
+        hs256_secret: secret,
+        jwks,
+        issuer: keys.jwt_issuer,
+        audience: keys.jwt_audience,
+    })?;
+    let node = Node::open(database_url).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| {
+            failure(
+                "cannot_listen",
+                format!("cannot listen on `{}`: {e}", args.listen),
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| args.listen.clone(), |a| a.to_string());
+    if generated {
+        let spec = TokenSpec {
+            username: "admin".into(),
+            superuser: true,
+            ttl: Duration::from_secs(12 * 3600),
+            ..TokenSpec::default()
+        };
+        let token = auth.mint(&spec)?;
+        eprintln!(
+            "No JWT key is configured (PROVOST_JWT_SECRET or PROVOST_JWT_JWKS), so this run uses a random\n\
+             HS256 secret and tokens from earlier runs will not work. An admin token (superuser, 12 h):\n\n  {token}\n\n\
+             Try:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"subject\":\"alice\",\"action\":\"courses.view_course\",\"scope\":\"course-v1:MITx+6.00x+2024T1\"}}' \\\n    \
+             http://{address}/api/v1/check\n"
+        );
+    }
+    tracing::info!(
+        %address,
+        backend = node.store.backend(),
+        revision = node.engine.revision(),
+        "provost is listening"
+    );
+    let config = ServerConfig {
+        auth,
+        request_timeout: args.request_timeout,
+        body_limit: args.body_limit,
+        revision_wait: args.revision_wait,
+        poll_interval: args.poll_interval,
+        ..ServerConfig::default()
+    };
+    let state = AppState::new(node.clone(), config);
+    let served = provost_server::serve(listener, state, shutdown_signal()).await;
+    node.store.close().await;
+    served.map_err(|e| failure("server_failed", format!("the server stopped: {e}")))?;
+    tracing::info!("provost stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}
+
+pub fn token(args: TokenArgs) -> Result<(), Failure> {
+    let Some(secret) = args.jwt_secret.filter(|s| !s.is_empty()) else {
+        return Err(failure(
+            "no_jwt_secret",
+            "no JWT secret is configured: set PROVOST_JWT_SECRET (or pass --jwt-secret) to the server's HS256 secret".into(),
+        ));
+    };
+    let auth = AuthConfig::new(AuthSettings {
+        hs256_secret: Some(secret),
+        jwks: None,
+        issuer: args.jwt_issuer,
+        audience: args.jwt_audience,
+    })?;
+    let token = auth.mint(&TokenSpec {
+        username: args.user,
+        staff: args.staff,
+        superuser: args.superuser,
+        roles: args.roles,
+        ttl: args.ttl,
+    })?;
+    println!("{token}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("h").is_err());
+    }
 }

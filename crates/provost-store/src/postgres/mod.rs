@@ -46,4 +46,23 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Subscribes to commit notifications on a connection of its own.
+    pub async fn listen(&self) -> Result<Notifier, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(Notifier(listener))
+    }
+}
+
+/// Commit notifications: each carries the last revision of a commit. Notifications can be lost
+/// (a dropped connection), so followers also poll.
+pub struct Notifier(sqlx::postgres::PgListener);
+
+impl Notifier {
+    /// Waits for the next commit and returns its revision (0 when the payload is unreadable).
+    pub async fn recv(&mut self) -> Result<u64, StoreError> {
+        let notification = self.0.recv().await?;
+        Ok(notification.payload().parse().unwrap_or(0))
+    }
 }

@@ -8,13 +8,12 @@ use provost_store::{AssignmentFilter, AuditFilter};
 use serde_json::json;
 
 use super::http_types::*;
-use super::service::{self, AssignmentInput, BulkResult, RoleInput};
+use super::service::{self, AssignmentInput, BulkResult, RoleInput, RoleView};
 use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
 use crate::err::Error;
 use crate::extract::{
-    decode_cursor, encode_cursor, next_page, page_limit, page_of_sorted, ApiJson, ApiPath,
-    ApiQuery,
+    decode_cursor, encode_cursor, next_page, page_limit, page_of_sorted, ApiJson, ApiPath, ApiQuery,
 };
 use crate::state::AppState;
 
@@ -40,7 +39,14 @@ pub async fn check(
     state.caught_up(body.at_least_revision).await?;
     let index = state.node().engine.snapshot();
     let subject = body.subject.as_deref();
-    let answer = service::check(&index, &actor, subject, &body.action, &body.scope, query.explain)?;
+    let answer = service::check(
+        &index,
+        &actor,
+        subject,
+        &body.action,
+        &body.scope,
+        query.explain,
+    )?;
     let allowed = usize::from(answer.allowed);
     state.metrics().count_checks(allowed, 1 - allowed);
     Ok(Json(answer.into()))
@@ -58,13 +64,27 @@ pub async fn check_batch(
     let index = state.node().engine.snapshot();
     let mut results = Vec::with_capacity(body.checks.len());
     for (i, c) in body.checks.iter().enumerate() {
-        let answer = service::check(&index, &actor, c.subject.as_deref(), &c.action, &c.scope, false)
-            .map_err(|e| ApiError::from(e).at_index(i))?;
-        results.push(BatchResult { allowed: answer.allowed });
+        let answer = service::check(
+            &index,
+            &actor,
+            c.subject.as_deref(),
+            &c.action,
+            &c.scope,
+            false,
+        )
+        .map_err(|e| ApiError::from(e).at_index(i))?;
+        results.push(BatchResult {
+            allowed: answer.allowed,
+        });
     }
     let allowed = results.iter().filter(|r| r.allowed).count();
-    state.metrics().count_checks(allowed, results.len() - allowed);
-    Ok(Json(BatchResponse { results, revision: index.revision() }))
+    state
+        .metrics()
+        .count_checks(allowed, results.len() - allowed);
+    Ok(Json(BatchResponse {
+        results,
+        revision: index.revision(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/assignments", tag = "authz", params(AssignmentsQuery),
@@ -76,8 +96,13 @@ pub async fn list_assignments(
 ) -> ApiResult<Json<AssignmentPage>> {
     let limit = page_limit(q.limit)?;
     let after: Option<AssignmentKey> = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let filter = AssignmentFilter { subject: q.subject, role: q.role, scope: q.scope };
-    let mut items = service::list_assignments(state.node(), &actor, filter, after, limit + 1).await?;
+    let filter = AssignmentFilter {
+        subject: q.subject,
+        role: q.role,
+        scope: q.scope,
+    };
+    let mut items =
+        service::list_assignments(state.node(), &actor, filter, after, limit + 1).await?;
     let next_cursor = next_page(&mut items, limit, key_of);
     Ok(Json(AssignmentPage { items, next_cursor }))
 }
@@ -87,19 +112,38 @@ pub async fn list_assignments(
 fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> {
     let (failed, _) = result.tally();
     let skipped = result.items.iter().any(|i| i.status == "skipped");
-    let applied = result.items.iter().any(|i| i.error.is_none() && i.status != "skipped");
+    let applied = result
+        .items
+        .iter()
+        .any(|i| i.error.is_none() && i.status != "skipped");
     if failed == 0 {
         return Ok((StatusCode::OK, Json(result)));
     }
     if applied {
         return Ok((StatusCode::MULTI_STATUS, Json(result)));
     }
-    let forbidden = !skipped && result.items.iter().all(|i| i.error.as_ref().is_some_and(|e| e.code == "forbidden"));
+    let forbidden = !skipped
+        && result
+            .items
+            .iter()
+            .all(|i| i.error.as_ref().is_some_and(|e| e.code == "forbidden"));
     let details = json!({ "items": result.items, "revision": result.revision });
     let error = match (forbidden, skipped) {
-        (true, _) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "no item may be changed by the caller"),
-        (false, true) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "atomic_refused", format!("{failed} item(s) were refused, so nothing was changed")),
-        (false, false) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "nothing_applied", "every item was refused"),
+        (true, _) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "no item may be changed by the caller",
+        ),
+        (false, true) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "atomic_refused",
+            format!("{failed} item(s) were refused, so nothing was changed"),
+        ),
+        (false, false) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_applied",
+            "every item was refused",
+        ),
     };
     Err(error.with_details(details))
 }
@@ -129,17 +173,22 @@ pub async fn unassign(
 }
 
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", responses((status = 200, body = RoleList)))]
-pub async fn list_roles(State(state): State<AppState>, Principal(_): Principal) -> ApiResult<Json<RoleList>> {
-    Ok(Json(RoleList { items: service::roles(state.node()).await? }))
+pub async fn list_roles(
+    State(state): State<AppState>,
+    _caller: Principal,
+) -> ApiResult<Json<RoleList>> {
+    Ok(Json(RoleList {
+        items: service::roles(state.node()).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)),
     responses((status = 200, body = RoleView), (status = 404, body = ErrorBody)))]
 pub async fn get_role(
     State(state): State<AppState>,
-    Principal(_): Principal,
+    _caller: Principal,
     ApiPath(name): ApiPath<String>,
-) -> ApiResult<Json<service::RoleView>> {
+) -> ApiResult<Json<RoleView>> {
     Ok(Json(service::role(state.node(), &name).await?))
 }
 
@@ -162,7 +211,12 @@ pub async fn replace_role(
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<Json<RoleSaved>> {
-    let input = RoleInput { name, description: body.description, permissions: body.permissions, org: body.org };
+    let input = RoleInput {
+        name,
+        description: body.description,
+        permissions: body.permissions,
+        org: body.org,
+    };
     let (role, revision) = service::save_role(state.node(), &actor, input, false).await?;
     Ok(Json(RoleSaved { role, revision }))
 }
@@ -174,7 +228,9 @@ pub async fn delete_role(
     Principal(actor): Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Revision>> {
-    Ok(Json(Revision { revision: service::delete_role(state.node(), &actor, &name).await? }))
+    Ok(Json(Revision {
+        revision: service::delete_role(state.node(), &actor, &name).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/roles/{name}/impact", tag = "roles", params(("name" = String, Path), ImpactQuery),
@@ -187,19 +243,37 @@ pub async fn role_impact(
 ) -> ApiResult<Json<ImpactPage>> {
     let limit = page_limit(q.limit)?;
     let after: Option<AssignmentKey> = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let proposed: Vec<String> =
-        q.permissions.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
-    let mut impact = service::role_impact(state.node(), &actor, &name, &proposed, after, limit + 1).await?;
+    let proposed: Vec<String> = q
+        .permissions
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect();
+    let mut impact =
+        service::role_impact(state.node(), &actor, &name, &proposed, after, limit + 1).await?;
     let role = impact.role.clone();
     let next_cursor = next_page(&mut impact.assignments, limit, |a| {
-        encode_cursor(&AssignmentKey { subject: a.subject.clone(), role: role.clone(), scope: a.scope.clone() })
+        encode_cursor(&AssignmentKey {
+            subject: a.subject.clone(),
+            role: role.clone(),
+            scope: a.scope.clone(),
+        })
     });
-    Ok(Json(ImpactPage { impact, next_cursor }))
+    Ok(Json(ImpactPage {
+        impact,
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/permissions", tag = "roles", responses((status = 200, body = PermissionList)))]
-pub async fn list_permissions(State(state): State<AppState>, Principal(_): Principal) -> Json<PermissionList> {
-    Json(PermissionList { items: service::permissions(&state.node().engine.snapshot()) })
+pub async fn list_permissions(
+    State(state): State<AppState>,
+    _caller: Principal,
+) -> Json<PermissionList> {
+    Json(PermissionList {
+        items: service::permissions(&state.node().engine.snapshot()),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/lookup/subjects", tag = "authz", params(SubjectsQuery),
@@ -226,7 +300,13 @@ pub async fn lookup_scopes(
     let limit = page_limit(q.limit)?;
     state.caught_up(q.at_least_revision).await?;
     let index = state.node().engine.snapshot();
-    let scopes = service::scopes(&index, &actor, q.subject.as_deref(), &q.action, q.kind.as_deref())?;
+    let scopes = service::scopes(
+        &index,
+        &actor,
+        q.subject.as_deref(),
+        &q.action,
+        q.kind.as_deref(),
+    )?;
     let (items, next_cursor) = page_of_sorted(scopes, q.cursor.as_deref(), limit)?;
     Ok(Json(NamePage { items, next_cursor }))
 }
@@ -239,7 +319,12 @@ pub async fn put_user(
     ApiPath(username): ApiPath<String>,
     ApiJson(body): ApiJson<UserBody>,
 ) -> ApiResult<Json<UserSaved>> {
-    let user = User { username: username.clone(), email: body.email, staff: body.staff, superuser: body.superuser };
+    let user = User {
+        username: username.clone(),
+        email: body.email,
+        staff: body.staff,
+        superuser: body.superuser,
+    };
     let revision = service::upsert_user(state.node(), &actor, user).await?;
     Ok(Json(UserSaved { username, revision }))
 }
@@ -267,11 +352,21 @@ pub async fn audit(
         Some(cursor) => decode_cursor::<u64>(cursor)?,
         None => q.since.unwrap_or(0),
     };
-    let scope = q.scope.map(|s| canonical_scope(&s)).transpose().map_err(Error::from)?;
-    let filter = AuditFilter { subject: q.subject, scope };
+    let scope = q
+        .scope
+        .map(|s| canonical_scope(&s))
+        .transpose()
+        .map_err(Error::from)?;
+    let filter = AuditFilter {
+        subject: q.subject,
+        scope,
+    };
     let mut entries = service::audit(state.node(), &actor, filter, since, limit + 1).await?;
     let next_cursor = next_page(&mut entries, limit, |e| encode_cursor(&e.revision));
-    Ok(Json(AuditPage { items: entries.into_iter().map(AuditItem::from).collect(), next_cursor }))
+    Ok(Json(AuditPage {
+        items: entries.into_iter().map(AuditItem::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// The Open edX MFE's question list: unknown actions, unknown or malformed scopes are `false`.
@@ -292,10 +387,16 @@ pub async fn validate_me(
                 Some(scope) => service::check(&index, &actor, None, &item.action, scope, false)
                     .is_ok_and(|a| a.allowed),
             };
-            ValidateResult { action: item.action, scope: item.scope, allowed }
+            ValidateResult {
+                action: item.action,
+                scope: item.scope,
+                allowed,
+            }
         })
         .collect();
     let allowed = results.iter().filter(|r| r.allowed).count();
-    state.metrics().count_checks(allowed, results.len() - allowed);
+    state
+        .metrics()
+        .count_checks(allowed, results.len() - allowed);
     Ok(Json(results))
 }

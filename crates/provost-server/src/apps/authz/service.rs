@@ -791,7 +791,12 @@ pub async fn audit(
 }
 
 /// Registers a program under its org(s) or a batch under its course, so assignments above reach it.
-pub async fn register_scope(node: &Node, actor: &Actor, scope: &str, parents: &[String]) -> Result<u64> {
+pub async fn register_scope(
+    node: &Node,
+    actor: &Actor,
+    scope: &str,
+    parents: &[String],
+) -> Result<u64> {
     require_admin(&node.engine.snapshot(), actor, "register scopes")?;
     let scope = canonical_scope(scope)?;
     let parsed = Scope::parse(&scope)?;
@@ -801,20 +806,36 @@ pub async fn register_scope(node: &Node, actor: &Actor, scope: &str, parents: &[
         _ => return Err(Error::bad_request("not_registrable", format!("`{scope}` takes its parents from its key; only programs and batches are registered"))),
     };
     if parents.is_empty() || (wanted == Kind::Course && parents.len() != 1) {
-        let need = if wanted == Kind::Org { "one or more orgs" } else { "exactly one course" };
-        return Err(Error::bad_request("invalid_parents", format!("`{scope}` needs {need} as parent")));
+        let need = if wanted == Kind::Org {
+            "one or more orgs"
+        } else {
+            "exactly one course"
+        };
+        return Err(Error::bad_request(
+            "invalid_parents",
+            format!("`{scope}` needs {need} as parent"),
+        ));
     }
     let mut canonical = Vec::new();
     for parent in parents {
         let text = canonical_scope(parent)?;
         let p = Scope::parse(&text)?;
         if p.kind() != wanted || p.is_glob() {
-            return Err(Error::bad_request("invalid_parents", format!("`{text}` cannot be a parent of `{scope}` (expected a {wanted} key)")));
+            return Err(Error::bad_request(
+                "invalid_parents",
+                format!("`{text}` cannot be a parent of `{scope}` (expected a {wanted} key)"),
+            ));
         }
         canonical.push(text);
     }
-    let registration = provost_engine::ScopeRegistration { scope, parents: canonical };
-    Ok(node.commit(&actor.username, &[Change::ScopeRegister { registration }]).await?.revision)
+    let registration = provost_engine::ScopeRegistration {
+        scope,
+        parents: canonical,
+    };
+    Ok(node
+        .commit(&actor.username, &[Change::ScopeRegister { registration }])
+        .await?
+        .revision)
 }
 
 /// A permission as clients see it: its kind, what it implies directly and after closure.
@@ -887,8 +908,16 @@ pub async fn role_impact(
         })?;
     let current = policy.names(&role.closure);
     let next = policy.names(&policy.closure_of(proposed)?);
-    let gained: Vec<String> = next.iter().filter(|p| !current.contains(p)).cloned().collect();
-    let lost: Vec<String> = current.iter().filter(|p| !next.contains(p)).cloned().collect();
+    let gained: Vec<String> = next
+        .iter()
+        .filter(|p| !current.contains(p))
+        .cloned()
+        .collect();
+    let lost: Vec<String> = current
+        .iter()
+        .filter(|p| !next.contains(p))
+        .cloned()
+        .collect();
     let filter = AssignmentFilter {
         role: Some(name.into()),
         ..AssignmentFilter::default()
@@ -908,8 +937,16 @@ pub async fn role_impact(
     let assignments = rows
         .into_iter()
         .map(|a| AssignmentImpact {
-            gained: gained.iter().filter(|p| applies(&a.scope, p)).cloned().collect(),
-            lost: lost.iter().filter(|p| applies(&a.scope, p)).cloned().collect(),
+            gained: gained
+                .iter()
+                .filter(|p| applies(&a.scope, p))
+                .cloned()
+                .collect(),
+            lost: lost
+                .iter()
+                .filter(|p| applies(&a.scope, p))
+                .cloned()
+                .collect(),
             subject: a.subject,
             scope: a.scope,
         })
@@ -929,7 +966,10 @@ pub fn allowed_anywhere(index: &Index, actor: &Actor, action: &str) -> bool {
     let Some(perm) = policy.perm_id(action) else {
         return false;
     };
-    if !index.scopes(&actor.username, action, None, now()).is_empty() {
+    if !index
+        .scopes(&actor.username, action, None, now())
+        .is_empty()
+    {
         return true;
     }
     let kind = policy.perm(perm).map(|p| p.kind);

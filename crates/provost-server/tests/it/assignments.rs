@@ -1,0 +1,205 @@
+//! Assignments: who may grant what, mixed and atomic bulk requests, removal.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{start, COURSE};
+
+#[tokio::test]
+async fn nobody_grants_more_than_they_hold() {
+    let server = start().await;
+    server
+        .assign(json!([
+            { "subject": "stan", "role": "course_staff", "scope": COURSE },
+            { "subject": "ada", "role": "course_admin", "scope": COURSE },
+        ]))
+        .await;
+    let grant = |role: &str, scope: &str| json!({ "assignments": [{ "subject": "eve", "role": role, "scope": scope }] });
+
+    // Course staff do not manage the course team.
+    let answer = server
+        .post(
+            "/api/v1/assignments",
+            &server.token("stan"),
+            grant("course_admin", COURSE),
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{}",
+        answer.text
+    );
+    assert_eq!(
+        answer.body["error"]["details"]["items"][0]["error"]["code"],
+        "forbidden"
+    );
+
+    // A course admin may not grant at the org above the course.
+    let answer = server
+        .post(
+            "/api/v1/assignments",
+            &server.token("ada"),
+            grant("course_admin", "org:MITx"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
+    // Nor at another course.
+    let answer = server
+        .post(
+            "/api/v1/assignments",
+            &server.token("ada"),
+            grant("course_staff", "course-v1:MITx+18.01x+2024"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
+
+    // Nor course staff: it carries `legacy_staff_role_permissions`, which course admins lack.
+    let answer = server
+        .post(
+            "/api/v1/assignments",
+            &server.token("ada"),
+            grant("course_staff", COURSE),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
+    assert_eq!(
+        answer.body["error"]["details"]["items"][0]["error"]["code"],
+        "forbidden"
+    );
+
+    // But at their own course, roles whose permissions they hold.
+    let answer = server
+        .post(
+            "/api/v1/assignments",
+            &server.token("ada"),
+            grant("course_editor", COURSE),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["items"][0]["status"], "created");
+    assert!(answer.body["revision"].as_u64().is_some());
+    let again = server
+        .post(
+            "/api/v1/assignments",
+            &server.token("ada"),
+            grant("course_editor", COURSE),
+        )
+        .await;
+    assert_eq!(again.body["items"][0]["status"], "exists");
+    assert_eq!(again.body["revision"], answer.body["revision"]);
+}
+
+#[tokio::test]
+async fn a_mixed_bulk_request_is_207_and_a_hopeless_one_422() {
+    let server = start().await;
+    let admin = server.admin();
+    let body = json!({ "assignments": [
+        { "subject": "u1", "role": "course_staff", "scope": COURSE },
+        { "subject": "u2", "role": "course_staff", "scope": "course-v1:MITx*" },
+        { "subject": "u3", "role": "no_such_role", "scope": COURSE },
+        { "subject": "u4", "role": "library_user", "scope": "lib:MITx:python" },
+    ]});
+    let answer = server.post("/api/v1/assignments", &admin, body).await;
+    assert_eq!(answer.status, StatusCode::MULTI_STATUS, "{}", answer.text);
+    let statuses: Vec<&str> = answer.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["created", "error", "error", "created"]);
+    assert_eq!(answer.body["items"][1]["error"]["code"], "invalid_scope");
+    assert_eq!(answer.body["items"][2]["error"]["code"], "unknown_role");
+
+    let hopeless = json!({ "assignments": [
+        { "subject": "u5", "role": "course_staff", "scope": "org:MIT*" },
+        { "subject": "bad name!", "role": "course_staff", "scope": COURSE },
+    ]});
+    let answer = server.post("/api/v1/assignments", &admin, hopeless).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "nothing_applied")
+    );
+    assert_eq!(
+        answer.body["error"]["details"]["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Removal: one removed, one that was never there.
+    let body = json!({ "assignments": [
+        { "subject": "u1", "role": "course_staff", "scope": COURSE },
+        { "subject": "u9", "role": "course_staff", "scope": COURSE },
+    ]});
+    let answer = server
+        .call(
+            Method::DELETE,
+            "/api/v1/assignments",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["items"][0]["status"], "removed");
+    assert_eq!(answer.body["items"][1]["status"], "not_found");
+
+    let empty = server
+        .post("/api/v1/assignments", &admin, json!({ "assignments": [] }))
+        .await;
+    assert_eq!(
+        (empty.status, empty.code()),
+        (StatusCode::BAD_REQUEST, "empty_request")
+    );
+}
+
+#[tokio::test]
+async fn an_atomic_request_with_one_bad_item_changes_nothing() {
+    let server = start().await;
+    let admin = server.admin();
+    let before = server.revision().await;
+    let body = json!({ "atomic": true, "assignments": [
+        { "subject": "a1", "role": "course_staff", "scope": COURSE },
+        { "subject": "a2", "role": "course_editor", "scope": "org:MITx" },
+        { "subject": "a3", "role": "course_staff", "scope": "course-v1:MITx*" },
+    ]});
+    let answer = server.post("/api/v1/assignments", &admin, body).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "atomic_refused"),
+        "{}",
+        answer.text
+    );
+    let items = &answer.body["error"]["details"]["items"];
+    assert_eq!(items[0]["status"], "skipped");
+    assert_eq!(items[2]["status"], "error");
+
+    assert_eq!(server.revision().await, before);
+    for subject in ["a1", "a2", "a3"] {
+        let listed = server
+            .get(&format!("/api/v1/assignments?subject={subject}"), &admin)
+            .await;
+        assert_eq!(listed.status, StatusCode::OK);
+        assert_eq!(listed.body["items"], json!([]), "{subject}");
+    }
+    let audit = server
+        .get(&format!("/api/v1/audit?since={before}"), &admin)
+        .await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert_eq!(audit.body["items"], json!([]));
+
+    // The same request without the bad item goes through whole.
+    let body = json!({ "atomic": true, "assignments": [
+        { "subject": "a1", "role": "course_staff", "scope": COURSE },
+        { "subject": "a2", "role": "course_editor", "scope": "org:MITx" },
+    ]});
+    let answer = server.post("/api/v1/assignments", &admin, body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let audit = server
+        .get(&format!("/api/v1/audit?since={before}"), &admin)
+        .await;
+    assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(audit.body["items"][0]["actor"], "admin");
+    assert_eq!(audit.body["items"][0]["op"], "assignment_add");
+}

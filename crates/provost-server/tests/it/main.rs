@@ -1,0 +1,10 @@
+//! Provost's HTTP API end to end: a real server on a loopback port, talked to with reqwest.
+
+mod assignments;
+mod auth;
+mod checks;
+mod hostile;
+mod listings;
+mod meta;
+mod scenario;
+mod support;
