@@ -195,18 +195,36 @@ impl Index {
         at: Timestamp,
         extra: &[ExtraGrant],
     ) -> Decision {
+        let claims = Claims {
+            grants: extra,
+            ..Claims::default()
+        };
+        self.check_claims(subject, action, scope, at, &claims)
+    }
+
+    /// `check` for a subject who also carries a token's claims (flags and roles), which count
+    /// for this request only, on top of what the index holds for them.
+    pub fn check_claims(
+        &self,
+        subject: &str,
+        action: &str,
+        scope: &Scope,
+        at: Timestamp,
+        claims: &Claims,
+    ) -> Decision {
+        let extra = claims.grants;
         let target = match self.target(action, scope) {
             Ok(target) => target,
             Err(reason) => return Decision::deny(reason),
         };
         let entry = self.subjects.get(subject);
-        if entry.is_some_and(|e| e.superuser) {
+        if claims.superuser || entry.is_some_and(|e| e.superuser) {
             return match self.reach(scope) {
                 Some(_) => Decision::allow(Reason::Superuser),
                 None => Decision::deny(Reason::UnknownScope),
             };
         }
-        if entry.is_some_and(|e| e.staff) && staff_bypass(&target) {
+        if (claims.staff || entry.is_some_and(|e| e.staff)) && staff_bypass(&target) {
             return Decision::allow(Reason::Staff);
         }
         let mut denial = Reason::NoAssignment;
@@ -448,6 +466,14 @@ impl Index {
             because,
         }
     }
+}
+
+/// What a token says about its bearer beyond the index: platform flags and roles.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Claims<'a> {
+    pub staff: bool,
+    pub superuser: bool,
+    pub grants: &'a [ExtraGrant],
 }
 
 /// A grant carried by a token for one request (`enterprise_admin:<uuid>` in a JWT `roles` claim).

@@ -11,7 +11,7 @@ pub mod scenario;
 mod scope;
 mod shard;
 
-pub use decide::{Because, Decision, Explanation, ExtraGrant, Reason};
+pub use decide::{Because, Claims, Decision, Explanation, ExtraGrant, Reason};
 pub use engine::{policy_changes, policy_diff, Engine};
 pub use err::{KeyError, PolicyError};
 pub use index::Index;

@@ -228,3 +228,24 @@ async fn the_mfe_endpoint_answers_every_question_in_order() {
         .collect();
     assert_eq!(allowed, [true, true, false], "{}", answer.text);
 }
+
+#[tokio::test]
+async fn a_tokens_staff_flag_counts_for_checks_about_its_bearer() {
+    let server = start().await;
+    let question = json!({ "action": "courses.edit_course_content", "scope": COURSE });
+    let plain = server.token("tess");
+    assert_eq!(
+        server.check(&plain, question.clone()).await.body["allowed"],
+        false
+    );
+    let staff = server.token_with(TokenSpec {
+        username: "tess".into(),
+        staff: true,
+        ..TokenSpec::default()
+    });
+    let answer = server.check(&staff, question).await;
+    assert_eq!(answer.body["allowed"], true, "{}", answer.text);
+    // Staff pass on courses only, never on programs or with unknown actions.
+    let program = json!({ "action": "courses.fly", "scope": COURSE });
+    assert_eq!(server.check(&staff, program).await.body["allowed"], false);
+}

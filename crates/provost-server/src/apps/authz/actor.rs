@@ -1,6 +1,6 @@
 //! Who is asking: the caller of a service, with the platform flags and token grants it carries.
 
-use provost_engine::{ExtraGrant, Index, Scope, Timestamp};
+use provost_engine::{Claims, ExtraGrant, Index, Scope, Timestamp};
 
 /// The caller of a service: a token's user over HTTP, the operator on the command line.
 #[derive(Clone, Debug, Default)]
@@ -34,12 +34,20 @@ impl Actor {
                 .is_some_and(|u| u.superuser || u.staff)
     }
 
-    /// Whether the actor may do `action` at `scope`, counting the token's own grants.
+    /// What the actor's token says about them, for decisions about themself.
+    pub fn claims(&self) -> Claims<'_> {
+        Claims {
+            staff: self.staff,
+            superuser: self.superuser,
+            grants: &self.grants,
+        }
+    }
+
+    /// Whether the actor may do `action` at `scope`, counting the token's flags and grants.
     pub fn may(&self, index: &Index, action: &str, scope: &Scope, at: Timestamp) -> bool {
-        self.superuser
-            || index
-                .check_scope(&self.username, action, scope, at, &self.grants)
-                .allowed
+        index
+            .check_claims(&self.username, action, scope, at, &self.claims())
+            .allowed
     }
 }
 

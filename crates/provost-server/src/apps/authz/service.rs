@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use provost_engine::{
-    canonical_scope, valid_role_name, Assignment, Change, Explanation, Index, Kind, PolicyDoc,
-    RoleDef, Scope, User,
+    canonical_scope, valid_role_name, Assignment, Change, Claims, Explanation, Index, Kind,
+    PolicyDoc, RoleDef, Scope, User,
 };
 use provost_store::{AssignmentFilter, AuditEntry, AuditFilter, Outcome};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,12 @@ pub fn manage_permission(kind: Kind) -> Option<&'static str> {
         Kind::Enterprise => Some("enterprise.manage_access"),
         Kind::Org | Kind::Instance => None,
     }
+}
+
+fn is_legacy_marker(permission: &str) -> bool {
+    permission
+        .split_once('.')
+        .is_some_and(|(_, verb)| verb.starts_with("legacy_"))
 }
 
 /// Validates an assignment and the actor's right to grant (or remove) it; returns it canonical.
@@ -223,6 +229,11 @@ fn authorize_grant(
             .and_then(|id| policy.perm(id))
             .map(|p| p.kind);
         let reachable = kind.is_some_and(|k| scope.kind() == k || scope.kind().can_contain(k));
+        // `legacy_*` permissions mark which old code path a role takes (DESIGN §4 keeps them
+        // per role); they are not abilities, so holding another role's marker is not required.
+        if is_legacy_marker(&permission) {
+            continue;
+        }
         if reachable && !actor.may(index, &permission, scope, at) {
             return Err(Error::forbidden(format!(
                 "`{}` may not grant `{role}` at `{scope_text}`: it carries `{permission}`, which `{}` does not hold there",
@@ -405,13 +416,13 @@ pub fn check(
     let subject = subject.unwrap_or(&actor.username);
     authorize_on_behalf(index, actor, subject)?;
     let parsed = Scope::parse(scope)?;
-    // The caller's own token grants count only when the caller asks about themself.
-    let extra: &[_] = if subject == actor.username {
-        &actor.grants
+    // The caller's own token (flags and roles) counts only when the caller asks about themself.
+    let claims = if subject == actor.username {
+        actor.claims()
     } else {
-        &[]
+        Claims::default()
     };
-    let decision = index.check_scope(subject, action, &parsed, now(), extra);
+    let decision = index.check_claims(subject, action, &parsed, now(), &claims);
     let explanation = explain.then(|| {
         let mut e = index.explain(subject, action, scope, now());
         e.allowed = decision.allowed;
