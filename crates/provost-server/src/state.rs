@@ -149,20 +149,46 @@ pub async fn serve(
     result
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: alive (checks are served from memory even when the database is not), the
+/// revision this node's index reflects, and how far it trails the store.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` when the database cannot be read (checks still work; writes answer 503).
     pub status: &'static str,
     pub revision: u64,
     pub backend: &'static str,
+    /// `ok` or `unavailable`.
+    pub database: &'static str,
+    /// The store's latest revision, when the database answers.
+    pub store_revision: Option<u64>,
+    /// Revisions the index has not applied yet.
+    pub lag: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", security(()), responses((status = 200, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    let node = state.node();
+    let revision = node.engine.revision();
+    let store_revision =
+        tokio::time::timeout(std::time::Duration::from_secs(1), node.store.revision())
+            .await
+            .ok()
+            .and_then(|r| r.ok());
     Json(Health {
-        status: "ok",
-        revision: state.node().engine.revision(),
-        backend: state.node().store.backend(),
+        status: if store_revision.is_some() {
+            "ok"
+        } else {
+            "degraded"
+        },
+        revision,
+        backend: node.store.backend(),
+        database: if store_revision.is_some() {
+            "ok"
+        } else {
+            "unavailable"
+        },
+        store_revision,
+        lag: store_revision.map(|s| s.saturating_sub(revision)),
     })
 }
 

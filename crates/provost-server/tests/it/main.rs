@@ -3,6 +3,7 @@
 mod assignments;
 mod auth;
 mod checks;
+mod cluster;
 mod hostile;
 mod listings;
 mod meta;

@@ -52,6 +52,16 @@ pub async fn start_with(options: Options) -> TestServer {
         "sqlite://{}?mode=rwc",
         dir.path().join("provost.db").display()
     );
+    start_node(options, url, dir).await
+}
+
+/// A server on an existing database (a second node on the same PostgreSQL, say).
+pub async fn start_on(url: &str) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    start_node(Options::default(), url.to_owned(), dir).await
+}
+
+async fn start_node(options: Options, url: String, dir: TempDir) -> TestServer {
     let node = Node::open(&url).await.expect("node opens");
     let auth = AuthConfig::new(AuthSettings {
         hs256_secret: Some(SECRET.into()),
@@ -64,6 +74,7 @@ pub async fn start_with(options: Options) -> TestServer {
         auth: auth.clone(),
         body_limit: options.body_limit,
         revision_wait: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(100),
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
