@@ -10,14 +10,14 @@ use sqlx::{Connection, Executor, PgConnection};
 use crate::support::{start_on, TestServer, COURSE};
 
 /// A fresh database on the test PostgreSQL, dropped (forcibly) when the guard goes.
-struct Database {
+pub struct Database {
     admin_url: String,
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl Database {
-    async fn create() -> Database {
+    pub async fn create() -> Database {
         let admin_url = std::env::var("PROVOST_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("provost_cluster_{}", rand::random::<u64>());
@@ -38,7 +38,7 @@ impl Database {
         }
     }
 
-    async fn drop(self) {
+    pub async fn drop(self) {
         if let Ok(mut conn) = PgConnection::connect(&self.admin_url).await {
             let _ = conn
                 .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())

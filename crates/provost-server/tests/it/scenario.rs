@@ -12,8 +12,18 @@ const CORE: &str = include_str!("../../../../tests/scenarios/core.toml");
 
 #[tokio::test]
 async fn every_scenario_check_gives_its_expected_decision_over_http() {
+    run_scenario(start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_check_gives_its_expected_decision_over_http_on_postgres() {
+    let db = crate::cluster::Database::create().await;
+    run_scenario(crate::support::start_on(&db.url).await).await;
+    db.drop().await;
+}
+
+async fn run_scenario(server: crate::support::TestServer) {
     let scenario = Scenario::from_toml(CORE).expect("scenario parses");
-    let server = start().await;
     let admin = server.admin();
 
     for user in &scenario.users {
