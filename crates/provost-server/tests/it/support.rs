@@ -22,6 +22,8 @@ pub struct TestServer {
     pub auth: AuthConfig,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    /// The PostgreSQL database this server owns, dropped with it.
+    database: Option<crate::cluster::Database>,
     _dir: TempDir,
 }
 
@@ -46,8 +48,16 @@ pub async fn start() -> TestServer {
     start_with(Options::default()).await
 }
 
+/// With `PROVOST_TEST_BACKEND=postgres` every test server gets a fresh PostgreSQL database
+/// (`scripts/test.sh` runs the suite both ways); otherwise a temporary SQLite file.
 pub async fn start_with(options: Options) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
+    if std::env::var("PROVOST_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let db = crate::cluster::Database::create().await;
+        let mut server = start_node(options, db.url.clone(), dir).await;
+        server.database = Some(db);
+        return server;
+    }
     let url = format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("provost.db").display()
@@ -93,6 +103,7 @@ async fn start_node(options: Options, url: String, dir: TempDir) -> TestServer {
         auth,
         client: reqwest::Client::new(),
         stop: Some(stop),
+        database: None,
         _dir: dir,
     }
 }
@@ -101,6 +112,18 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(db) = self.database.take() {
+            // Drop is not async: drop the database from a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(db.drop());
+                }
+            })
+            .join();
         }
     }
 }
