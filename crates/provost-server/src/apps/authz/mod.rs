@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod http;
 pub mod http_types;
+pub mod roles;
 pub mod service;
 
 use axum::routing::{get, post};
