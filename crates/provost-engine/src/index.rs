@@ -112,10 +112,10 @@ impl Index {
                 | Change::RolePut { .. }
                 | Change::RoleRemove { .. } => {
                     if policy_dirty {
-                        apply_policy_change(Arc::make_mut(&mut self.doc), change);
+                        Arc::make_mut(&mut self.doc).apply(change);
                     } else {
                         let mut doc = (*self.doc).clone();
-                        apply_policy_change(&mut doc, change);
+                        doc.apply(change);
                         self.doc = Arc::new(doc);
                     }
                     policy_dirty = true;
@@ -431,30 +431,5 @@ impl Index {
                 .map(|p| self.node(*p).key.to_string())
                 .collect()
         })
-    }
-}
-
-fn apply_policy_change(doc: &mut PolicyDoc, change: &Change) {
-    match change {
-        Change::AppPut { app, kind } => {
-            doc.apps.insert(app.clone(), *kind);
-        }
-        Change::PermissionPut { permission } => {
-            match doc
-                .permissions
-                .iter_mut()
-                .find(|p| p.name == permission.name)
-            {
-                Some(existing) => *existing = permission.clone(),
-                None => doc.permissions.push(permission.clone()),
-            }
-        }
-        Change::PermissionRemove { name } => doc.permissions.retain(|p| p.name != *name),
-        Change::RolePut { role } => match doc.roles.iter_mut().find(|r| r.name == role.name) {
-            Some(existing) => *existing = role.clone(),
-            None => doc.roles.push(role.clone()),
-        },
-        Change::RoleRemove { name } => doc.roles.retain(|r| r.name != *name),
-        _ => {}
     }
 }

@@ -6,6 +6,7 @@ use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::err::PolicyError;
+use crate::model::Change;
 use crate::scope::Kind;
 
 /// A permission as written in a policy file or sent to the API.
@@ -77,6 +78,32 @@ impl PolicyDoc {
 
     pub fn default_policy() -> PolicyDoc {
         PolicyDoc::from_toml(DEFAULT_POLICY).expect("the shipped default policy compiles")
+    }
+
+    /// Applies a policy change (apps, permissions, roles) to the document; other changes are ignored.
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::AppPut { app, kind } => {
+                self.apps.insert(app.clone(), *kind);
+            }
+            Change::PermissionPut { permission } => {
+                match self
+                    .permissions
+                    .iter_mut()
+                    .find(|p| p.name == permission.name)
+                {
+                    Some(existing) => *existing = permission.clone(),
+                    None => self.permissions.push(permission.clone()),
+                }
+            }
+            Change::PermissionRemove { name } => self.permissions.retain(|p| p.name != *name),
+            Change::RolePut { role } => match self.roles.iter_mut().find(|r| r.name == role.name) {
+                Some(existing) => *existing = role.clone(),
+                None => self.roles.push(role.clone()),
+            },
+            Change::RoleRemove { name } => self.roles.retain(|r| r.name != *name),
+            _ => {}
+        }
     }
 }
 

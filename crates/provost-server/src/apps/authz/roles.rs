@@ -1,6 +1,8 @@
 //! Roles, permissions and policy loads: listing, defining custom roles, and the impact of a change.
 
-use provost_engine::{canonical_scope, valid_role_name, Change, Index, PolicyDoc, RoleDef, Scope};
+use provost_engine::{
+    canonical_scope, valid_role_name, Change, Index, Policy, PolicyDoc, RoleDef, RoleInfo, Scope,
+};
 use provost_store::{AssignmentFilter, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,7 +34,7 @@ pub async fn load_policy(
     let mut merged = current.clone();
     let changes = provost_engine::policy_diff(&current, &doc, prune);
     for change in &changes {
-        merge(&mut merged, change);
+        merged.apply(change);
     }
     provost_engine::Policy::compile(&merged)?;
     let committed = node.commit(&actor.username, &changes).await?;
@@ -47,23 +49,17 @@ pub async fn load_policy(
     })
 }
 
-fn merge(doc: &mut PolicyDoc, change: &Change) {
-    match change {
-        Change::AppPut { app, kind } => {
-            doc.apps.insert(app.clone(), *kind);
-        }
-        Change::PermissionPut { permission } => {
-            doc.permissions.retain(|p| p.name != permission.name);
-            doc.permissions.push(permission.clone());
-        }
-        Change::PermissionRemove { name } => doc.permissions.retain(|p| p.name != *name),
-        Change::RolePut { role } => {
-            doc.roles.retain(|r| r.name != role.name);
-            doc.roles.push(role.clone());
-        }
-        Change::RoleRemove { name } => doc.roles.retain(|r| r.name != *name),
-        _ => {}
-    }
+/// The role named `name`, or a 404 `unknown_role`.
+fn find_role<'p>(policy: &'p Policy, name: &str) -> Result<&'p RoleInfo> {
+    policy
+        .role_id(name)
+        .and_then(|id| policy.role(id))
+        .ok_or_else(|| {
+            Error::not_found(
+                "unknown_role",
+                format!("there is no role `{}`", truncate(name)),
+            )
+        })
 }
 
 /// A role as clients see it: its own permissions, their closure and how often it is assigned.
@@ -95,15 +91,7 @@ pub async fn role(node: &Node, name: &str) -> Result<RoleView> {
 
 async fn role_view(node: &Node, index: &Index, name: &str) -> Result<RoleView> {
     let policy = index.policy();
-    let role = policy
-        .role_id(name)
-        .and_then(|id| policy.role(id))
-        .ok_or_else(|| {
-            Error::not_found(
-                "unknown_role",
-                format!("there is no role `{}`", truncate(name)),
-            )
-        })?;
+    let role = find_role(policy, name)?;
     let filter = AssignmentFilter {
         role: Some(name.into()),
         ..AssignmentFilter::default()
@@ -233,16 +221,7 @@ pub async fn save_role(
 pub async fn delete_role(node: &Node, actor: &Actor, name: &str) -> Result<u64> {
     let index = node.engine.snapshot();
     require_admin(&index, actor, "delete roles")?;
-    let role = index
-        .policy()
-        .role_id(name)
-        .and_then(|id| index.policy().role(id))
-        .ok_or_else(|| {
-            Error::not_found(
-                "unknown_role",
-                format!("there is no role `{}`", truncate(name)),
-            )
-        })?;
+    let role = find_role(index.policy(), name)?;
     if role.def.builtin {
         return Err(Error::conflict(
             "builtin_role",
@@ -314,15 +293,7 @@ pub async fn role_impact(
     let index = node.engine.snapshot();
     authorize_on_behalf(&index, actor, "")?;
     let policy = index.policy();
-    let role = policy
-        .role_id(name)
-        .and_then(|id| policy.role(id))
-        .ok_or_else(|| {
-            Error::not_found(
-                "unknown_role",
-                format!("there is no role `{}`", truncate(name)),
-            )
-        })?;
+    let role = find_role(policy, name)?;
     let current = policy.names(&role.closure);
     let next = policy.names(&policy.closure_of(proposed)?);
     let gained: Vec<String> = next
