@@ -391,7 +391,7 @@ impl Index {
         Some(chain)
     }
 
-    fn org_node(&self, org: &str) -> Option<NodeId> {
+    pub(crate) fn org_node(&self, org: &str) -> Option<NodeId> {
         let mut key = String::with_capacity(org.len() + 4);
         key.push_str("org:");
         key.push_str(org);
@@ -487,15 +487,9 @@ impl Index {
     fn extra_grant(&self, extra: &ExtraGrant) -> Option<Grant> {
         let role = self.policy.role_id(&extra.role)?;
         let scope = Scope::parse(&extra.scope).ok()?;
-        let (node, filter) = match &scope {
-            Scope::Instance => (INSTANCE, None),
-            Scope::CourseGlob(None) | Scope::LibraryGlob(None) => (INSTANCE, Some(scope.kind())),
-            Scope::CourseGlob(Some(org)) | Scope::LibraryGlob(Some(org)) => {
-                (self.org_node(org)?, Some(scope.kind()))
-            }
-            // A node the index has never seen holds no subtree the request could be in, except itself.
-            _ => (*self.node_ids.get(scope.canonical().as_ref())?, None),
-        };
+        // A node the index has never seen holds no subtree the request could be in, except
+        // itself, which `check_claims` compares by key.
+        let (node, filter) = self.placed(&scope)?;
         Some(Grant {
             role,
             node,

@@ -227,6 +227,20 @@ impl Index {
         }
     }
 
+    /// Where an assignment at this key would be held, without interning: None when the index has
+    /// never seen the place (so nothing can be held there).
+    pub(crate) fn placed(&self, scope: &Scope) -> Option<(NodeId, Option<Kind>)> {
+        match scope {
+            Scope::CourseGlob(None) | Scope::LibraryGlob(None) => {
+                Some((INSTANCE, Some(scope.kind())))
+            }
+            Scope::CourseGlob(Some(org)) | Scope::LibraryGlob(Some(org)) => {
+                Some((self.org_node(org)?, Some(scope.kind())))
+            }
+            _ => Some((*self.node_ids.get(scope.canonical().as_ref())?, None)),
+        }
+    }
+
     /// The key an assignment was made at (the glob again for filtered grants).
     pub(crate) fn place_key(&self, node: NodeId, filter: Option<Kind>) -> String {
         let node = self.node(node);
@@ -322,21 +336,8 @@ impl Index {
         let Ok(scope) = Scope::parse(scope) else {
             return;
         };
-        let (node, filter) = match &scope {
-            Scope::CourseGlob(org) | Scope::LibraryGlob(org) => {
-                let node = match org {
-                    Some(org) => match self.node_ids.get(format!("org:{org}").as_str()) {
-                        Some(id) => *id,
-                        None => return,
-                    },
-                    None => INSTANCE,
-                };
-                (node, Some(scope.kind()))
-            }
-            _ => match self.node_ids.get(scope.canonical().as_ref()) {
-                Some(id) => (*id, None),
-                None => return,
-            },
+        let Some((node, filter)) = self.placed(&scope) else {
+            return;
         };
         let Some(entry) = self.subjects.get_mut(subject) else {
             return;
