@@ -1,0 +1,225 @@
+//! One engine at one size, in a process of its own so memory figures do not mix: builds it from
+//! the generated dataset (RSS delta), checks it agrees with Provost, times checks and lookups.
+//!
+//! `compare --engine provost|cedar|casbin --size N --out FILE [--budget SECS] [--criterion DIR]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use provost_bench::agree::{self, Agreement};
+use provost_bench::dataset::Dataset;
+use provost_bench::engines::casbin::Casbin;
+use provost_bench::engines::cedar::Cedar;
+use provost_bench::engines::provost::{self, Provost};
+use provost_bench::engines::{BoxError, Engine, PolicyFacts};
+use provost_bench::measure::{self, rss_bytes, Timing};
+use provost_bench::queries::{self, Actions, Lookup, Query};
+use provost_bench::results::EngineRun;
+use provost_engine::PolicyDoc;
+
+/// Queries compared for agreement (all of them unless a slow engine's budget runs out).
+const AGREEMENT_QUERIES: usize = 4000;
+/// Queries criterion cycles over, and the fixed list slow engines are timed on.
+const TIMING_QUERIES: usize = 4096;
+/// Lookups of each kind.
+const LOOKUPS: usize = 200;
+
+struct Args {
+    engine: String,
+    size: usize,
+    out: PathBuf,
+    /// Seconds each slow phase (agreement, timing, lookups) may take.
+    budget: Duration,
+    criterion: PathBuf,
+}
+
+fn args() -> Result<Args, BoxError> {
+    let mut engine = None;
+    let mut size = None;
+    let mut out = None;
+    let mut budget = Duration::from_secs(20);
+    let mut criterion = PathBuf::from("target/bench/criterion");
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--engine" => engine = Some(value()?),
+            "--size" => size = Some(value()?.parse()?),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--budget" => budget = Duration::from_secs_f64(value()?.parse()?),
+            "--criterion" => criterion = PathBuf::from(value()?),
+            other => return Err(format!("unknown argument `{other}`").into()),
+        }
+    }
+    let usage = "usage: compare --engine provost|cedar|casbin --size N --out FILE";
+    Ok(Args {
+        engine: engine.ok_or(usage)?,
+        size: size.ok_or(usage)?,
+        out: out.ok_or(usage)?,
+        budget,
+        criterion,
+    })
+}
+
+/// What every engine is asked.
+struct Workload {
+    agreement: Vec<Query>,
+    timing: Vec<Query>,
+    scopes: Vec<Lookup>,
+    who: Vec<Lookup>,
+}
+
+/// Builds an engine and reports the time it took and the resident memory it added.
+fn built<T>(build: impl FnOnce() -> Result<T, BoxError>) -> Result<(T, f64, u64), BoxError> {
+    let before = rss_bytes();
+    let started = Instant::now();
+    let engine = build()?;
+    let secs = started.elapsed().as_secs_f64();
+    Ok((engine, secs, rss_bytes().saturating_sub(before)))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), BoxError> {
+    let args = args()?;
+    let started = Instant::now();
+    let ds = Dataset::generate(args.size);
+    let census = ds.census();
+    let actions = Actions::from_policy(&PolicyDoc::default_policy());
+    let (scopes, who) = queries::lookups(&ds, &actions, LOOKUPS);
+    let work = Workload {
+        agreement: queries::mixed(&ds, &actions, AGREEMENT_QUERIES, queries::AGREEMENT_SEED),
+        timing: queries::mixed(&ds, &actions, TIMING_QUERIES, queries::TIMING_SEED),
+        scopes,
+        who,
+    };
+    eprintln!(
+        "{} at {}: dataset of {} users generated in {:.1?}",
+        args.engine,
+        args.size,
+        census.users,
+        started.elapsed()
+    );
+    let label = format!("{}-{}", args.engine, args.size);
+    let (build_secs, rss, agreement, check, scopes, who) = match args.engine.as_str() {
+        "provost" => {
+            let changes = provost::changes(&ds);
+            drop(ds);
+            let (engine, secs, rss) = built(|| Ok(Provost::build(&changes)))?;
+            drop(changes);
+            let agreement = Agreement {
+                checks: work.agreement.len(),
+                allowed: work.agreement.iter().filter(|q| engine.allowed(q)).count(),
+                lookups: 0,
+            };
+            let check = time_checks(&engine, &work.timing, &args, &label, true)?;
+            let lookup = |l: &Lookup| engine.lookup(l);
+            let scopes = measure::timed_loop(&work.scopes, args.budget, |l| drop(lookup(l)));
+            let who = measure::timed_loop(&work.who, args.budget, |l| drop(lookup(l)));
+            (secs, rss, agreement, check, scopes, who)
+        }
+        "cedar" => {
+            let facts = PolicyFacts::from_default()?;
+            let (engine, secs, rss) = built(|| Cedar::build(&ds, &facts))?;
+            let agreement = agree_with_provost("cedar", &engine, &ds, &work, &args)?;
+            drop(ds);
+            let check = time_checks(&engine, &work.timing, &args, &label, true)?;
+            (secs, rss, agreement, check, None, None)
+        }
+        "casbin" => {
+            let facts = PolicyFacts::from_default()?;
+            let (engine, secs, rss) = built(|| Casbin::build(&ds, facts))?;
+            eprintln!("casbin at {}: built in {secs:.1} s", args.size);
+            let reference = Provost::build(&provost::changes(&ds));
+            drop(ds);
+            let mut agreement =
+                agree::checks("casbin", &engine, &reference, &work.agreement, args.budget)?;
+            let check = time_checks(&engine, &work.timing, &args, &label, false)?;
+            let (n, scopes) = agree::lookups(
+                "casbin",
+                |l| engine.lookup(l),
+                &reference,
+                &work.scopes,
+                args.budget,
+            )?;
+            let (m, who) = agree::lookups(
+                "casbin",
+                |l| engine.lookup(l),
+                &reference,
+                &work.who,
+                args.budget,
+            )?;
+            agreement.lookups = n + m;
+            (secs, rss, agreement, check, scopes, who)
+        }
+        other => return Err(format!("unknown engine `{other}`").into()),
+    };
+    eprintln!(
+        "{label}: built in {build_secs:.1} s, {} MiB ({:.0} B/assignment); agreed on {} checks \
+         ({} allowed) and {} lookups; check median {:.0} ns",
+        rss >> 20,
+        rss as f64 / args.size as f64,
+        agreement.checks,
+        agreement.allowed,
+        agreement.lookups,
+        check.median_ns
+    );
+    EngineRun {
+        engine: args.engine,
+        size: args.size,
+        census,
+        build_secs,
+        rss_bytes: rss,
+        agreement,
+        check,
+        scopes,
+        who,
+    }
+    .write(&args.out)?;
+    Ok(())
+}
+
+/// Cedar agrees with Provost on every agreement query (Provost built after Cedar's memory was read).
+fn agree_with_provost<E: Engine>(
+    name: &str,
+    engine: &E,
+    ds: &Dataset,
+    work: &Workload,
+    args: &Args,
+) -> Result<Agreement, BoxError> {
+    let reference = Provost::build(&provost::changes(ds));
+    Ok(agree::checks(
+        name,
+        engine,
+        &reference,
+        &work.agreement,
+        args.budget,
+    )?)
+}
+
+/// criterion where a check is cheap; a timed loop within the budget where it is not.
+fn time_checks<E: Engine>(
+    engine: &E,
+    queries: &[Query],
+    args: &Args,
+    label: &str,
+    cheap: bool,
+) -> Result<Timing, BoxError> {
+    let prepared: Vec<E::Prepared> = queries.iter().map(|q| engine.prepare(q)).collect();
+    if cheap {
+        return measure::criterion(&args.criterion, label, &prepared, |p| engine.allowed(p));
+    }
+    measure::timed_loop(&prepared, args.budget, |p| {
+        std::hint::black_box(engine.allowed(p));
+    })
+    .ok_or_else(|| "no query timed".into())
+}

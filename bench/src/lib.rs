@@ -1,0 +1,8 @@
+//! Provost beside casbin-rs and cedar-policy: one dataset, one query mix, three engines, the report.
+
+pub mod agree;
+pub mod dataset;
+pub mod engines;
+pub mod measure;
+pub mod queries;
+pub mod results;

@@ -1,0 +1,113 @@
+//! Clocks and memory: resident memory of this process, timed loops, and criterion run in-process.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use serde::{Deserialize, Serialize};
+
+/// Resident memory of this process (Linux `VmRSS`), in bytes.
+pub fn rss_bytes() -> u64 {
+    vm_rss_kib("/proc/self/status") * 1024
+}
+
+/// `VmRSS` of `/proc/PID/status`-shaped file, in KiB (0 if unreadable).
+pub fn vm_rss_kib(status_path: &str) -> u64 {
+    std::fs::read_to_string(status_path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// How a latency figure was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// criterion: the median over samples of the mean time per call, calls cycling over the queries.
+    Criterion,
+    /// Each call timed on its own over a fixed list of queries; the median call.
+    TimedLoop,
+    /// Not run: scaled linearly from the largest measured size.
+    Extrapolated,
+}
+
+/// A latency figure, in nanoseconds per call.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Timing {
+    pub method: Method,
+    /// Distinct queries the calls cycled over (criterion) or calls timed (loop).
+    pub queries: usize,
+    pub median_ns: f64,
+    pub mean_ns: f64,
+}
+
+/// Times each call of `f` over `items` until all are done or `budget` is spent (at least one).
+pub fn timed_loop<T>(items: &[T], budget: Duration, mut f: impl FnMut(&T)) -> Option<Timing> {
+    let started = Instant::now();
+    let mut each: Vec<f64> = Vec::new();
+    for item in items {
+        let t = Instant::now();
+        f(item);
+        each.push(t.elapsed().as_nanos() as f64);
+        if started.elapsed() > budget {
+            break;
+        }
+    }
+    if each.is_empty() {
+        return None;
+    }
+    let mean = each.iter().sum::<f64>() / each.len() as f64;
+    each.sort_by(f64::total_cmp);
+    Some(Timing {
+        method: Method::TimedLoop,
+        queries: each.len(),
+        median_ns: each[each.len() / 2],
+        mean_ns: mean,
+    })
+}
+
+#[derive(Deserialize)]
+struct Estimate {
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct Estimates {
+    mean: Estimate,
+    median: Estimate,
+}
+
+/// Runs `f` (one call per iteration, cycling over `items`) under criterion, with results under
+/// `dir`, and reads its estimates back.
+pub fn criterion<T>(
+    dir: &Path,
+    group: &str,
+    items: &[T],
+    mut f: impl FnMut(&T) -> bool,
+) -> Result<Timing, Box<dyn std::error::Error + Send + Sync>> {
+    let mut c = Criterion::default()
+        .output_directory(dir)
+        .without_plots()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    let mut i = 0usize;
+    c.bench_function(group, |b| {
+        b.iter(|| {
+            let item = &items[i % items.len()];
+            i += 1;
+            black_box(f(black_box(item)))
+        })
+    });
+    let path = dir.join(group).join("new").join("estimates.json");
+    let estimates: Estimates = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    Ok(Timing {
+        method: Method::Criterion,
+        queries: items.len(),
+        median_ns: estimates.median.point_estimate,
+        mean_ns: estimates.mean.point_estimate,
+    })
+}

@@ -1,0 +1,51 @@
+//! What one engine at one size measured, as written under `target/bench/results/` and read by the report.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agree::Agreement;
+use crate::dataset::Census;
+use crate::measure::Timing;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EngineRun {
+    pub engine: String,
+    pub size: usize,
+    pub census: Census,
+    /// Seconds to build the engine from the dataset.
+    pub build_secs: f64,
+    /// Resident memory gained while building it (RSS delta, allocator slack included).
+    pub rss_bytes: u64,
+    pub agreement: Agreement,
+    pub check: Timing,
+    pub scopes: Option<Timing>,
+    pub who: Option<Timing>,
+}
+
+impl EngineRun {
+    pub fn bytes_per_assignment(&self) -> f64 {
+        self.rss_bytes as f64 / self.size.max(1) as f64
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(self)?)
+    }
+}
+
+/// Every run found in `dir` (`*.json`), ordered by engine then size.
+pub fn read_all(dir: &Path) -> std::io::Result<Vec<EngineRun>> {
+    let mut runs = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let run: EngineRun = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            runs.push(run);
+        }
+    }
+    runs.sort_by(|a, b| (&a.engine, a.size).cmp(&(&b.engine, b.size)));
+    Ok(runs)
+}
