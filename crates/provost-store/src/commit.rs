@@ -7,6 +7,7 @@ use chrono::{SubsecRound, Utc};
 use provost_engine::{Assignment, Change, PermissionDef, RoleDef, ScopeRegistration, User};
 use serde_json::{json, Value};
 
+use crate::bulk::{AuditValues, Key, ROWS};
 use crate::err::StoreError;
 use crate::model::{AuditEntry, Committed, Outcome};
 
@@ -83,30 +84,30 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         username: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_assignment(
+    /// The assignments among `keys` (at most `bulk::ROWS` of them).
+    fn find_assignments(
         &mut self,
-        subject: &str,
-        role: &str,
-        scope: &str,
-    ) -> impl Future<Output = Result<Option<Assignment>, StoreError>> + Send;
-    /// Inserts or replaces the window of the assignment with the same (subject, role, scope).
-    fn put_assignment(
+        keys: &[Key<'_>],
+    ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
+    /// Inserts `rows`, or replaces the windows of those already there (at most `bulk::ROWS`).
+    fn put_assignments(
         &mut self,
-        assignment: &Assignment,
+        rows: &[&Assignment],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn delete_assignment(
+    fn delete_assignments(
         &mut self,
-        subject: &str,
-        role: &str,
-        scope: &str,
+        keys: &[Key<'_>],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every assignment of a subject or of a role, ordered by (subject, role, scope).
     fn assignments_of(
         &mut self,
         by: Of<'_>,
     ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
-    fn append(&mut self, entry: &AuditEntry)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Appends audit rows (at most `bulk::ROWS`).
+    fn append(
+        &mut self,
+        rows: &[AuditValues<'_>],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Whose assignments `WriteTx::assignments_of` lists.
@@ -132,28 +133,66 @@ pub(crate) async fn apply<T: WriteTx>(
         entries: Vec::new(),
     };
     let mut outcomes = Vec::with_capacity(changes.len());
-    for change in changes {
-        let applied = log.change(change).await?;
-        outcomes.push(if applied {
-            Outcome::Applied {
-                revision: log.revision,
-            }
+    let mut rest = changes;
+    while !rest.is_empty() {
+        let run = rest.iter().take_while(|c| is_assignment(c)).count();
+        if run > 0 {
+            let (now, later) = rest.split_at(run);
+            outcomes.extend(log.assignments(now).await?.into_iter().map(outcome));
+            rest = later;
         } else {
-            Outcome::Unchanged
-        });
+            let applied = log.change(&rest[0]).await?;
+            outcomes.push(outcome(applied.then_some(log.revision)));
+            rest = &rest[1..];
+        }
+    }
+    let Log { tx, entries, .. } = log;
+    for chunk in entries.chunks(ROWS) {
+        let rows = chunk
+            .iter()
+            .map(AuditValues::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.append(&rows).await?;
     }
     Ok(Committed {
-        revision: log.revision,
+        revision: entries.last().map_or(revision, |e| e.revision),
         outcomes,
-        entries: log.entries,
+        entries,
     })
 }
 
+fn outcome(revision: Option<u64>) -> Outcome {
+    match revision {
+        Some(revision) => Outcome::Applied { revision },
+        None => Outcome::Unchanged,
+    }
+}
+
+fn is_assignment(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::AssignmentAdd { .. } | Change::AssignmentRemove { .. }
+    )
+}
+
+fn key_of(change: &Change) -> Option<Key<'_>> {
+    match change {
+        Change::AssignmentAdd { assignment: a } => Some((&a.subject, &a.role, &a.scope)),
+        Change::AssignmentRemove {
+            subject,
+            role,
+            scope,
+        } => Some((subject, role, scope)),
+        _ => None,
+    }
+}
+
+/// The audit rows of a commit, numbered as they are decided and written together at the end.
 struct Log<'t, 'a, T> {
     tx: &'t mut T,
     actor: &'a str,
     at: chrono::DateTime<Utc>,
-    /// The last revision written (or found).
+    /// The last revision handed out (or found).
     revision: u64,
     entries: Vec<AuditEntry>,
 }
@@ -163,18 +202,74 @@ impl<T: WriteTx> Log<'_, '_, T> {
         self.revision + 1
     }
 
-    async fn append(&mut self, change: Change, before: Option<Value>) -> Result<(), StoreError> {
-        let entry = AuditEntry {
-            revision: self.next(),
+    fn append(&mut self, change: Change, before: Option<Value>) {
+        self.revision = self.next();
+        self.entries.push(AuditEntry {
+            revision: self.revision,
             at: self.at,
             actor: self.actor.to_owned(),
             change,
             before,
-        };
-        self.tx.append(&entry).await?;
-        self.revision = entry.revision;
-        self.entries.push(entry);
-        Ok(())
+        });
+    }
+
+    /// A run of assignment changes (imports, fills, bulk requests), read and written
+    /// `bulk::ROWS` rows per statement instead of a few statements per change. Returns each
+    /// change's revision, None where it changed nothing.
+    async fn assignments(&mut self, run: &[Change]) -> Result<Vec<Option<u64>>, StoreError> {
+        let mut keys: Vec<Key<'_>> = run.iter().filter_map(key_of).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        // What the database holds for each key, then what the run leaves there.
+        let mut state: Vec<Option<Assignment>> = vec![None; keys.len()];
+        for chunk in keys.chunks(ROWS) {
+            for found in self.tx.find_assignments(chunk).await? {
+                let at = keys.binary_search(&(&found.subject, &found.role, &found.scope));
+                if let Ok(i) = at {
+                    state[i] = Some(found);
+                }
+            }
+        }
+        let mut touched = vec![false; keys.len()];
+        let mut revisions = Vec::with_capacity(run.len());
+        for change in run {
+            let Some(i) = key_of(change).and_then(|key| keys.binary_search(&key).ok()) else {
+                revisions.push(None);
+                continue;
+            };
+            let applied = match change {
+                Change::AssignmentAdd { assignment } if state[i].as_ref() != Some(assignment) => {
+                    let old = state[i].replace(assignment.clone());
+                    self.append(change.clone(), to_value(old.as_ref())?);
+                    true
+                }
+                Change::AssignmentRemove { .. } => match state[i].take() {
+                    Some(old) => {
+                        self.append(change.clone(), to_value(Some(&old))?);
+                        true
+                    }
+                    None => false,
+                },
+                _ => false,
+            };
+            touched[i] |= applied;
+            revisions.push(applied.then_some(self.revision));
+        }
+        let mut puts = Vec::new();
+        let mut gone = Vec::new();
+        for (i, key) in keys.iter().enumerate().filter(|(i, _)| touched[*i]) {
+            match &state[i] {
+                Some(a) => puts.push(a),
+                None => gone.push(*key),
+            }
+        }
+        for chunk in gone.chunks(ROWS) {
+            self.tx.delete_assignments(chunk).await?;
+        }
+        for chunk in puts.chunks(ROWS) {
+            self.tx.put_assignments(chunk).await?;
+        }
+        Ok(revisions)
     }
 
     /// Applies one change; `true` when it altered the state (and so appended at least one row).
@@ -189,7 +284,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     .put_named(Table::Apps, app, kind.as_str(), self.next())
                     .await?;
                 let before = old.map(|old| json!({ "app": app, "kind": old }));
-                self.append(change.clone(), before).await?;
+                self.append(change.clone(), before);
             }
             Change::PermissionPut { permission } => {
                 let old: Option<PermissionDef> =
@@ -201,7 +296,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                 self.tx
                     .put_named(Table::Permissions, &permission.name, &body, self.next())
                     .await?;
-                self.append(change.clone(), to_value(old.as_ref())?).await?;
+                self.append(change.clone(), to_value(old.as_ref())?);
             }
             Change::RolePut { role } => {
                 let old: Option<RoleDef> = self.get_json(Table::Roles, &role.name).await?;
@@ -212,7 +307,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                 self.tx
                     .put_named(Table::Roles, &role.name, &body, self.next())
                     .await?;
-                self.append(change.clone(), to_value(old.as_ref())?).await?;
+                self.append(change.clone(), to_value(old.as_ref())?);
             }
             Change::PermissionRemove { name } => {
                 let Some(old) = self
@@ -222,7 +317,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     return Ok(false);
                 };
                 self.tx.delete_named(Table::Permissions, name).await?;
-                self.append(change.clone(), to_value(Some(&old))?).await?;
+                self.append(change.clone(), to_value(Some(&old))?);
             }
             Change::RoleRemove { name } => {
                 let removed = self.remove_assignments(Of::Role(name)).await?;
@@ -231,7 +326,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     return Ok(false);
                 }
                 self.tx.delete_named(Table::Roles, name).await?;
-                self.append(change.clone(), to_value(old.as_ref())?).await?;
+                self.append(change.clone(), to_value(old.as_ref())?);
             }
             Change::UserPut { user } => {
                 let old = self.tx.get_user(&user.username).await?;
@@ -239,7 +334,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     return Ok(false);
                 }
                 self.tx.put_user(user).await?;
-                self.append(change.clone(), to_value(old.as_ref())?).await?;
+                self.append(change.clone(), to_value(old.as_ref())?);
             }
             Change::UserRemove { username } => {
                 let removed = self.remove_assignments(Of::Subject(username)).await?;
@@ -248,29 +343,11 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     return Ok(false);
                 }
                 self.tx.delete_user(username).await?;
-                self.append(change.clone(), to_value(old.as_ref())?).await?;
+                self.append(change.clone(), to_value(old.as_ref())?);
             }
-            Change::AssignmentAdd { assignment: a } => {
-                let old = self
-                    .tx
-                    .get_assignment(&a.subject, &a.role, &a.scope)
-                    .await?;
-                if old.as_ref() == Some(a) {
-                    return Ok(false);
-                }
-                self.tx.put_assignment(a).await?;
-                self.append(change.clone(), to_value(old.as_ref())?).await?;
-            }
-            Change::AssignmentRemove {
-                subject,
-                role,
-                scope,
-            } => {
-                let Some(old) = self.tx.get_assignment(subject, role, scope).await? else {
-                    return Ok(false);
-                };
-                self.tx.delete_assignment(subject, role, scope).await?;
-                self.append(change.clone(), to_value(Some(&old))?).await?;
+            Change::AssignmentAdd { .. } | Change::AssignmentRemove { .. } => {
+                let revisions = self.assignments(std::slice::from_ref(change)).await?;
+                return Ok(revisions.first().is_some_and(Option::is_some));
             }
             Change::ScopeRegister { registration } => {
                 let old: Option<Vec<String>> =
@@ -286,8 +363,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     scope: registration.scope.clone(),
                     parents,
                 });
-                self.append(change.clone(), to_value(before.as_ref())?)
-                    .await?;
+                self.append(change.clone(), to_value(before.as_ref())?);
             }
             Change::ScopeRemove { scope } => {
                 let Some(parents) = self.get_json::<Vec<String>>(Table::Scopes, scope).await?
@@ -299,8 +375,7 @@ impl<T: WriteTx> Log<'_, '_, T> {
                     scope: scope.clone(),
                     parents,
                 };
-                self.append(change.clone(), to_value(Some(&before))?)
-                    .await?;
+                self.append(change.clone(), to_value(Some(&before))?);
             }
         }
         Ok(true)
@@ -309,16 +384,20 @@ impl<T: WriteTx> Log<'_, '_, T> {
     /// Removes every assignment of a subject or role, each audited as its own `assignment_remove`.
     async fn remove_assignments(&mut self, of: Of<'_>) -> Result<usize, StoreError> {
         let doomed = self.tx.assignments_of(of).await?;
+        let keys: Vec<Key<'_>> = doomed
+            .iter()
+            .map(|a| (a.subject.as_str(), a.role.as_str(), a.scope.as_str()))
+            .collect();
+        for chunk in keys.chunks(ROWS) {
+            self.tx.delete_assignments(chunk).await?;
+        }
         for a in &doomed {
-            self.tx
-                .delete_assignment(&a.subject, &a.role, &a.scope)
-                .await?;
             let change = Change::AssignmentRemove {
                 subject: a.subject.clone(),
                 role: a.role.clone(),
                 scope: a.scope.clone(),
             };
-            self.append(change, to_value(Some(a))?).await?;
+            self.append(change, to_value(Some(a))?);
         }
         Ok(doomed.len())
     }

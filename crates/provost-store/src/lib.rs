@@ -1,9 +1,11 @@
 //! Provost persistence: one `Store` over SQLite or PostgreSQL, with the audit log that is also the change feed.
 
+mod bulk;
 mod commit;
 mod err;
 mod model;
 mod rows;
+mod snapshot;
 mod store;
 
 pub mod postgres;
@@ -11,4 +13,5 @@ pub mod sqlite;
 
 pub use err::StoreError;
 pub use model::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Outcome, Snapshot};
+pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;

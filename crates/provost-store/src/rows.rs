@@ -96,26 +96,24 @@ pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// Everything a snapshot reads, table by table, in the order the snapshot lists it.
+/// The small tables of a snapshot, in the order it lists them; assignments follow as a stream.
 pub(crate) struct SnapshotRows {
     pub apps: Vec<NamedRow>,
     pub permissions: Vec<NamedRow>,
     pub roles: Vec<NamedRow>,
     pub users: Vec<UserRow>,
     pub scopes: Vec<NamedRow>,
-    pub assignments: Vec<AssignmentRow>,
 }
 
 impl SnapshotRows {
-    /// The state as changes that rebuild it: apps, permissions, roles, users, scopes, assignments.
+    /// These tables as changes that rebuild them: apps, permissions, roles, users, scopes.
     pub(crate) fn into_changes(self) -> Result<Vec<Change>, StoreError> {
         let mut changes = Vec::with_capacity(
             self.apps.len()
                 + self.permissions.len()
                 + self.roles.len()
                 + self.users.len()
-                + self.scopes.len()
-                + self.assignments.len(),
+                + self.scopes.len(),
         );
         for row in self.apps {
             let kind = Kind::parse(&row.body).ok_or_else(|| {
@@ -151,13 +149,6 @@ impl SnapshotRows {
             };
             changes.push(Change::ScopeRegister { registration });
         }
-        changes.extend(
-            self.assignments
-                .into_iter()
-                .map(|row| Change::AssignmentAdd {
-                    assignment: row.into(),
-                }),
-        );
         Ok(changes)
     }
 }

@@ -5,6 +5,7 @@ use provost_engine::{Assignment, AssignmentKey, Change, User};
 use crate::err::StoreError;
 use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Snapshot};
 use crate::postgres::PgStore;
+use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool.
@@ -75,7 +76,14 @@ impl Store {
 
     /// The whole state as changes, read in one consistent transaction, with its revision.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        dispatch!(self.snapshot())
+        snapshot::collect(async |to| self.snapshot_to(to).await).await
+    }
+
+    /// The whole state, read in one consistent transaction and sent to `to` in batches while it
+    /// is read: apps, permissions, roles, users and scope registrations first, then assignments
+    /// in no particular order, `SNAPSHOT_BATCH` at a time. Returns the revision it reflects.
+    pub async fn snapshot_to(&self, to: &SnapshotSender) -> Result<u64, StoreError> {
+        dispatch!(self.snapshot_to(to))
     }
 
     /// The highest revision in the audit log, 0 when it is empty.

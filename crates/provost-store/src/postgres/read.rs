@@ -5,10 +5,11 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::PgStore;
 use crate::err::StoreError;
-use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, Snapshot};
+use crate::model::{AssignmentFilter, AuditEntry, AuditFilter};
 use crate::rows::{
     audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
 };
+use crate::snapshot::{send, send_assignments, SnapshotSender};
 
 const AUDIT_COLUMNS: &str =
     "SELECT revision, at, actor, change::TEXT AS change, before::TEXT AS before FROM audit";
@@ -32,8 +33,9 @@ impl PgStore {
         audit_entries(rows)
     }
 
-    /// The whole state, read in one REPEATABLE READ transaction: one consistent view.
-    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+    /// The whole state, read in one REPEATABLE READ transaction (one consistent view) and sent
+    /// on in batches as it is read; returns its revision. See `Store::snapshot_to`.
+    pub async fn snapshot_to(&self, to: &SnapshotSender) -> Result<u64, StoreError> {
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -65,16 +67,16 @@ impl PgStore {
                 "SELECT scope AS name, parents::TEXT AS body FROM scopes ORDER BY pos, scope",
             )
             .await?,
-            // The engine needs no order; sorting 10 M rows would dominate a cold start.
-            assignments: sqlx::query_as(ASSIGNMENT_COLUMNS)
-                .fetch_all(&mut *tx)
-                .await?,
         };
+        send(to, rows.into_changes()?).await?;
+        // The engine needs no order; sorting 10 M rows would dominate a cold start.
+        send_assignments(
+            sqlx::query_as::<_, AssignmentRow>(ASSIGNMENT_COLUMNS).fetch(&mut *tx),
+            to,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Snapshot {
-            revision,
-            changes: rows.into_changes()?,
-        })
+        Ok(revision)
     }
 
     /// The highest revision in the audit log, 0 when it is empty.

@@ -30,7 +30,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Rows cross from SQLite's worker thread one message at a time; a deep buffer lets a
+            // snapshot's reader drain thousands per wake-up instead of waking per row.
+            .row_buffer_size(4096);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = if in_memory {
             SqlitePoolOptions::new()

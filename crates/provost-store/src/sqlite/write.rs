@@ -4,9 +4,10 @@ use provost_engine::{Assignment, Change, User};
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
+use crate::bulk::{self, AuditValues, Key};
 use crate::commit::{self, Of, Table, WriteTx};
 use crate::err::StoreError;
-use crate::model::{AuditEntry, Committed};
+use crate::model::Committed;
 use crate::rows::{to_i64, to_u64, AssignmentRow, UserRow};
 
 impl SqliteStore {
@@ -105,52 +106,21 @@ impl WriteTx for SqliteConnection {
         Ok(())
     }
 
-    async fn get_assignment(
-        &mut self,
-        subject: &str,
-        role: &str,
-        scope: &str,
-    ) -> Result<Option<Assignment>, StoreError> {
-        let row: Option<AssignmentRow> = sqlx::query_as(
-            "SELECT subject, role, scope, valid_from, valid_until FROM assignments \
-             WHERE subject = ?1 AND role = ?2 AND scope = ?3",
-        )
-        .bind(subject)
-        .bind(role)
-        .bind(scope)
-        .fetch_optional(self)
-        .await?;
-        Ok(row.map(Assignment::from))
+    async fn find_assignments(&mut self, keys: &[Key<'_>]) -> Result<Vec<Assignment>, StoreError> {
+        let rows: Vec<AssignmentRow> = bulk::find_assignments(keys)
+            .build_query_as()
+            .fetch_all(self)
+            .await?;
+        Ok(rows.into_iter().map(Assignment::from).collect())
     }
 
-    async fn put_assignment(&mut self, a: &Assignment) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO assignments (subject, role, scope, valid_from, valid_until) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (subject, role, scope) DO UPDATE SET \
-             valid_from = excluded.valid_from, valid_until = excluded.valid_until",
-        )
-        .bind(&a.subject)
-        .bind(&a.role)
-        .bind(&a.scope)
-        .bind(a.valid_from)
-        .bind(a.valid_until)
-        .execute(self)
-        .await?;
+    async fn put_assignments(&mut self, rows: &[&Assignment]) -> Result<(), StoreError> {
+        bulk::put_assignments(rows).build().execute(self).await?;
         Ok(())
     }
 
-    async fn delete_assignment(
-        &mut self,
-        subject: &str,
-        role: &str,
-        scope: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM assignments WHERE subject = ?1 AND role = ?2 AND scope = ?3")
-            .bind(subject)
-            .bind(role)
-            .bind(scope)
-            .execute(self)
-            .await?;
+    async fn delete_assignments(&mut self, keys: &[Key<'_>]) -> Result<(), StoreError> {
+        bulk::delete_assignments(keys).build().execute(self).await?;
         Ok(())
     }
 
@@ -167,27 +137,8 @@ impl WriteTx for SqliteConnection {
         Ok(rows.into_iter().map(Assignment::from).collect())
     }
 
-    async fn append(&mut self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let change = serde_json::to_string(&entry.change)?;
-        let before = entry
-            .before
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()?;
-        sqlx::query(
-            "INSERT INTO audit (revision, at, actor, op, subject, scope, change, before) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(to_i64(entry.revision))
-        .bind(entry.at)
-        .bind(&entry.actor)
-        .bind(entry.change.op())
-        .bind(entry.change.subject())
-        .bind(entry.change.scope())
-        .bind(change)
-        .bind(before)
-        .execute(self)
-        .await?;
+    async fn append(&mut self, rows: &[AuditValues<'_>]) -> Result<(), StoreError> {
+        bulk::append_audit(rows, "").build().execute(self).await?;
         Ok(())
     }
 }

@@ -34,6 +34,7 @@ on_both_backends!(
     policy_puts_and_removes,
     user_put_and_read,
     assignment_add_update_remove,
+    bulk_commit_sees_its_own_changes,
     scope_register_and_remove,
     revisions_are_gap_free,
     failed_commit_leaves_nothing,

@@ -245,6 +245,72 @@ pub async fn assignment_add_update_remove(db: &TestDb) {
     assert_eq!(store.revision().await.expect("revision"), base + 3);
 }
 
+/// One commit that names the same assignment several times, and enough others to take more than
+/// one statement: each change sees the ones before it, exactly as if committed one by one.
+pub async fn bulk_commit_sees_its_own_changes(db: &TestDb) {
+    let store = &db.store;
+    let base = commit(store, &small_policy()).await.revision;
+    commit(store, &[add("kept", "course_staff", COURSE)]).await;
+    let windowed = Assignment {
+        valid_until: Some(1_800_000_000),
+        ..Assignment::new("alice", "course_staff", COURSE)
+    };
+    let mut changes = vec![
+        add("alice", "course_staff", COURSE),
+        add("alice", "course_staff", COURSE),
+        Change::AssignmentAdd {
+            assignment: windowed.clone(),
+        },
+        remove("kept", "course_staff", COURSE),
+        remove("kept", "course_staff", COURSE),
+        add("kept", "course_staff", COURSE),
+        add("bob", "course_staff", COURSE),
+        remove("bob", "course_staff", COURSE),
+        remove("nobody", "course_staff", COURSE),
+    ];
+    let many = 2_500;
+    changes.extend((0..many).map(|i| add(&format!("learner{i:05}"), "course_auditor", COURSE)));
+    let done = commit(store, &changes).await;
+
+    let first = base + 2;
+    let applied = |revision| Outcome::Applied { revision };
+    assert_eq!(
+        done.outcomes[..9],
+        [
+            applied(first),
+            Outcome::Unchanged,
+            applied(first + 1),
+            applied(first + 2),
+            Outcome::Unchanged,
+            applied(first + 3),
+            applied(first + 4),
+            applied(first + 5),
+            Outcome::Unchanged,
+        ]
+    );
+    assert_eq!(done.revision, first + 5 + many);
+    assert_eq!(
+        revisions(&done.entries),
+        (first..=done.revision).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        done.entries[1].before,
+        Some(serde_json::to_value(Assignment::new("alice", "course_staff", COURSE)).expect("json"))
+    );
+    // The audit log holds exactly the rows the commit answered with.
+    let logged = store
+        .changes_since(base + 1, 10_000)
+        .await
+        .expect("changes");
+    assert_eq!(logged, done.entries);
+
+    let held = all_assignments(store).await;
+    assert_eq!(held.len() as u64, 2 + many);
+    assert!(held.contains(&windowed));
+    assert!(held.contains(&Assignment::new("kept", "course_staff", COURSE)));
+    assert!(!held.iter().any(|a| a.subject == "bob"));
+}
+
 pub async fn scope_register_and_remove(db: &TestDb) {
     let store = &db.store;
     let program = ScopeRegistration {

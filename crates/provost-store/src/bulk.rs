@@ -1,0 +1,137 @@
+//! Multi-row statements for the bulk parts of a commit (assignments and audit rows), written once
+//! for both dialects: `QueryBuilder` numbers the placeholders each database's way.
+
+use chrono::{DateTime, Utc};
+use provost_engine::Assignment;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::err::StoreError;
+use crate::model::AuditEntry;
+use crate::rows::to_i64;
+
+/// Rows per statement: 8 parameters a row stays far below SQLite's 32 766 and PostgreSQL's 65 535.
+pub(crate) const ROWS: usize = 1000;
+
+/// An assignment's primary key: (subject, role, scope).
+pub(crate) type Key<'a> = (&'a str, &'a str, &'a str);
+
+const ASSIGNMENT_COLUMNS: &str =
+    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
+
+/// `SELECT` of the assignments among `keys`.
+pub(crate) fn find_assignments<'a, DB>(keys: &[Key<'a>]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(ASSIGNMENT_COLUMNS);
+    query.push(" WHERE (subject, role, scope) IN ");
+    push_keys(&mut query, keys);
+    query
+}
+
+/// `DELETE` of the assignments among `keys`.
+pub(crate) fn delete_assignments<'a, DB>(keys: &[Key<'a>]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new("DELETE FROM assignments WHERE (subject, role, scope) IN ");
+    push_keys(&mut query, keys);
+    query
+}
+
+/// `(VALUES (?, ?, ?), ...)`: row values work in `IN` on both databases.
+fn push_keys<'a, DB>(query: &mut QueryBuilder<'a, DB>, keys: &[Key<'a>])
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    query.push("(");
+    query.push_values(keys.iter().copied(), |mut row, (subject, role, scope)| {
+        row.push_bind(subject).push_bind(role).push_bind(scope);
+    });
+    query.push(")");
+}
+
+/// Upsert of `rows` (each key at most once): new windows replace old ones.
+pub(crate) fn put_assignments<'a, DB>(rows: &[&'a Assignment]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO assignments (subject, role, scope, valid_from, valid_until) ",
+    );
+    query.push_values(rows.iter().copied(), |mut row, a| {
+        row.push_bind(a.subject.as_str())
+            .push_bind(a.role.as_str())
+            .push_bind(a.scope.as_str())
+            .push_bind(a.valid_from)
+            .push_bind(a.valid_until);
+    });
+    query.push(
+        " ON CONFLICT (subject, role, scope) DO UPDATE SET \
+         valid_from = excluded.valid_from, valid_until = excluded.valid_until",
+    );
+    query
+}
+
+/// An audit row with its JSON already written, so a statement can borrow it.
+pub(crate) struct AuditValues<'a> {
+    revision: i64,
+    at: DateTime<Utc>,
+    actor: &'a str,
+    op: &'static str,
+    subject: Option<&'a str>,
+    scope: Option<&'a str>,
+    change: String,
+    before: Option<String>,
+}
+
+impl<'a> AuditValues<'a> {
+    pub(crate) fn of(entry: &'a AuditEntry) -> Result<AuditValues<'a>, StoreError> {
+        Ok(AuditValues {
+            revision: to_i64(entry.revision),
+            at: entry.at,
+            actor: &entry.actor,
+            op: entry.change.op(),
+            subject: entry.change.subject(),
+            scope: entry.change.scope(),
+            change: serde_json::to_string(&entry.change)?,
+            before: entry
+                .before
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        })
+    }
+}
+
+/// `INSERT` of audit rows; `json` is the cast the JSON columns need (`::JSONB` on PostgreSQL).
+pub(crate) fn append_audit<'a, DB>(rows: &'a [AuditValues<'a>], json: &str) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO audit (revision, at, actor, op, subject, scope, change, before) ",
+    );
+    query.push_values(rows, |mut row, r| {
+        row.push_bind(r.revision)
+            .push_bind(r.at)
+            .push_bind(r.actor)
+            .push_bind(r.op)
+            .push_bind(r.subject)
+            .push_bind(r.scope)
+            .push_bind(r.change.as_str())
+            .push_unseparated(json)
+            .push_bind(r.before.as_deref())
+            .push_unseparated(json);
+    });
+    query
+}
