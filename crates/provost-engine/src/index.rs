@@ -284,10 +284,17 @@ impl Index {
         let Some(role) = self.policy.role_slot(&a.role) else {
             return;
         };
-        let Ok(scope) = Scope::parse(&a.scope) else {
-            return;
+        // Stored keys are canonical, so a key the index already holds is that node: no parsing
+        // on the bulk path (a cold start places millions of assignments on a few thousand nodes).
+        let (node, filter) = match self.node_ids.get(a.scope.as_str()) {
+            Some(&node) => (node, None),
+            None => {
+                let Ok(scope) = Scope::parse(&a.scope) else {
+                    return;
+                };
+                self.place(&scope)
+            }
         };
-        let (node, filter) = self.place(&scope);
         let grant = Grant {
             role,
             node,

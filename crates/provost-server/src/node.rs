@@ -30,10 +30,23 @@ impl Node {
     }
 
     /// Builds the engine from a consistent snapshot, then follows the log from its revision.
+    /// The index is built on a blocking thread from batches while the database still sends the
+    /// rest, so reading and building overlap and the rows are never all in memory at once.
     pub async fn from_store(store: Store) -> Result<Node> {
-        let snapshot = store.snapshot().await?;
-        let mut index = Index::new();
-        index.apply(snapshot.revision, &snapshot.changes);
+        let (to, mut batches) = tokio::sync::mpsc::channel::<Vec<Change>>(4);
+        let build = tokio::task::spawn_blocking(move || {
+            let mut index = Index::new();
+            while let Some(batch) = batches.blocking_recv() {
+                index.apply(0, &batch);
+            }
+            index
+        });
+        let read = store.snapshot_to(&to).await;
+        drop(to);
+        let mut index = build
+            .await
+            .map_err(|e| Error::internal(format!("building the index failed: {e}")))?;
+        index.apply(read?, &[]);
         let node = Node {
             store,
             engine: Arc::new(Engine::new(index)),
