@@ -2,7 +2,7 @@
 //! whole state twice (as rows and as an index) and builds while the database still sends.
 
 use futures_util::{Stream, TryStreamExt};
-use provost_engine::Change;
+use provost_engine::{Assignment, Change};
 use tokio::sync::mpsc;
 
 use crate::err::StoreError;
@@ -42,6 +42,26 @@ where
         }
     }
     send(to, batch).await
+}
+
+/// Assignments from a JSON array of `[subject, role, scope, valid_from, valid_until]` rows.
+pub(crate) fn assignments_from_json(page: &str) -> Result<Vec<Change>, StoreError> {
+    type Row = (String, String, String, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = serde_json::from_str(page)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(subject, role, scope, valid_from, valid_until)| Change::AssignmentAdd {
+                assignment: Assignment {
+                    subject,
+                    role,
+                    scope,
+                    valid_from,
+                    valid_until,
+                },
+            },
+        )
+        .collect())
 }
 
 /// A whole snapshot in memory, gathered from the batches `produce` sends.

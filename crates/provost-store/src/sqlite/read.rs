@@ -9,7 +9,7 @@ use crate::model::{AssignmentFilter, AuditEntry, AuditFilter};
 use crate::rows::{
     audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
 };
-use crate::snapshot::{send, send_assignments, SnapshotSender};
+use crate::snapshot::{assignments_from_json, send, SnapshotSender, SNAPSHOT_BATCH};
 
 const AUDIT_COLUMNS: &str = "SELECT revision, at, actor, change, before FROM audit";
 const ASSIGNMENT_COLUMNS: &str =
@@ -65,12 +65,27 @@ impl SqliteStore {
             .await?,
         };
         send(to, rows.into_changes()?).await?;
-        // The engine needs no order; sorting 10 M rows would dominate a cold start.
-        send_assignments(
-            sqlx::query_as::<_, AssignmentRow>(ASSIGNMENT_COLUMNS).fetch(&mut *tx),
-            to,
-        )
-        .await?;
+        // Assignments a page at a time, each page one JSON array built by SQLite: sqlx hands
+        // rows over from SQLite's worker thread one by one, which cost more than building the
+        // index (cold start of 1 M: 4.7 s row by row, 1.7 s by pages). Pages follow rowid, so
+        // nothing is sorted.
+        let mut after = 0_i64;
+        loop {
+            let page: (Option<String>, Option<i64>) = sqlx::query_as(
+                "SELECT json_group_array(json_array(subject, role, scope, valid_from, valid_until)), \
+                 MAX(rowid) FROM (SELECT rowid, * FROM assignments WHERE rowid > ?1 \
+                 ORDER BY rowid LIMIT ?2)",
+            )
+            .bind(after)
+            .bind(SNAPSHOT_BATCH as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (Some(json), Some(last)) = page else {
+                break;
+            };
+            send(to, assignments_from_json(&json)?).await?;
+            after = last;
+        }
         tx.commit().await?;
         Ok(revision)
     }

@@ -41,6 +41,7 @@ on_both_backends!(
     role_remove_cascades,
     user_remove_cascades,
     snapshot_round_trip,
+    snapshot_pages_through_many_assignments,
     assignment_pages_and_filters,
     audit_filters,
     reopen_keeps_everything,

@@ -524,3 +524,41 @@ pub async fn concurrent_committers(db: &TestDb) {
         (WRITERS * COMMITS * 2) as u64
     );
 }
+
+/// A snapshot larger than one batch (and, on SQLite, one page): every assignment exactly once.
+pub async fn snapshot_pages_through_many_assignments(db: &TestDb) {
+    let store = &db.store;
+    commit(store, &small_policy()).await;
+    let many = provost_store::SNAPSHOT_BATCH * 2 + 7;
+    let mut expected: Vec<Assignment> = (0..many)
+        .map(|i| Assignment {
+            valid_until: (i % 3 == 0).then_some(1_800_000_000 + i as i64),
+            ..Assignment::new(&format!("learner-é{i}"), "course_auditor", COURSE)
+        })
+        .collect();
+    for chunk in expected.chunks(10_000) {
+        let changes: Vec<Change> = chunk
+            .iter()
+            .map(|a| Change::AssignmentAdd {
+                assignment: a.clone(),
+            })
+            .collect();
+        commit(store, &changes).await;
+    }
+    let snapshot = store.snapshot().await.expect("snapshot");
+    let mut got: Vec<Assignment> = snapshot
+        .changes
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::AssignmentAdd { assignment } => Some(assignment),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), many);
+    assert!(
+        got == expected,
+        "the snapshot's assignments differ from those committed"
+    );
+}
