@@ -25,8 +25,19 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Log lines on stderr as `text` or as `json` (one object per line, for log collectors).
+    /// Which lines: `PROVOST_LOG`, e.g. `warn` or `provost_server=debug,info`.
+    #[arg(long, global = true, env = "PROVOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 const TOUR: &str = "Examples:

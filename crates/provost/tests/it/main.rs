@@ -9,7 +9,7 @@ use std::process::Output;
 /// A fresh database in its own directory, and a way to run `provost` against it.
 pub struct Cli {
     _dir: tempfile::TempDir,
-    db: PathBuf,
+    pub db: PathBuf,
 }
 
 impl Default for Cli {
