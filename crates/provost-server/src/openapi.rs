@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api_error::{ErrorBody, ErrorInfo};
-use crate::apps::authz::{http, http_types as t, service as s};
+use crate::apps::authz::{http, http_types as t, roles as r, service as s};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,8 +46,8 @@ use crate::apps::authz::{http, http_types as t, service as s};
         t::AssignmentPage, t::BulkRequest, t::RoleList, t::RoleSaved, t::RoleBody, t::Revision,
         t::ImpactPage, t::PermissionList, t::NamePage, t::UserBody, t::UserSaved, t::AuditItem,
         t::AuditPage, t::ValidateItem, t::ValidateResult,
-        s::AssignmentInput, s::ItemResult, s::ItemError, s::BulkResult, s::RoleView, s::RoleInput,
-        s::RoleImpact, s::AssignmentImpact, s::PermissionView,
+        s::AssignmentInput, s::ItemResult, s::ItemError, s::BulkResult, r::RoleView, r::RoleInput,
+        r::RoleImpact, r::AssignmentImpact, r::PermissionView,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use provost_engine::{Explanation, User, DEFAULT_POLICY};
 use provost_server::apps::authz::actor::Actor;
+use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
 use provost_store::AuditFilter;
@@ -39,13 +40,13 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 })?,
                 None => DEFAULT_POLICY.to_owned(),
             };
-            let load = service::load_policy(node, &actor, &text, prune).await?;
+            let load = roles::load_policy(node, &actor, &text, prune).await?;
             emit(json, &load, || {
                 format!("{} change(s); revision {}", load.changes, load.revision)
             });
         }
         Command::Roles(RolesCommand::List) => {
-            let roles = service::roles(node).await?;
+            let roles = roles::roles(node).await?;
             emit(json, &roles, || {
                 roles
                     .iter()

@@ -8,7 +8,8 @@ use provost_store::{AssignmentFilter, AuditFilter};
 use serde_json::json;
 
 use super::http_types::*;
-use super::service::{self, AssignmentInput, BulkResult, RoleInput, RoleView};
+use super::roles::{self, RoleInput, RoleView};
+use super::service::{self, AssignmentInput, BulkResult};
 use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
 use crate::err::Error;
@@ -178,7 +179,7 @@ pub async fn list_roles(
     _caller: Principal,
 ) -> ApiResult<Json<RoleList>> {
     Ok(Json(RoleList {
-        items: service::roles(state.node()).await?,
+        items: roles::roles(state.node()).await?,
     }))
 }
 
@@ -189,7 +190,7 @@ pub async fn get_role(
     _caller: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<RoleView>> {
-    Ok(Json(service::role(state.node(), &name).await?))
+    Ok(Json(roles::role(state.node(), &name).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
@@ -199,7 +200,7 @@ pub async fn create_role(
     Principal(actor): Principal,
     ApiJson(body): ApiJson<RoleInput>,
 ) -> ApiResult<(StatusCode, Json<RoleSaved>)> {
-    let (role, revision) = service::save_role(state.node(), &actor, body, true).await?;
+    let (role, revision) = roles::save_role(state.node(), &actor, body, true).await?;
     Ok((StatusCode::CREATED, Json(RoleSaved { role, revision })))
 }
 
@@ -217,7 +218,7 @@ pub async fn replace_role(
         permissions: body.permissions,
         org: body.org,
     };
-    let (role, revision) = service::save_role(state.node(), &actor, input, false).await?;
+    let (role, revision) = roles::save_role(state.node(), &actor, input, false).await?;
     Ok(Json(RoleSaved { role, revision }))
 }
 
@@ -229,7 +230,7 @@ pub async fn delete_role(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Revision>> {
     Ok(Json(Revision {
-        revision: service::delete_role(state.node(), &actor, &name).await?,
+        revision: roles::delete_role(state.node(), &actor, &name).await?,
     }))
 }
 
@@ -251,7 +252,7 @@ pub async fn role_impact(
         .map(String::from)
         .collect();
     let mut impact =
-        service::role_impact(state.node(), &actor, &name, &proposed, after, limit + 1).await?;
+        roles::role_impact(state.node(), &actor, &name, &proposed, after, limit + 1).await?;
     let role = impact.role.clone();
     let next_cursor = next_page(&mut impact.assignments, limit, |a| {
         encode_cursor(&AssignmentKey {
@@ -272,7 +273,7 @@ pub async fn list_permissions(
     _caller: Principal,
 ) -> Json<PermissionList> {
     Json(PermissionList {
-        items: service::permissions(&state.node().engine.snapshot()),
+        items: roles::permissions(&state.node().engine.snapshot()),
     })
 }
 

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::service::{AssignmentInput, CheckAnswer, RoleImpact, RoleView};
+use super::roles::{PermissionView, RoleImpact, RoleView};
+use super::service::{AssignmentInput, CheckAnswer};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -162,7 +163,7 @@ pub struct ImpactPage {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PermissionList {
-    pub items: Vec<super::service::PermissionView>,
+    pub items: Vec<PermissionView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

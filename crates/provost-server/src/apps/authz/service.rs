@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::actor::{now, Actor};
-pub use super::roles::*;
 use crate::err::{Error, Result};
 use crate::node::Node;
 
