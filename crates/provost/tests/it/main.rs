@@ -1,6 +1,7 @@
-//! CLI tests: the real `provost` binary on a fresh SQLite file per test.
+//! Tests of the real `provost` binary: the CLI on a fresh SQLite file per test, and `serve` nodes.
 
 mod commands;
+mod nodes;
 mod scenario;
 
 use std::path::PathBuf;

@@ -1,0 +1,173 @@
+//! Two real `provost serve` processes on one PostgreSQL: read-your-writes across them, and a node
+//! killed with SIGKILL that comes back with everything, by cold start and the change feed.
+//! PostgreSQL must be reachable (`scripts/test.sh` starts it); this fails rather than skips.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection};
+
+const SECRET: &str = "nodes-test-secret-0123456789abcdef";
+const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
+
+/// A `provost serve` process and the address it listens on.
+struct ServeNode {
+    child: Child,
+    url: String,
+}
+
+impl ServeNode {
+    /// Starts a node on a free port and waits for its "listening" log line (JSON logs).
+    fn start(database_url: &str) -> ServeNode {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_provost"))
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .env("PROVOST_DATABASE_URL", database_url)
+            .env("PROVOST_JWT_SECRET", SECRET)
+            .env("PROVOST_LOG", "info")
+            .env("PROVOST_POLL_INTERVAL", "200ms")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("provost serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("the node logs until it listens")
+                .expect("a log line");
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["fields"]["message"] == "provost is listening" {
+                break entry["fields"]["address"]
+                    .as_str()
+                    .expect("address")
+                    .to_owned();
+            }
+        };
+        // Keep draining stderr so the node never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServeNode {
+            child,
+            url: format!("http://{address}"),
+        }
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the node answers");
+        let status = answer.status().as_u16();
+        (status, answer.json().await.expect("a JSON answer"))
+    }
+
+    async fn revision(&self) -> u64 {
+        let health: Value = reqwest::get(format!("{}/healthz", self.url))
+            .await
+            .expect("healthz answers")
+            .json()
+            .await
+            .expect("healthz is JSON");
+        health["revision"].as_u64().expect("revision")
+    }
+
+    async fn allowed(&self, token: &str, subject: &str, at_least: Option<u64>) -> bool {
+        let mut question =
+            json!({ "subject": subject, "action": "courses.edit_course_content", "scope": COURSE });
+        if let Some(revision) = at_least {
+            question["at_least_revision"] = json!(revision);
+        }
+        let (status, body) = self.post("/api/v1/check", token, question).await;
+        assert_eq!(status, 200, "{body}");
+        body["allowed"] == true
+    }
+
+    /// Assigns `course_staff` at the course and returns the write's revision.
+    async fn assign(&self, token: &str, subject: &str) -> u64 {
+        let items = json!({ "assignments": [{ "subject": subject, "role": "course_staff", "scope": COURSE }] });
+        let (status, body) = self.post("/api/v1/assignments", token, items).await;
+        assert_eq!(status, 200, "{body}");
+        body["revision"].as_u64().expect("revision")
+    }
+}
+
+impl Drop for ServeNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin_token() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_provost"))
+        .args(["token", "--user", "admin", "--superuser", "--ttl", "10m"])
+        .env("PROVOST_JWT_SECRET", SECRET)
+        .output()
+        .expect("provost token runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_nodes_share_writes_and_a_killed_node_comes_back_whole() {
+    let admin_url = std::env::var("PROVOST_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("provost_nodes_{}", std::process::id());
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL at {admin_url} is needed (run scripts/test.sh): {e}")
+    });
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop an old database");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    let database_url = format!("{base}/{name}");
+
+    let a = ServeNode::start(&database_url);
+    let mut b = ServeNode::start(&database_url);
+    let token = admin_token();
+
+    // Read-your-writes: written through A, allowed on B at once with the revision A returned.
+    let first = a.assign(&token, "alice").await;
+    assert!(b.allowed(&token, "alice", Some(first)).await);
+
+    // B dies without a chance to clean up; a write lands while it is down.
+    b.child.kill().expect("SIGKILL node B");
+    b.child.wait().expect("node B is gone");
+    let second = a.assign(&token, "bob").await;
+
+    // B starts again from the database alone: both writes are there without waiting.
+    b = ServeNode::start(&database_url);
+    assert!(b.revision().await >= second);
+    assert!(b.allowed(&token, "alice", None).await);
+    assert!(b.allowed(&token, "bob", None).await);
+
+    // A write through the new B reaches A by the change feed, and both settle on one revision.
+    let third = b.assign(&token, "carol").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.revision().await < third && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(a.revision().await, b.revision().await);
+    assert!(a.allowed(&token, "carol", None).await);
+
+    drop((a, b));
+    let _ = admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await;
+}
