@@ -7,6 +7,10 @@ use std::time::Instant;
 use provost_engine::{Assignment, Change};
 use provost_server::Node;
 
+/// The allocator `provost serve` runs with, so the times are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

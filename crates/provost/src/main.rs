@@ -9,6 +9,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: index builds free, from the building thread, millions of strings the reading thread
+/// allocated, and requests allocate per call; glibc's arenas made both measurably slower (cold
+/// start of 1 M assignments ~25 % faster with mimalloc).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
