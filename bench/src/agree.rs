@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engines::provost::Provost;
 use crate::engines::Engine;
-use crate::measure::{Method, Timing};
+use crate::measure::Timing;
 use crate::queries::{Lookup, Query};
 
 /// How much agreement was shown.
@@ -23,18 +23,23 @@ pub struct Agreement {
 
 pub type Disagreement = String;
 
-/// Asks `peer` and Provost each query, until done or `budget` is spent.
+/// Asks `peer` and Provost each query, until done or `budget` is spent; also returns the time of
+/// each of the peer's calls (for engines too slow to time apart from this).
 pub fn checks<E: Engine>(
     name: &str,
     peer: &E,
     reference: &Provost,
     queries: &[Query],
     budget: Duration,
-) -> Result<Agreement, Disagreement> {
+) -> Result<(Agreement, Vec<f64>), Disagreement> {
     let started = Instant::now();
     let mut agreement = Agreement::default();
+    let mut each = Vec::new();
     for q in queries {
-        let theirs = peer.allowed(&peer.prepare(q));
+        let prepared = peer.prepare(q);
+        let t = Instant::now();
+        let theirs = peer.allowed(&prepared);
+        each.push(t.elapsed().as_nanos() as f64);
         let ours = reference.allowed(q);
         if theirs != ours {
             return Err(format!(
@@ -47,7 +52,7 @@ pub fn checks<E: Engine>(
             break;
         }
     }
-    Ok(agreement)
+    Ok((agreement, each))
 }
 
 /// Compares `peer`'s answer to each lookup with Provost's, timing the peer's calls; stops when done
@@ -75,19 +80,5 @@ pub fn lookups(
             break;
         }
     }
-    let compared = each.len();
-    if each.is_empty() {
-        return Ok((0, None));
-    }
-    let mean = each.iter().sum::<f64>() / each.len() as f64;
-    each.sort_by(f64::total_cmp);
-    Ok((
-        compared,
-        Some(Timing {
-            method: Method::TimedLoop,
-            queries: compared,
-            median_ns: each[compared / 2],
-            mean_ns: mean,
-        }),
-    ))
+    Ok((each.len(), Timing::of_calls(each)))
 }

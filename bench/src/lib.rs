@@ -4,5 +4,8 @@ pub mod agree;
 pub mod dataset;
 pub mod engines;
 pub mod measure;
+pub mod plot;
 pub mod queries;
+pub mod readme;
+pub mod report;
 pub mod results;

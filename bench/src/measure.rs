@@ -30,8 +30,6 @@ pub enum Method {
     Criterion,
     /// Each call timed on its own over a fixed list of queries; the median call.
     TimedLoop,
-    /// Not run: scaled linearly from the largest measured size.
-    Extrapolated,
 }
 
 /// A latency figure, in nanoseconds per call.
@@ -40,8 +38,31 @@ pub struct Timing {
     pub method: Method,
     /// Distinct queries the calls cycled over (criterion) or calls timed (loop).
     pub queries: usize,
+    /// criterion: median over samples of the mean per call; loop: the median call.
     pub median_ns: f64,
     pub mean_ns: f64,
+    /// Loop only: the 99th percentile call.
+    #[serde(default)]
+    pub p99_ns: Option<f64>,
+}
+
+impl Timing {
+    /// From each call's time, sorted here.
+    pub fn of_calls(mut each: Vec<f64>) -> Option<Timing> {
+        if each.is_empty() {
+            return None;
+        }
+        let mean = each.iter().sum::<f64>() / each.len() as f64;
+        each.sort_by(f64::total_cmp);
+        let at = |q: f64| each[((each.len() - 1) as f64 * q).round() as usize];
+        Some(Timing {
+            method: Method::TimedLoop,
+            queries: each.len(),
+            median_ns: at(0.5),
+            mean_ns: mean,
+            p99_ns: Some(at(0.99)),
+        })
+    }
 }
 
 /// Times each call of `f` over `items` until all are done or `budget` is spent (at least one).
@@ -56,17 +77,46 @@ pub fn timed_loop<T>(items: &[T], budget: Duration, mut f: impl FnMut(&T)) -> Op
             break;
         }
     }
-    if each.is_empty() {
-        return None;
-    }
-    let mean = each.iter().sum::<f64>() / each.len() as f64;
+    Timing::of_calls(each)
+}
+
+/// What reading the clock twice costs, the median of many tries.
+fn clock_overhead_ns() -> f64 {
+    let mut each: Vec<f64> = (0..100_000)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(());
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
     each.sort_by(f64::total_cmp);
-    Some(Timing {
-        method: Method::TimedLoop,
-        queries: each.len(),
-        median_ns: each[each.len() / 2],
-        mean_ns: mean,
-    })
+    each[each.len() / 2]
+}
+
+/// Each call of a cheap `f` timed on its own, `rounds` times over `items` (after one round to
+/// warm up), less the clock's own cost: the distribution criterion's averages hide.
+pub fn per_call<T>(items: &[T], rounds: usize, mut f: impl FnMut(&T) -> bool) -> Option<Timing> {
+    for item in items {
+        black_box(f(black_box(item)));
+    }
+    let overhead = clock_overhead_ns();
+    let mut each = Vec::with_capacity(items.len() * rounds);
+    for _ in 0..rounds {
+        for item in items {
+            let t = Instant::now();
+            black_box(f(black_box(item)));
+            each.push((t.elapsed().as_nanos() as f64 - overhead).max(0.0));
+        }
+    }
+    Timing::of_calls(each)
+}
+
+/// The one-minute load average (Linux), to tell a quiet machine from a busy one.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
 }
 
 #[derive(Deserialize)]
@@ -109,5 +159,6 @@ pub fn criterion<T>(
         queries: items.len(),
         median_ns: estimates.median.point_estimate,
         mean_ns: estimates.mean.point_estimate,
+        p99_ns: None,
     })
 }

@@ -18,12 +18,22 @@ pub struct EngineRun {
     /// Resident memory gained while building it (RSS delta, allocator slack included).
     pub rss_bytes: u64,
     pub agreement: Agreement,
+    /// criterion's figure for cheap engines (a mean over the query mix); the timed loop for casbin.
     pub check: Timing,
+    /// Cheap engines: every call timed on its own (p50, p99); casbin's `check` is already that.
+    pub check_per_call: Option<Timing>,
     pub scopes: Option<Timing>,
     pub who: Option<Timing>,
+    /// One-minute load average when the run ended (2 means both cores were busy).
+    pub load_average: f64,
 }
 
 impl EngineRun {
+    /// The per-call latency: median call, and 99th percentile if known.
+    pub fn per_call(&self) -> &Timing {
+        self.check_per_call.as_ref().unwrap_or(&self.check)
+    }
+
     pub fn bytes_per_assignment(&self) -> f64 {
         self.rss_bytes as f64 / self.size.max(1) as f64
     }
