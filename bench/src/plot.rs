@@ -33,7 +33,8 @@ pub fn log_log(path: &Path, title: &str, y_label: &str, series: &[Series]) -> Re
     if x_lo > x_hi {
         return Err("nothing to plot".into());
     }
-    let (x_lo, x_hi) = decades(x_lo, x_hi * 1.5);
+    // Sizes are decades already: a margin either side, no empty decade.
+    let (x_lo, x_hi) = (x_lo / 1.5, x_hi * 1.5);
     let (y_lo, y_hi) = decades(y_lo, y_hi);
 
     let root = SVGBackend::new(path, (760, 480)).into_drawing_area();

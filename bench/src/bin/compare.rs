@@ -18,6 +18,10 @@ use provost_bench::queries::{self, Actions, Lookup, Query};
 use provost_bench::results::EngineRun;
 use provost_engine::PolicyDoc;
 
+/// The allocator `provost` ships with, for all three engines alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Queries compared for agreement (all of them unless a slow engine's budget runs out); casbin
 /// is timed on these.
 const AGREEMENT_QUERIES: usize = 4000;
