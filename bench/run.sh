@@ -11,7 +11,8 @@
 # HTTP_SIZE, assignments in the served database; DURATION and CONNECTIONS of each oha run;
 # CHECK_RATES / BATCH_RATES, the fixed request rates (plus one run at full speed each).
 # Installs its load tool itself: `oha` with `cargo install --locked` into target/bench-tools
-# (a few minutes, once). Results: target/bench/{results,http,criterion}.
+# (a few minutes, once). Results: target/bench/{results,http,criterion}. Binaries go where cargo
+# puts them (CARGO_TARGET_DIR is honoured, e.g. to time a build from scratch).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +42,7 @@ if [ ! -x "$OHA" ]; then
     cargo install oha --locked --root "$TOOLS" >&2
 fi
 cargo build --release --locked -p provost-bench -p provost >&2
-BIN=$ROOT/target/release
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 rm -rf "$OUT/results" "$OUT/http"
 mkdir -p "$OUT/results" "$OUT/http" "$OUT/criterion"
 
