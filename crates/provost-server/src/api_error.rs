@@ -20,7 +20,9 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    details: Option<Value>,
+    /// Boxed: errors travel in every handler's `Result`, and a JSON value is large (larger still
+    /// when a dependency turns on serde_json's `preserve_order`).
+    details: Option<Box<Value>>,
     /// For 500s: what went wrong, for the log (never for the client).
     cause: Option<String>,
 }
@@ -62,19 +64,19 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
     /// Names the item of a list request that failed (`details.index`).
     pub fn at_index(mut self, index: usize) -> ApiError {
-        let mut details = match self.details.take() {
+        let mut details = match self.details.take().map(|d| *d) {
             Some(Value::Object(map)) => map,
             Some(other) => [("value".to_owned(), other)].into_iter().collect(),
             None => serde_json::Map::new(),
         };
         details.insert("index".into(), index.into());
-        self.details = Some(Value::Object(details));
+        self.details = Some(Box::new(Value::Object(details)));
         self
     }
 
@@ -111,7 +113,7 @@ impl From<Error> for ApiError {
             status,
             code: e.code,
             message: e.message,
-            details: e.details,
+            details: e.details.map(Box::new),
             cause: None,
         }
     }
@@ -134,7 +136,7 @@ impl IntoResponse for ApiError {
             error: ErrorInfo {
                 code: self.code.to_owned(),
                 message: self.message,
-                details: self.details,
+                details: self.details.map(|d| *d),
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
