@@ -7,16 +7,13 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::err::StoreError;
 use crate::model::AuditEntry;
-use crate::rows::to_i64;
+use crate::rows::{to_i64, ASSIGNMENT_COLUMNS};
 
 /// Rows per statement: 8 parameters a row stays far below SQLite's 32 766 and PostgreSQL's 65 535.
 pub(crate) const ROWS: usize = 1000;
 
 /// An assignment's primary key: (subject, role, scope).
 pub(crate) type Key<'a> = (&'a str, &'a str, &'a str);
-
-const ASSIGNMENT_COLUMNS: &str =
-    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
 
 /// `SELECT` of the assignments among `keys`.
 pub(crate) fn find_assignments<'a, DB>(keys: &[Key<'a>]) -> QueryBuilder<'a, DB>

@@ -233,10 +233,9 @@ impl<T: WriteTx> Log<'_, '_, T> {
         let mut touched = vec![false; keys.len()];
         let mut revisions = Vec::with_capacity(run.len());
         for change in run {
-            let Some(i) = key_of(change).and_then(|key| keys.binary_search(&key).ok()) else {
-                revisions.push(None);
-                continue;
-            };
+            let i = key_of(change)
+                .and_then(|key| keys.binary_search(&key).ok())
+                .expect("a run holds assignment changes only, and every key was collected");
             let applied = match change {
                 Change::AssignmentAdd { assignment } if state[i].as_ref() != Some(assignment) => {
                     let old = state[i].replace(assignment.clone());

@@ -38,6 +38,10 @@ pub(crate) fn audit_entries(rows: Vec<AuditRow>) -> Result<Vec<AuditEntry>, Stor
     rows.into_iter().map(AuditEntry::try_from).collect()
 }
 
+/// The query every assignment read starts from: the columns of `AssignmentRow`.
+pub(crate) const ASSIGNMENT_COLUMNS: &str =
+    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct AssignmentRow {
     pub subject: String,

@@ -8,13 +8,12 @@ use crate::err::StoreError;
 use crate::model::{AssignmentFilter, AuditEntry, AuditFilter};
 use crate::rows::{
     audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
+    ASSIGNMENT_COLUMNS,
 };
 use crate::snapshot::{send, send_assignments, SnapshotSender};
 
 const AUDIT_COLUMNS: &str =
     "SELECT revision, at, actor, change::TEXT AS change, before::TEXT AS before FROM audit";
-const ASSIGNMENT_COLUMNS: &str =
-    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
 
 impl PgStore {
     /// Audit rows with a revision above `revision`, ascending, at most `limit`.

@@ -8,7 +8,7 @@ use crate::bulk::{self, AuditValues, Key};
 use crate::commit::{self, Of, Table, WriteTx};
 use crate::err::StoreError;
 use crate::model::Committed;
-use crate::rows::{to_i64, to_u64, AssignmentRow, UserRow};
+use crate::rows::{to_i64, to_u64, AssignmentRow, UserRow, ASSIGNMENT_COLUMNS};
 
 /// The advisory lock every write transaction takes first ("provost" in ASCII), so that revisions
 /// are handed out, and become visible, strictly in order across every node.
@@ -144,10 +144,7 @@ impl WriteTx for PgConnection {
             Of::Subject(subject) => ("subject", subject),
             Of::Role(role) => ("role", role),
         };
-        let sql = format!(
-            "SELECT subject, role, scope, valid_from, valid_until FROM assignments \
-             WHERE {column} = $1 ORDER BY subject, role, scope"
-        );
+        let sql = format!("{ASSIGNMENT_COLUMNS} WHERE {column} = $1 ORDER BY subject, role, scope");
         let rows: Vec<AssignmentRow> = sqlx::query_as(&sql).bind(value).fetch_all(self).await?;
         Ok(rows.into_iter().map(Assignment::from).collect())
     }

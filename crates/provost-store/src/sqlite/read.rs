@@ -8,12 +8,11 @@ use crate::err::StoreError;
 use crate::model::{AssignmentFilter, AuditEntry, AuditFilter};
 use crate::rows::{
     audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
+    ASSIGNMENT_COLUMNS,
 };
 use crate::snapshot::{assignments_from_json, send, SnapshotSender, SNAPSHOT_BATCH};
 
 const AUDIT_COLUMNS: &str = "SELECT revision, at, actor, change, before FROM audit";
-const ASSIGNMENT_COLUMNS: &str =
-    "SELECT subject, role, scope, valid_from, valid_until FROM assignments";
 
 impl SqliteStore {
     /// Audit rows with a revision above `revision`, ascending, at most `limit`.
