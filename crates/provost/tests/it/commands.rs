@@ -1,6 +1,6 @@
 //! Each command's behaviour as a user sees it: output, exit codes, persistence, audit.
 
-use crate::Cli;
+use crate::{Cli, ServeNode};
 
 const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
 
@@ -238,40 +238,15 @@ fn help_teaches_with_examples() {
 
 #[test]
 fn json_logs_are_one_object_per_line() {
-    use std::io::{BufRead, BufReader};
     let cli = Cli::new();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
-        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
-        .env(
-            "PROVOST_DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", cli.db.display()),
-        )
-        .env(
-            "PROVOST_JWT_SECRET",
-            "a-test-secret-that-is-long-enough-1234",
-        )
-        .env("PROVOST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("provost serve starts");
-    let stderr = server.stderr.take().expect("stderr is piped");
-    let mut listening = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("a log line");
-        let entry: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
-        if entry["fields"]["message"] == "provost is listening" {
-            listening = Some(entry);
-            break;
-        }
-    }
-    server.kill().expect("stop the server");
-    server.wait().expect("the server exits");
-    let entry = listening.expect("the server logs that it listens");
+    // `start` reads stderr until the listening line and fails on any line that is not JSON.
+    let server = ServeNode::start(&cli.url());
+    let entry = &server.listening;
     assert_eq!(entry["level"], "INFO");
     assert!(entry["fields"]["address"]
         .as_str()
         .is_some_and(|a| a.starts_with("127.0.0.1:")));
+    drop(server);
 
     // An unknown format is a usage error that names the choices.
     let (code, _, err) = cli.exec(&["--log-format", "yaml", "roles", "list"]);

@@ -10,7 +10,7 @@ use std::process::Output;
 /// A fresh database in its own directory, and a way to run `provost` against it.
 pub struct Cli {
     _dir: tempfile::TempDir,
-    pub db: PathBuf,
+    db: PathBuf,
 }
 
 impl Default for Cli {
@@ -26,13 +26,15 @@ impl Cli {
         Cli { _dir: dir, db }
     }
 
+    /// The database URL every command of this test runs against.
+    pub fn url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.db.display())
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
             .args(args)
-            .env(
-                "PROVOST_DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", self.db.display()),
-            )
+            .env("PROVOST_DATABASE_URL", self.url())
             .env("PROVOST_LOG", "warn")
             .output()
             .expect("provost runs")
@@ -53,5 +55,63 @@ impl Cli {
         let (code, out, err) = self.exec(args);
         assert_eq!(code, 0, "provost {args:?} failed: {err}");
         out
+    }
+}
+
+/// The JWT secret of every `serve` a test starts (and of the tokens it mints).
+pub const SECRET: &str = "nodes-test-secret-0123456789abcdef";
+
+/// A `provost serve` process, the address it listens on, and its "listening" log entry.
+pub struct ServeNode {
+    pub child: std::process::Child,
+    pub url: String,
+    pub listening: serde_json::Value,
+}
+
+impl ServeNode {
+    /// Starts a node on a free port with JSON logs and waits for its "listening" line; every
+    /// line before it must be a JSON object.
+    pub fn start(database_url: &str) -> ServeNode {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .env("PROVOST_DATABASE_URL", database_url)
+            .env("PROVOST_JWT_SECRET", SECRET)
+            .env("PROVOST_LOG", "info")
+            .env("PROVOST_POLL_INTERVAL", "200ms")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("provost serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let listening = loop {
+            let line = lines
+                .next()
+                .expect("the node logs until it listens")
+                .expect("a log line");
+            let entry: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+            if entry["fields"]["message"] == "provost is listening" {
+                break entry;
+            }
+        };
+        let address = listening["fields"]["address"]
+            .as_str()
+            .expect("the listening line names its address");
+        let url = format!("http://{address}");
+        // Keep draining stderr so the node never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServeNode {
+            child,
+            url,
+            listening,
+        }
+    }
+}
+
+impl Drop for ServeNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

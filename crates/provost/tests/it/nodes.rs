@@ -2,59 +2,17 @@
 //! killed with SIGKILL that comes back with everything, by cold start and the change feed.
 //! PostgreSQL must be reachable (`scripts/test.sh` starts it); this fails rather than skips.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 
-const SECRET: &str = "nodes-test-secret-0123456789abcdef";
+use crate::{ServeNode, SECRET};
+
 const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
 
-/// A `provost serve` process and the address it listens on.
-struct ServeNode {
-    child: Child,
-    url: String,
-}
-
 impl ServeNode {
-    /// Starts a node on a free port and waits for its "listening" log line (JSON logs).
-    fn start(database_url: &str) -> ServeNode {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_provost"))
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
-            .env("PROVOST_DATABASE_URL", database_url)
-            .env("PROVOST_JWT_SECRET", SECRET)
-            .env("PROVOST_LOG", "info")
-            .env("PROVOST_POLL_INTERVAL", "200ms")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("provost serve starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let mut lines = BufReader::new(stderr).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("the node logs until it listens")
-                .expect("a log line");
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["fields"]["message"] == "provost is listening" {
-                break entry["fields"]["address"]
-                    .as_str()
-                    .expect("address")
-                    .to_owned();
-            }
-        };
-        // Keep draining stderr so the node never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServeNode {
-            child,
-            url: format!("http://{address}"),
-        }
-    }
-
     async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         let answer = reqwest::Client::new()
             .post(format!("{}{path}", self.url))
@@ -94,13 +52,6 @@ impl ServeNode {
         let (status, body) = self.post("/api/v1/assignments", token, items).await;
         assert_eq!(status, 200, "{body}");
         body["revision"].as_u64().expect("revision")
-    }
-}
-
-impl Drop for ServeNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
