@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::index::{Grant, Index, NodeId, INSTANCE};
 use crate::model::Timestamp;
-use crate::policy::PermId;
+use crate::policy::{PermId, RoleInfo};
 use crate::scope::{Kind, Scope};
 
 /// Why a decision came out the way it did.
@@ -20,6 +20,8 @@ pub enum Reason {
     WrongKind,
     NotYetValid,
     Expired,
+    /// The only assignments that would grant are of an org-owned role held outside its org.
+    RoleOutsideOrg,
     NoAssignment,
 }
 
@@ -35,6 +37,7 @@ impl Reason {
             Reason::WrongKind => "wrong_kind",
             Reason::NotYetValid => "not_yet_valid",
             Reason::Expired => "expired",
+            Reason::RoleOutsideOrg => "role_outside_org",
             Reason::NoAssignment => "no_assignment",
         }
     }
@@ -235,7 +238,9 @@ impl Index {
                 .policy
                 .role_id(&e.role)
                 .and_then(|r| self.policy.role(r))
-                .is_some_and(|r| r.closure.contains(target.perm));
+                .is_some_and(|r| {
+                    r.closure.contains(target.perm) && self.scope_within_role_org(r, scope)
+                });
             if same && holds && self.reach(scope).is_some() {
                 return Decision::allow(Reason::Assignment);
             }
@@ -260,6 +265,10 @@ impl Index {
                 return Decision::deny(Reason::UnknownScope);
             };
             if !self.covers(&grant, reach, &target) {
+                continue;
+            }
+            if !self.within_role_org(role, grant.node) {
+                denial = Reason::RoleOutsideOrg;
                 continue;
             }
             if grant.valid_at(at) {
@@ -430,10 +439,22 @@ impl Index {
                     if !role.closure.contains(target.perm) || !self.covers(grant, &reach, &target) {
                         continue;
                     }
-                    // Denied: show what would have granted but is outside its window.
-                    if grant.valid_at(at) != decision.allowed {
+                    let inside = self.within_role_org(role, grant.node);
+                    // Denied: show what would have granted but is outside its window or its
+                    // role's org; allowed: only what grants.
+                    let shown = if decision.allowed {
+                        inside && grant.valid_at(at)
+                    } else {
+                        !inside || !grant.valid_at(at)
+                    };
+                    if !shown {
                         continue;
                     }
+                    let via = if inside {
+                        Reason::Assignment
+                    } else {
+                        Reason::RoleOutsideOrg
+                    };
                     let held_at = self.place_key(grant.node, grant.filter);
                     let permission = role
                         .def
@@ -448,7 +469,7 @@ impl Index {
                         .min_by_key(|p| (p.as_str() != action, p.len()))
                         .cloned();
                     because.push(Because {
-                        via: Reason::Assignment,
+                        via,
                         role: Some(role.def.name.clone()),
                         inherited: held_at != requested,
                         held_at: Some(held_at),
@@ -484,6 +505,39 @@ pub struct ExtraGrant {
 }
 
 impl Index {
+    /// An org-owned role grants only inside its org: an assignment of it held anywhere else
+    /// (made before a rule existed, or reached by a later registration) grants nothing.
+    pub(crate) fn within_role_org(&self, role: &RoleInfo, node: NodeId) -> bool {
+        let Some(org) = role.def.org.as_deref() else {
+            return true;
+        };
+        let Some(org_node) = self.org_node(org) else {
+            return false;
+        };
+        // Scope trees are shallow (instance > org > course > batch, programs under orgs).
+        let mut pending: smallvec::SmallVec<[NodeId; 8]> = smallvec::smallvec![node];
+        while let Some(id) = pending.pop() {
+            if id == org_node {
+                return true;
+            }
+            pending.extend(self.node(id).parents.iter().copied());
+        }
+        false
+    }
+
+    /// `within_role_org` for a scope the index may not have interned (a token's grant).
+    fn scope_within_role_org(&self, role: &RoleInfo, scope: &Scope) -> bool {
+        let Some(org) = role.def.org.as_deref() else {
+            return true;
+        };
+        match scope {
+            Scope::Program(_) | Scope::Batch(_) => self
+                .placed(scope)
+                .is_some_and(|(node, _)| self.within_role_org(role, node)),
+            _ => scope.org() == Some(org),
+        }
+    }
+
     fn extra_grant(&self, extra: &ExtraGrant) -> Option<Grant> {
         let role = self.policy.role_id(&extra.role)?;
         let scope = Scope::parse(&extra.scope).ok()?;
@@ -529,6 +583,9 @@ fn message(decision: Decision, subject: &str, action: &str, scope: &str) -> Stri
         Reason::WrongKind => format!("`{action}` does not apply to this kind of scope"),
         Reason::NotYetValid => "the assignment that would allow it is not valid yet".to_owned(),
         Reason::Expired => "the assignment that would allow it has expired".to_owned(),
+        Reason::RoleOutsideOrg => {
+            "the assignment that would allow it is of a role owned by another org, which grants nothing outside its org".to_owned()
+        }
         Reason::NoAssignment => "no assignment grants it".to_owned(),
     };
     format!("`{subject}` {verdict} `{action}` at `{scope}`: {why}")

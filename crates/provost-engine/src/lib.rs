@@ -7,6 +7,8 @@ mod index;
 mod lookup;
 mod model;
 mod policy;
+#[cfg(feature = "reference")]
+pub mod reference;
 pub mod scenario;
 mod scope;
 mod shard;

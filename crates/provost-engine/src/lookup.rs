@@ -28,10 +28,9 @@ impl Index {
         for node in nodes {
             for held in self.by_scope.get(&node).map(Vec::as_slice).unwrap_or(&[]) {
                 let grant = &held.grant;
-                let grants = self
-                    .policy
-                    .role(grant.role)
-                    .is_some_and(|r| r.closure.contains(target.perm));
+                let grants = self.policy.role(grant.role).is_some_and(|r| {
+                    r.closure.contains(target.perm) && self.within_role_org(r, grant.node)
+                });
                 if grants && grant.valid_at(at) && self.covers(grant, &reach, &target) {
                     subjects.push(held.subject.to_string());
                 }
@@ -77,7 +76,7 @@ impl Index {
             let grants = self
                 .policy
                 .role(grant.role)
-                .is_some_and(|r| r.closure.contains(perm));
+                .is_some_and(|r| r.closure.contains(perm) && self.within_role_org(r, grant.node));
             if !grants || !grant.valid_at(at) {
                 continue;
             }

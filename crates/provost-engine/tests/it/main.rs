@@ -2,5 +2,4 @@
 
 mod fuzz;
 mod properties;
-mod reference;
 mod scenario;

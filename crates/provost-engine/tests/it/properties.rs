@@ -8,7 +8,7 @@ use provost_engine::{
     ScopeRegistration, User,
 };
 
-use crate::reference::Reference;
+use provost_engine::reference::Reference;
 
 const APPS: [(&str, Kind); 7] = [
     ("courses", Kind::Course),
@@ -107,8 +107,13 @@ fn world() -> impl Strategy<Value = World> {
             (0..SUBJECTS.len() - 1, 0..ROLES, 0..HELD.len(), window()),
             0..30,
         ),
+        // Some roles are owned by an org, and grant only inside it.
+        prop::collection::vec(
+            prop::option::weighted(0.3, prop::sample::select(vec!["A", "B"])),
+            ROLES,
+        ),
     )
-        .prop_map(move |(implies, roles, flags, grants)| {
+        .prop_map(move |(implies, roles, flags, grants, orgs)| {
             let permissions = (0..n)
                 .map(|i| PermissionDef {
                     name: perms[i].clone(),
@@ -131,7 +136,7 @@ fn world() -> impl Strategy<Value = World> {
                         .map(|p| perms[p].clone())
                         .collect(),
                     builtin: true,
-                    org: None,
+                    org: orgs[r].map(str::to_owned),
                 })
                 .collect();
             let policy = PolicyDoc {

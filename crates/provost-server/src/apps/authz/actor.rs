@@ -34,6 +34,17 @@ impl Actor {
                 .is_some_and(|u| u.superuser || u.staff)
     }
 
+    /// Superusers hold every permission everywhere, so nothing they grant is beyond their reach.
+    pub fn is_superuser(&self, index: &Index) -> bool {
+        self.superuser || index.user(&self.username).is_some_and(|u| u.superuser)
+    }
+
+    /// Admins, and holders of `authz.manage_roles` at `*`, manage roles and assignments at
+    /// every scope (still granting only what they hold there).
+    pub fn manages_everything(&self, index: &Index) -> bool {
+        self.is_admin(index) || self.may(index, "authz.manage_roles", &Scope::Instance, now())
+    }
+
     /// What the actor's token says about them, for decisions about themself.
     pub fn claims(&self) -> Claims<'_> {
         Claims {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::actor::{now, Actor};
-use super::service::{authorize_on_behalf, require_admin, truncate};
+use super::service::{authorize_on_behalf, missing_grants, require_admin, truncate};
 use crate::err::{Error, Result};
 use crate::node::Node;
 
@@ -21,6 +21,7 @@ pub struct PolicyLoad {
 
 /// Loads a policy file: adds and updates apps, permissions and roles; with `prune`, removes
 /// built-in roles and permissions the file no longer has. Loading the same file twice changes nothing.
+/// A role that gains permissions is a grant wherever it is assigned, as with `put_role`.
 pub async fn load_policy(
     node: &Node,
     actor: &Actor,
@@ -36,7 +37,23 @@ pub async fn load_policy(
     for change in &changes {
         merged.apply(change);
     }
-    provost_engine::Policy::compile(&merged)?;
+    let next = provost_engine::Policy::compile(&merged)?;
+    // Every role that gains permissions grants them wherever it is assigned.
+    let index = node.engine.snapshot();
+    let policy = index.policy();
+    for (_, role) in next.roles() {
+        let before = policy
+            .role_id(&role.def.name)
+            .and_then(|id| policy.role(id))
+            .map(|r| policy.names(&r.closure))
+            .unwrap_or_default();
+        let gained: Vec<String> = next
+            .names(&role.closure)
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        authorize_role_growth(node, &index, actor, &role.def.name, &gained).await?;
+    }
     let committed = node.commit(&actor.username, &changes).await?;
     let applied = committed
         .outcomes
@@ -120,8 +137,10 @@ pub struct RoleInput {
     pub org: Option<String>,
 }
 
-/// Creates (`create`) or replaces a custom role. Admins may define any; org admins (who hold every
-/// permission of the role at the org, and may manage course teams there) their org's own.
+/// Creates (`create`) or replaces a custom role. Who may is judged against the role as stored
+/// (its owning org is fixed at creation): instance-wide roles by those who manage roles at `*`,
+/// an org's roles by those who manage its course teams. Whatever the role gains is a grant at
+/// every scope where it is assigned, so the actor must hold it there.
 pub async fn put_role(
     node: &Node,
     actor: &Actor,
@@ -154,61 +173,92 @@ pub async fn save_role(
             "a description is at most 1000 bytes",
         ));
     }
-    let existing = index
-        .policy()
-        .role_id(&input.name)
-        .and_then(|id| index.policy().role(id))
-        .map(|r| r.def.clone());
-    match (&existing, create) {
-        (Some(r), _) if r.builtin => {
+    let policy = index.policy();
+    let existing = policy.role_id(&input.name).and_then(|id| policy.role(id));
+    let org = match (existing, create) {
+        (Some(r), _) if r.def.builtin => {
             return Err(Error::conflict(
                 "builtin_role",
-                format!("role `{}` is built in and read-only", r.name),
+                format!("role `{}` is built in and read-only", r.def.name),
             ))
         }
         (Some(r), true) => {
             return Err(Error::conflict(
                 "role_exists",
-                format!("role `{}` already exists", r.name),
+                format!("role `{}` already exists", r.def.name),
             ))
         }
         (None, false) => {
             return Err(Error::not_found(
                 "unknown_role",
-                format!("there is no role `{}`", input.name),
+                format!("there is no role `{}`", truncate(&input.name)),
             ))
         }
-        _ => {}
+        (Some(r), false) => {
+            // Judged against the stored role first: a body naming the caller's own org must not
+            // turn a refusal into a mere conflict.
+            authorize_role_manager(&index, actor, r.def.org.as_deref())?;
+            if input.org.is_some() && input.org != r.def.org {
+                return Err(Error::refused(
+                    "role_org_fixed",
+                    format!(
+                        "role `{}` is owned by {}; a role's org is fixed when it is created",
+                        r.def.name,
+                        r.def
+                            .org
+                            .as_deref()
+                            .map_or("the instance".to_owned(), |o| format!("org `{o}`"))
+                    ),
+                ));
+            }
+            r.def.org.clone()
+        }
+        (None, true) => match &input.org {
+            Some(org) => {
+                // The org must be a valid org key; keep its canonical spelling.
+                let scope = canonical_scope(&format!("org:{org}"))?;
+                Some(scope["org:".len()..].to_owned())
+            }
+            None => None,
+        },
+    };
+    if create {
+        authorize_role_manager(&index, actor, org.as_deref())?;
     }
     for p in &input.permissions {
-        if index.policy().perm_id(p).is_none() {
+        if policy.perm_id(p).is_none() {
             return Err(Error::refused(
                 "unknown_permission",
                 format!("there is no permission `{}`", truncate(p)),
             ));
         }
     }
-    if let Some(org) = &input.org {
-        let scope = canonical_scope(&format!("org:{org}"))?;
-        if !actor.is_admin(&index) {
-            let parsed = Scope::parse(&scope)?;
-            let holds_all = input
-                .permissions
-                .iter()
-                .all(|p| actor.may(&index, p, &parsed, now()));
-            if !holds_all || !actor.may(&index, "courses.manage_course_team", &parsed, now()) {
-                return Err(Error::forbidden(format!("only admins of `{scope}` may define its roles, with permissions they hold there")));
-            }
+    let before = existing
+        .map(|r| policy.names(&r.closure))
+        .unwrap_or_default();
+    let after = policy.names(&policy.closure_of(&input.permissions)?);
+    let gained: Vec<String> = after.into_iter().filter(|p| !before.contains(p)).collect();
+    if let Some(org) = &org {
+        // An org's role is assignable anywhere in the org: its maker holds it org-wide.
+        let scope = format!("org:{org}");
+        let missing = missing_grants(&index, actor, &gained, &Scope::parse(&scope)?, now());
+        if !missing.is_empty() {
+            return Err(Error::forbidden(format!(
+                "only admins of `{scope}` may define its roles, with permissions they hold there (`{}` does not hold `{}`)",
+                actor.username, missing[0]
+            ))
+            .with_details(serde_json::json!({ "role": input.name, "scopes": [{"scope": scope, "permissions": missing}] })));
         }
-    } else {
-        require_admin(&index, actor, "define instance-wide roles")?;
+    }
+    if existing.is_some() {
+        authorize_role_growth(node, &index, actor, &input.name, &gained).await?;
     }
     let role = RoleDef {
         name: input.name.clone(),
         description: input.description,
         permissions: input.permissions,
         builtin: false,
-        org: input.org,
+        org,
     };
     let revision = node
         .commit(&actor.username, &[Change::RolePut { role }])
@@ -217,10 +267,92 @@ pub async fn save_role(
     Ok((self::role(node, &input.name).await?, revision))
 }
 
-/// Deletes a custom role and, audited one by one, every assignment of it.
+/// Who may create, change and delete custom roles: instance-wide ones (`org` None) those who
+/// manage roles at `*`; an org's own also those who manage its course teams.
+fn authorize_role_manager(index: &Index, actor: &Actor, org: Option<&str>) -> Result<()> {
+    if actor.manages_everything(index) {
+        return Ok(());
+    }
+    match org {
+        None => Err(Error::forbidden(format!(
+            "`{}` may not manage instance-wide roles (needs `authz.manage_roles` at `*`, or admin)",
+            actor.username
+        ))),
+        Some(org) => {
+            if actor.may(index, "courses.manage_course_team", &Scope::Org(org), now()) {
+                Ok(())
+            } else {
+                Err(Error::forbidden(format!(
+                    "`{}` may not manage the roles of org `{org}` (needs `courses.manage_course_team` at `org:{org}`)",
+                    actor.username
+                )))
+            }
+        }
+    }
+}
+
+/// Most offending scopes named in one refusal.
+const MAX_REPORTED_SCOPES: usize = 100;
+
+/// A role that gains permissions grants them at every scope where it is assigned: refuses
+/// (403, the offending scopes in `details`) unless the actor holds each gained permission at
+/// each of them.
+pub(crate) async fn authorize_role_growth(
+    node: &Node,
+    index: &Index,
+    actor: &Actor,
+    role: &str,
+    gained: &[String],
+) -> Result<()> {
+    if gained.is_empty() || actor.is_superuser(index) {
+        return Ok(());
+    }
+    let filter = AssignmentFilter {
+        role: Some(role.into()),
+        ..AssignmentFilter::default()
+    };
+    let mut scopes = std::collections::BTreeSet::new();
+    let mut after = None;
+    loop {
+        let page = node
+            .store
+            .assignments(&filter, after.as_ref(), 1000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(provost_engine::AssignmentKey {
+            subject: last.subject.clone(),
+            role: last.role.clone(),
+            scope: last.scope.clone(),
+        });
+        scopes.extend(page.into_iter().map(|a| a.scope));
+    }
+    let at = now();
+    let mut offending = Vec::new();
+    for scope in &scopes {
+        let Ok(parsed) = Scope::parse(scope) else {
+            continue;
+        };
+        let missing = missing_grants(index, actor, gained, &parsed, at);
+        if !missing.is_empty() {
+            offending.push(serde_json::json!({ "scope": scope, "permissions": missing }));
+        }
+    }
+    if offending.is_empty() {
+        return Ok(());
+    }
+    let count = offending.len();
+    offending.truncate(MAX_REPORTED_SCOPES);
+    Err(Error::forbidden(format!(
+        "`{}` may not add to `{role}` what it would grant at {count} scope(s) where it is assigned and `{}` does not hold it",
+        actor.username, actor.username
+    ))
+    .with_details(serde_json::json!({ "role": role, "scopes": offending, "scope_count": count })))
+}
+
+/// Deletes a custom role and, audited one by one, every assignment of it. Judged against the
+/// role as stored.
 pub async fn delete_role(node: &Node, actor: &Actor, name: &str) -> Result<u64> {
     let index = node.engine.snapshot();
-    require_admin(&index, actor, "delete roles")?;
     let role = find_role(index.policy(), name)?;
     if role.def.builtin {
         return Err(Error::conflict(
@@ -228,6 +360,7 @@ pub async fn delete_role(node: &Node, actor: &Actor, name: &str) -> Result<u64> 
             format!("role `{name}` is built in and read-only"),
         ));
     }
+    authorize_role_manager(&index, actor, role.def.org.as_deref())?;
     Ok(node
         .commit(&actor.username, &[Change::RoleRemove { name: name.into() }])
         .await?

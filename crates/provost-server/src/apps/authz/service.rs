@@ -194,8 +194,8 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     })
 }
 
-/// Managing a scope needs its kind's manage-team permission there, and every permission
-/// the role carries there; admins may do anything.
+/// Managing a scope needs admin, `authz.manage_roles` at `*`, or its kind's manage-team
+/// permission there; and nobody, admins included, grants a permission they do not hold there.
 fn authorize_grant(
     index: &Index,
     actor: &Actor,
@@ -203,45 +203,89 @@ fn authorize_grant(
     scope: &Scope,
     scope_text: &str,
 ) -> Result<()> {
-    if actor.is_admin(index) {
-        return Ok(());
-    }
     let at = now();
-    let Some(manage) = manage_permission(scope.kind()) else {
-        return Err(Error::forbidden(format!(
-            "only admins manage assignments at `{scope_text}`"
-        )));
-    };
-    if !actor.may(index, manage, scope, at) {
-        return Err(Error::forbidden(format!(
-            "`{}` may not manage assignments at `{scope_text}` (needs `{manage}`)",
-            actor.username
-        )));
+    if !actor.manages_everything(index) {
+        let Some(manage) = manage_permission(scope.kind()) else {
+            return Err(Error::forbidden(format!(
+                "only admins manage assignments at `{scope_text}`"
+            )));
+        };
+        if !actor.may(index, manage, scope, at) {
+            return Err(Error::forbidden(format!(
+                "`{}` may not manage assignments at `{scope_text}` (needs `{manage}`)",
+                actor.username
+            )));
+        }
     }
     let policy = index.policy();
     let Some(info) = policy.role_id(role).and_then(|id| policy.role(id)) else {
         return Ok(());
     };
-    for permission in policy.names(&info.closure) {
-        let kind = policy
-            .perm_id(&permission)
-            .and_then(|id| policy.perm(id))
-            .map(|p| p.kind);
-        let reachable = kind.is_some_and(|k| scope.kind() == k || scope.kind().can_contain(k));
-        // `legacy_*` permissions mark which old code path a role takes (DESIGN §4 keeps them
-        // per role); they are not abilities, so holding another role's marker is not required.
-        if is_legacy_marker(&permission) {
-            continue;
-        }
-        if reachable && !actor.may(index, &permission, scope, at) {
-            return Err(Error::forbidden(format!(
-                "`{}` may not grant `{role}` at `{scope_text}`: it carries `{permission}`, which `{}` does not hold there",
-                actor.username, actor.username
-            ))
-            .with_details(serde_json::json!({ "role": role, "missing_permission": permission })));
-        }
+    let carried = policy.names(&info.closure);
+    if let Some(permission) = missing_grants(index, actor, &carried, scope, at).first() {
+        return Err(Error::forbidden(format!(
+            "`{}` may not grant `{role}` at `{scope_text}`: it carries `{permission}`, which `{}` does not hold there",
+            actor.username, actor.username
+        ))
+        .with_details(serde_json::json!({ "role": role, "missing_permission": permission })));
     }
     Ok(())
+}
+
+/// Of `permissions`, those that would apply at `scope` but that `actor` does not hold there:
+/// what granting them there would hand out beyond the actor's own reach.
+pub(crate) fn missing_grants(
+    index: &Index,
+    actor: &Actor,
+    permissions: &[String],
+    scope: &Scope,
+    at: provost_engine::Timestamp,
+) -> Vec<String> {
+    if actor.is_superuser(index) {
+        return Vec::new();
+    }
+    let policy = index.policy();
+    permissions
+        .iter()
+        .filter(|permission| {
+            // `legacy_*` permissions mark which old code path a role takes (DESIGN §4 keeps them
+            // per role); they are not abilities, so holding another role's marker is not required.
+            if is_legacy_marker(permission) {
+                return false;
+            }
+            let Some(kind) = policy
+                .perm_id(permission)
+                .and_then(|id| policy.perm(id))
+                .map(|p| p.kind)
+            else {
+                return false;
+            };
+            let reachable = scope.kind() == kind || scope.kind().can_contain(kind);
+            reachable && !holds(index, actor, permission, kind, scope, at)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether the actor holds `permission` (of `kind`) on everything of its kind at or below
+/// `scope`. Course and library permissions at an org or at `*` are asked at the glob of their
+/// kind there (`course-v1:MITx+*`), which says the same and is where staff's bypass applies.
+fn holds(
+    index: &Index,
+    actor: &Actor,
+    permission: &str,
+    kind: Kind,
+    scope: &Scope,
+    at: provost_engine::Timestamp,
+) -> bool {
+    let region = match (kind, scope) {
+        (Kind::Course, Scope::Org(org)) => Scope::CourseGlob(Some(org)),
+        (Kind::Course, Scope::Instance) => Scope::CourseGlob(None),
+        (Kind::Library, Scope::Org(org)) => Scope::LibraryGlob(Some(org)),
+        (Kind::Library, Scope::Instance) => Scope::LibraryGlob(None),
+        _ => scope.clone(),
+    };
+    actor.may(index, permission, &region, at)
 }
 
 fn item_error(index: usize, e: &Error) -> ItemResult {
@@ -473,9 +517,17 @@ pub(crate) fn require_admin(index: &Index, actor: &Actor, what: &str) -> Result<
     }
 }
 
-/// Creates or updates a user from the LMS. Returns the revision.
+/// Creates or updates a user from the LMS. Returns the revision. Making someone a superuser
+/// hands out everything, so only a superuser may.
 pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> {
-    require_admin(&node.engine.snapshot(), actor, "manage users")?;
+    let index = node.engine.snapshot();
+    require_admin(&index, actor, "manage users")?;
+    if user.superuser && !actor.is_superuser(&index) {
+        return Err(Error::forbidden(format!(
+            "only superusers may make `{}` a superuser",
+            truncate(&user.username)
+        )));
+    }
     check_username(&user.username)?;
     if let Some(email) = &user.email {
         if email.len() > 254 || !email.contains('@') {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use provost_engine::{Assignment, PolicyDoc, ScopeRegistration, Timestamp, User};
+use crate::{Assignment, PolicyDoc, ScopeRegistration, Timestamp, User};
 
 pub struct Reference {
     pub policy: PolicyDoc,
@@ -92,6 +92,24 @@ impl Reference {
             }
             _ => lineage.iter().any(|s| s == held),
         }
+    }
+
+    /// An org-owned role counts only where it is held inside its org.
+    fn inside_role_org(&self, role: &str, held: &str) -> bool {
+        let org = self
+            .policy
+            .roles
+            .iter()
+            .find(|r| r.name == role)
+            .and_then(|r| r.org.as_deref());
+        let Some(org) = org else {
+            return true;
+        };
+        if is_glob(held) {
+            return org_in(held) == Some(org);
+        }
+        let org_key = format!("org:{org}");
+        self.lineage(held).contains(&org_key)
     }
 
     fn permissions_of(&self, role: &str) -> BTreeSet<String> {
@@ -202,6 +220,7 @@ impl Reference {
             a.subject == subject
                 && a.valid_at(at)
                 && self.permissions_of(&a.role).contains(action)
+                && self.inside_role_org(&a.role, &a.scope)
                 && with_fresh.reaches(&a.scope, &member)
         })
     }
