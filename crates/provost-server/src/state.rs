@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::api_error::{self, ApiError};
 use crate::config::ServerConfig;
 use crate::err::Result;
+use crate::extract::AtLeastRevision;
 use crate::metrics::{self, Metrics};
 use crate::node::Node;
 use crate::{apps, openapi};
@@ -58,12 +59,13 @@ impl AppState {
         &self.shared.metrics
     }
 
-    /// Read-your-writes: waits (bounded) until this node has applied `revision`.
-    pub(crate) async fn caught_up(&self, revision: Option<u64>) -> Result<()> {
+    /// Read-your-writes: waits (bounded) until this node has applied `revision`; a value no
+    /// revision can have is 400 `invalid_revision` at once.
+    pub(crate) async fn caught_up(&self, revision: Option<AtLeastRevision>) -> Result<()> {
         match revision {
             Some(revision) => {
                 self.node()
-                    .wait_for(revision, self.config().revision_wait)
+                    .wait_for(revision.revision()?, self.config().revision_wait)
                     .await
             }
             None => Ok(()),
