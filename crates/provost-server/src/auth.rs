@@ -45,7 +45,7 @@ fn unauthorized(code: &'static str, message: impl Into<String>) -> Error {
 }
 
 impl AuthConfig {
-    /// Checks a token's signature, algorithm, `exp`, `iss` and `aud`, and reads its user.
+    /// Checks a token's signature, algorithm, `exp`, `nbf`, `iss` and `aud`, and reads its user.
     pub(crate) fn verify(&self, token: &str) -> Result<Actor> {
         // `alg: none` does not parse here, so it is refused with every other malformed header.
         let header = decode_header(token)
@@ -78,6 +78,10 @@ impl AuthConfig {
             Some(ErrorKind::ExpiredSignature) => {
                 unauthorized("token_expired", "the token has expired")
             }
+            Some(ErrorKind::ImmatureSignature) => unauthorized(
+                "token_not_yet_valid",
+                "the token is not valid yet (its `nbf` is in the future)",
+            ),
             Some(ErrorKind::InvalidSignature) => {
                 unauthorized("invalid_signature", "the token's signature does not verify")
             }
@@ -97,6 +101,8 @@ impl AuthConfig {
 
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut validation = Validation::new(alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
         let mut required = vec!["exp"];
         if let Some(issuer) = &self.issuer {
             validation.set_issuer(&[issuer]);
@@ -143,17 +149,33 @@ impl AuthConfig {
     }
 }
 
+/// Longest username a token may carry, in bytes.
+const MAX_USERNAME: usize = 255;
+
 fn actor(claims: Claims) -> Result<Actor> {
-    let username = claims
-        .preferred_username
-        .filter(|u| !u.is_empty())
-        .or(claims.sub.filter(|s| !s.is_empty()))
-        .ok_or_else(|| {
-            unauthorized(
+    // `preferred_username` when the token has one (even empty: no falling back to another
+    // claim then), else `sub`.
+    let (claim, username) = match (claims.preferred_username, claims.sub) {
+        (Some(name), _) => ("preferred_username", name),
+        (None, Some(sub)) => ("sub", sub),
+        (None, None) => {
+            return Err(unauthorized(
                 "invalid_token",
                 "the token names no user (`preferred_username` or `sub`)",
-            )
-        })?;
+            ))
+        }
+    };
+    if username.is_empty()
+        || username.len() > MAX_USERNAME
+        || username.chars().any(char::is_control)
+    {
+        return Err(unauthorized(
+            "invalid_token",
+            format!(
+                "the token's `{claim}` must be 1-{MAX_USERNAME} bytes without control characters"
+            ),
+        ));
+    }
     let grants = claims
         .roles
         .unwrap_or_default()

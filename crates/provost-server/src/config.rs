@@ -25,6 +25,10 @@ pub struct ServerConfig {
     pub poll_interval: Duration,
     /// Most checks in one batch, items in one bulk assignment request or questions to the MFE endpoint.
     pub max_items: usize,
+    /// Serve `/metrics` only on its own listener (`serve_metrics`), not on the main one.
+    pub metrics_separate: bool,
+    /// The bearer token `/metrics` requires; open when unset (as Prometheus scrapes by default).
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +40,8 @@ impl Default for ServerConfig {
             revision_wait: Duration::from_secs(2),
             poll_interval: Duration::from_secs(1),
             max_items: 1000,
+            metrics_separate: false,
+            metrics_token: None,
         }
     }
 }
@@ -49,7 +55,12 @@ pub struct AuthSettings {
     pub jwks: Option<String>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`; 30 s when unset.
+    pub leeway: Option<Duration>,
 }
+
+/// The clock skew allowed between the token's issuer and this server by default.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,18 +72,33 @@ impl fmt::Debug for AuthSettings {
             .field("jwks", &self.jwks.as_ref().map(|_| "<jwks>"))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
             .finish()
     }
 }
 
 /// Keys and claims checks for bearer tokens. With no key at all, every token is refused.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AuthConfig {
     pub(crate) hs256: Option<(EncodingKey, DecodingKey)>,
     /// RS256 public keys with their key ids.
     pub(crate) rs256: Vec<(Option<String>, DecodingKey)>,
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<String>,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    pub(crate) leeway: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hs256: None,
+            rs256: Vec::new(),
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_LEEWAY.as_secs(),
+        }
+    }
 }
 
 impl fmt::Debug for AuthConfig {
@@ -82,6 +108,7 @@ impl fmt::Debug for AuthConfig {
             .field("rs256_keys", &self.rs256.len())
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("leeway_seconds", &self.leeway)
             .finish()
     }
 }
@@ -111,6 +138,7 @@ impl AuthConfig {
             rs256,
             issuer: settings.issuer.filter(|s| !s.is_empty()),
             audience: settings.audience.filter(|s| !s.is_empty()),
+            leeway: settings.leeway.unwrap_or(DEFAULT_LEEWAY).as_secs(),
         })
     }
 
@@ -163,4 +191,48 @@ pub struct TokenSpec {
     /// `ROLE:SCOPE` entries, as the LMS puts them in the `roles` claim.
     pub roles: Vec<String>,
     pub ttl: Duration,
+}
+
+/// A secret setting (the metrics token): never printed, compared in constant time.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// An empty text is no secret at all: `None`.
+    pub fn new(text: impl Into<String>) -> Option<Secret> {
+        let text = text.into();
+        (!text.is_empty()).then_some(Secret(text))
+    }
+
+    /// Whether `given` is this secret; the time taken does not depend on where they differ.
+    pub fn matches(&self, given: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let config = ServerConfig {
+            metrics_token: Secret::new("scrape-secret"),
+            ..ServerConfig::default()
+        };
+        let text = format!("{config:?}");
+        assert!(!text.contains("scrape-secret"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+        assert!(Secret::new("").is_none());
+        let secret = Secret::new("abc").expect("a secret");
+        assert!(secret.matches("abc"));
+        assert!(!secret.matches("abd") && !secret.matches("ab") && !secret.matches("abcd"));
+    }
 }

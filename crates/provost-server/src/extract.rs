@@ -1,18 +1,25 @@
 //! Provost's own extractors (JSON bodies, query strings, paths that fail in Provost's error
 //! shape) and the opaque cursors of paginated listings.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::Serialize;
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::error::Category;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::api_error::ApiError;
+use crate::err::Error;
 
 /// Default and largest page of a listing.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -86,7 +93,8 @@ fn is_json(headers: &HeaderMap) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// Query parameters; anything that does not fit answers 400 `invalid_query`.
+/// Query parameters; anything that does not fit answers 400 `invalid_query`. In scope
+/// parameters a `+` stays a `+` (see `scope_pluses`).
 pub struct ApiQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiQuery<T>
@@ -96,19 +104,164 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(q)| ApiQuery(q))
-            .map_err(|rejection| {
-                let text = rejection.body_text();
-                let text = text
-                    .strip_prefix("Failed to deserialize query string: ")
-                    .unwrap_or(&text);
-                ApiError::bad_request("invalid_query", format!("invalid query: {}", plain(text)))
-            })
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let parsed = match scope_pluses(parts.uri.query().unwrap_or_default()) {
+            Cow::Borrowed(_) => Query::<T>::try_from_uri(&parts.uri),
+            Cow::Owned(query) => {
+                let uri = Uri::try_from(format!("/?{query}")).map_err(|_| {
+                    ApiError::bad_request("invalid_query", "the query string is not valid")
+                })?;
+                Query::<T>::try_from_uri(&uri)
+            }
+        };
+        parsed.map(|Query(q)| ApiQuery(q)).map_err(|rejection| {
+            let text = rejection.body_text();
+            let text = text
+                .strip_prefix("Failed to deserialize query string: ")
+                .unwrap_or(&text);
+            ApiError::bad_request("invalid_query", format!("invalid query: {}", plain(text)))
+        })
     }
 }
+
+/// Query parameters whose values are scope keys.
+const SCOPE_PARAMS: [&str; 1] = ["scope"];
+
+/// Form decoding reads `+` as a space, so `?scope=course-v1:MITx+X+1` would arrive as
+/// `course-v1:MITx X 1`. A scope key never holds a space, so in scope parameters a `+` (or an
+/// encoded space) is read as a `+`, as Open edX's own APIs do. Other parameters are untouched.
+fn scope_pluses(query: &str) -> Cow<'_, str> {
+    let is_scope = |pair: &str| {
+        let key = pair.split_once('=').map_or(pair, |(key, _)| key);
+        SCOPE_PARAMS.contains(&key)
+    };
+    let spaced = |pair: &str| pair.contains('+') || pair.contains("%20");
+    if !query.split('&').any(|pair| is_scope(pair) && spaced(pair)) {
+        return Cow::Borrowed(query);
+    }
+    let pairs: Vec<Cow<'_, str>> = query
+        .split('&')
+        .map(|pair| {
+            if is_scope(pair) {
+                Cow::Owned(pair.replace('+', "%2B").replace("%20", "%2B"))
+            } else {
+                Cow::Borrowed(pair)
+            }
+        })
+        .collect();
+    Cow::Owned(pairs.join("&"))
+}
+
+/// `at_least_revision` as a body or query string sent it. A value that cannot be a revision
+/// (negative, fractional, not a number, or beyond the store's BIGINT) is kept as such and refused
+/// by `revision` as 400 `invalid_revision`, rather than waited for or refused as a generic
+/// body or query error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtLeastRevision(Option<u64>);
+
+impl AtLeastRevision {
+    /// Largest revision the store can hand out (revisions are BIGINT).
+    const MAX: u64 = i64::MAX as u64;
+
+    fn of(value: u64) -> AtLeastRevision {
+        AtLeastRevision((value <= Self::MAX).then_some(value))
+    }
+
+    /// The revision asked for, or 400 `invalid_revision`.
+    pub fn revision(self) -> Result<u64, Error> {
+        self.0.ok_or_else(|| {
+            Error::bad_request(
+                "invalid_revision",
+                format!(
+                    "`at_least_revision` must be a whole number from 0 to {}",
+                    Self::MAX
+                ),
+            )
+        })
+    }
+}
+
+impl From<u64> for AtLeastRevision {
+    fn from(value: u64) -> Self {
+        AtLeastRevision::of(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for AtLeastRevision {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RevisionVisitor)
+    }
+}
+
+/// Takes any value: numbers from JSON, text from query strings; whatever is not a revision
+/// becomes an invalid one.
+struct RevisionVisitor;
+
+impl<'de> Visitor<'de> for RevisionVisitor {
+    type Value = AtLeastRevision;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a revision")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(AtLeastRevision::of(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_or(AtLeastRevision(None), AtLeastRevision::of))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_or(AtLeastRevision(None), AtLeastRevision::of))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_or(AtLeastRevision(None), AtLeastRevision::of))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(AtLeastRevision(None))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.parse::<u64>()
+            .map_or(AtLeastRevision(None), AtLeastRevision::of))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(AtLeastRevision(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(AtLeastRevision(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(AtLeastRevision(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(AtLeastRevision(None))
+    }
+}
+
+impl PartialSchema for AtLeastRevision {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .description(Some(
+                "Wait (bounded) until this node has applied this revision first",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for AtLeastRevision {}
 
 /// Path parameters; anything that does not fit answers 400 `invalid_path`.
 pub struct ApiPath<T>(pub T);
@@ -219,6 +372,35 @@ mod tests {
             "invalid type: sequence, expected an object at line 1 column 0"
         );
         assert_eq!(plain("missing field `action`"), "missing field `action`");
+    }
+
+    #[test]
+    fn scope_parameters_keep_their_pluses() {
+        assert_eq!(
+            scope_pluses("scope=course-v1:MITx+X+1&subject=a+b"),
+            "scope=course-v1:MITx%2BX%2B1&subject=a+b"
+        );
+        assert_eq!(scope_pluses("scope=lib%3AMITx%3Ax"), "scope=lib%3AMITx%3Ax");
+        assert_eq!(scope_pluses("scopes=a+b"), "scopes=a+b");
+        assert_eq!(scope_pluses("scope=a%20b"), "scope=a%2Bb");
+    }
+
+    #[test]
+    fn revisions_beyond_bigint_or_not_whole_are_invalid() {
+        let read = |json: &str| {
+            serde_json::from_str::<AtLeastRevision>(json)
+                .expect("any value reads")
+                .revision()
+                .ok()
+        };
+        assert_eq!(read("7"), Some(7));
+        assert_eq!(read("9223372036854775807"), Some(i64::MAX as u64));
+        assert_eq!(read("9223372036854775808"), None);
+        assert_eq!(read("18446744073709551616"), None);
+        assert_eq!(read("-1"), None);
+        assert_eq!(read("1.5"), None);
+        assert_eq!(read("\"12\""), Some(12));
+        assert_eq!(read("[1, {\"a\": 2}]"), None);
     }
 
     #[test]

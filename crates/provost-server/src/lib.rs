@@ -11,7 +11,7 @@ mod node;
 mod openapi;
 mod state;
 
-pub use config::{AuthConfig, AuthSettings, ServerConfig, TokenSpec};
+pub use config::{AuthConfig, AuthSettings, Secret, ServerConfig, TokenSpec, DEFAULT_LEEWAY};
 pub use err::{Error, ErrorClass, Result};
 pub use node::Node;
-pub use state::{router, serve, AppState};
+pub use state::{router, serve, serve_metrics, AppState};

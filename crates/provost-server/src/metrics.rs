@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{counter, gauge, histogram};
@@ -11,6 +12,8 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
+use crate::api_error::{ApiError, ErrorBody};
+use crate::err::{Error, ErrorClass};
 use crate::state::AppState;
 
 const DURATION: &str = "provost_http_request_duration_seconds";
@@ -69,32 +72,78 @@ impl Metrics {
     }
 }
 
-/// Counts every request and times it, labelled by the route that matched (not the raw path).
+/// Counts every request and times it, labelled by the route that matched (not the raw path)
+/// and a known method: whatever a client sends, the set of series stays bounded.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics().record(|| {
-        counter!("provost_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        counter!("provost_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
             .increment(1);
         histogram!(DURATION, "method" => method, "route" => route).record(seconds);
     });
     response
 }
 
-/// `GET /metrics`: Prometheus text.
+/// The method as a label: HTTP accepts any token as a method, so anything else is `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics`: Prometheus text; with a metrics token configured, only for its bearer.
 #[utoipa::path(get, path = "/metrics", tag = "ops", security(()),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "a metrics token is configured and was not sent", body = ErrorBody)))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = &state.config().metrics_token {
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, given)| given.trim());
+        match given {
+            None => {
+                return Err(Error::new(
+                    ErrorClass::Unauthorized,
+                    "missing_token",
+                    "send the metrics token as `Authorization: Bearer <token>`",
+                )
+                .into())
+            }
+            Some(given) if !token.matches(given) => {
+                return Err(Error::new(
+                    ErrorClass::Unauthorized,
+                    "invalid_token",
+                    "the metrics token is not valid",
+                )
+                .into())
+            }
+            Some(_) => {}
+        }
+    }
     let index = state.node().engine.snapshot();
     let text = state
         .metrics()
         .render(index.revision(), index.assignment_count());
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -4,10 +4,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,6 +23,7 @@ use utoipa::ToSchema;
 use crate::api_error::{self, ApiError};
 use crate::config::ServerConfig;
 use crate::err::Result;
+use crate::extract::AtLeastRevision;
 use crate::metrics::{self, Metrics};
 use crate::node::Node;
 use crate::{apps, openapi};
@@ -58,12 +64,13 @@ impl AppState {
         &self.shared.metrics
     }
 
-    /// Read-your-writes: waits (bounded) until this node has applied `revision`.
-    pub(crate) async fn caught_up(&self, revision: Option<u64>) -> Result<()> {
+    /// Read-your-writes: waits (bounded) until this node has applied `revision`; a value no
+    /// revision can have is 400 `invalid_revision` at once.
+    pub(crate) async fn caught_up(&self, revision: Option<AtLeastRevision>) -> Result<()> {
         match revision {
             Some(revision) => {
                 self.node()
-                    .wait_for(revision, self.config().revision_wait)
+                    .wait_for(revision.revision()?, self.config().revision_wait)
                     .await
             }
             None => Ok(()),
@@ -83,18 +90,30 @@ impl AppState {
     }
 }
 
-/// Every route of the service, with its middleware.
+/// Every route of the service, with its middleware. `/metrics` is among them unless the
+/// settings put it on a listener of its own (`serve_metrics`).
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route("/healthz", get(health))
-        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/openapi.json", get(openapi::spec))
         .merge(apps::router());
+    if !state.config().metrics_separate {
+        routes = routes.route("/metrics", get(metrics::metrics));
+    }
     layered(routes, state)
 }
 
+/// The metrics listener's routes: `/metrics` alone.
+fn metrics_router(state: AppState) -> Router {
+    layered(
+        Router::new().route("/metrics", get(metrics::metrics)),
+        state,
+    )
+}
+
 /// Wraps routes in the service's middleware, outermost first: request id, trace span, request
-/// id on the answer, 500s logged once, metrics, panics caught, timeout, body limit.
+/// id on the answer, header limits, 500s logged once, metrics, panics caught, timeout, body
+/// limit.
 pub(crate) fn layered(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(api_error::not_found)
@@ -104,6 +123,7 @@ pub(crate) fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(api_error::panic_response))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(from_fn(api_error::finish_internal))
+        .layer(from_fn(limit_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -126,12 +146,42 @@ async fn timeout(State(state): State<AppState>, request: Request, next: Next) ->
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             format!("the request took longer than {} ms", limit.as_millis()),
         )
         .into_response(),
     }
+}
+
+/// Most header bytes (names and values) a request may carry.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Most headers a request may carry.
+const MAX_HEADERS: usize = 100;
+/// hyper refuses requests with more headers than this by itself, with an empty 431; it is set
+/// well above `MAX_HEADERS` so that `limit_headers` answers first, in Provost's error shape.
+/// (hyper's head buffer, about 400 KiB, is likewise well above `MAX_HEADER_BYTES`.)
+const HYPER_MAX_HEADERS: usize = 1000;
+
+/// Refuses requests whose headers are too many or too large: 431 `header_too_large`.
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header_too_large",
+            format!(
+                "the request's headers are too large: at most {MAX_HEADERS} headers and {} KiB",
+                MAX_HEADER_BYTES / 1024
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight. Meanwhile the node
@@ -142,11 +192,71 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let follower = tokio::spawn(state.node().clone().follow(state.config().poll_interval));
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = serve_router(listener, router(state), shutdown).await;
     follower.abort();
     result
+}
+
+/// Serves `/metrics` alone on its own listener until `shutdown` resolves, beside `serve` (which
+/// then leaves `/metrics` out: `ServerConfig::metrics_separate`).
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_router(listener, metrics_router(state), shutdown).await
+}
+
+/// HTTP/1 on every accepted connection, as `axum::serve` does, but with hyper's limits set
+/// (`HYPER_MAX_HEADERS`) and a timer, so a client that never finishes its headers is dropped.
+async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut builder = http1::Builder::new();
+    builder
+        .max_headers(HYPER_MAX_HEADERS)
+        .timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                accept_failed(e).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A failed accept: a client gone already is nothing; anything else (out of file descriptors,
+/// say) is logged and waited out for a second rather than spun on.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!("accept error: {e}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// `GET /healthz`: alive (checks are served from memory even when the database is not), the
@@ -195,7 +305,6 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
-    use axum::http::StatusCode;
     use tower::ServiceExt;
 
     use super::*;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use provost_server::{AppState, AuthConfig, AuthSettings, Node, ServerConfig, TokenSpec};
+use provost_server::{AppState, AuthConfig, AuthSettings, Node, Secret, ServerConfig, TokenSpec};
 
 use crate::output::Failure;
 
@@ -33,6 +33,14 @@ pub struct ServeArgs {
     /// How often to read the audit log for changes made elsewhere (the CLI, other nodes).
     #[arg(long, env = "PROVOST_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+
+    /// Serve `/metrics` on this address only (not on `--listen`), e.g. `127.0.0.1:9090`.
+    #[arg(long, env = "PROVOST_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+
+    /// Require `Authorization: Bearer <this token>` for `/metrics`.
+    #[arg(long, env = "PROVOST_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -43,6 +51,12 @@ impl fmt::Debug for ServeArgs {
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
             .field("revision_wait", &self.revision_wait)
+            .field("poll_interval", &self.poll_interval)
+            .field("metrics_listen", &self.metrics_listen)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -65,6 +79,10 @@ pub struct KeyArgs {
     /// Required `aud` claim.
     #[arg(long, env = "PROVOST_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+
+    /// Clock skew allowed on a token's `exp` and `nbf` (e.g. `30s`, `0s`).
+    #[arg(long, env = "PROVOST_JWT_LEEWAY", default_value = "30s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
 }
 
 impl fmt::Debug for KeyArgs {
@@ -77,6 +95,7 @@ impl fmt::Debug for KeyArgs {
             .field("jwt_jwks", &self.jwt_jwks)
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_leeway", &self.jwt_leeway)
             .finish()
     }
 }
@@ -179,19 +198,21 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         jwks,
         issuer: keys.jwt_issuer,
         audience: keys.jwt_audience,
+        leeway: Some(keys.jwt_leeway),
     })?;
     let node = Node::open(database_url).await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| {
-            failure(
-                "cannot_listen",
-                format!("cannot listen on `{}`: {e}", args.listen),
-            )
-        })?;
+    let listener = bind(&args.listen).await?;
     let address = listener
         .local_addr()
         .map_or_else(|_| args.listen.clone(), |a| a.to_string());
+    let metrics_listener = match &args.metrics_listen {
+        Some(listen) => Some(bind(listen).await?),
+        None => None,
+    };
+    let metrics_address = metrics_listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.to_string());
     if generated {
         let spec = TokenSpec {
             username: "admin".into(),
@@ -210,6 +231,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     }
     tracing::info!(
         %address,
+        metrics_address = metrics_address.as_deref().unwrap_or(&address),
         backend = node.store.backend(),
         revision = node.engine.revision(),
         "provost is listening"
@@ -220,14 +242,52 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         body_limit: args.body_limit,
         revision_wait: args.revision_wait,
         poll_interval: args.poll_interval,
+        metrics_separate: metrics_listener.is_some(),
+        metrics_token: args.metrics_token.and_then(Secret::new),
         ..ServerConfig::default()
     };
     let state = AppState::new(node.clone(), config);
-    let served = provost_server::serve(listener, state, shutdown_signal()).await;
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let metrics = metrics_listener.map(|listener| {
+        tokio::spawn(provost_server::serve_metrics(
+            listener,
+            state.clone(),
+            until_stopped(),
+        ))
+    });
+    let mut main = std::pin::pin!(provost_server::serve(listener, state, until_stopped()));
+    let served = tokio::select! {
+        served = &mut main => served,
+        () = shutdown_signal() => {
+            let _ = stop.send(true);
+            main.await
+        }
+    };
+    // The main listener may also have stopped by itself: the metrics one follows it.
+    let _ = stop.send(true);
+    let metrics_served = match metrics {
+        Some(task) => task.await.unwrap_or(Ok(())),
+        None => Ok(()),
+    };
     node.store.close().await;
-    served.map_err(|e| failure("server_failed", format!("the server stopped: {e}")))?;
+    served
+        .and(metrics_served)
+        .map_err(|e| failure("server_failed", format!("the server stopped: {e}")))?;
     tracing::info!("provost stopped");
     Ok(())
+}
+
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| failure("cannot_listen", format!("cannot listen on `{listen}`: {e}")))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -267,6 +327,7 @@ pub fn token(args: TokenArgs) -> Result<(), Failure> {
         jwks: None,
         issuer: args.jwt_issuer,
         audience: args.jwt_audience,
+        leeway: None,
     })?;
     let token = auth.mint(&TokenSpec {
         username: args.user,

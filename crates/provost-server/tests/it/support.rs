@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use provost_server::{AppState, AuthConfig, AuthSettings, Node, ServerConfig, TokenSpec};
+use provost_server::{AppState, AuthConfig, AuthSettings, Node, Secret, ServerConfig, TokenSpec};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -15,6 +15,8 @@ pub const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
 
 pub struct TestServer {
     pub base: String,
+    /// The metrics listener's base URL, when `Options::metrics_separate` asked for one.
+    pub metrics_base: Option<String>,
     /// The database URL, for a second node on the same file.
     pub url: String,
     /// The same node the server uses (for set-up the API has no route for).
@@ -32,6 +34,11 @@ pub struct Options {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub body_limit: usize,
+    /// Clock skew allowed on tokens (the server's default when `None`).
+    pub leeway: Option<Duration>,
+    /// `/metrics` on a listener of its own (`TestServer::metrics_base`).
+    pub metrics_separate: bool,
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Options {
@@ -40,6 +47,9 @@ impl Default for Options {
             issuer: None,
             audience: None,
             body_limit: 64 * 1024,
+            leeway: None,
+            metrics_separate: false,
+            metrics_token: None,
         }
     }
 }
@@ -78,6 +88,7 @@ async fn start_node(options: Options, url: String, dir: TempDir) -> TestServer {
         jwks: Some(JWKS.into()),
         issuer: options.issuer,
         audience: options.audience,
+        leeway: options.leeway,
     })
     .expect("auth config");
     let config = ServerConfig {
@@ -85,6 +96,8 @@ async fn start_node(options: Options, url: String, dir: TempDir) -> TestServer {
         body_limit: options.body_limit,
         revision_wait: Duration::from_millis(300),
         poll_interval: Duration::from_millis(100),
+        metrics_separate: options.metrics_separate,
+        metrics_token: options.metrics_token.and_then(Secret::new),
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -93,11 +106,28 @@ async fn start_node(options: Options, url: String, dir: TempDir) -> TestServer {
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
     let state = AppState::new(node.clone(), config);
+    let mut metrics_base = None;
+    if options.metrics_separate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        metrics_base = Some(format!(
+            "http://{}",
+            listener.local_addr().expect("address")
+        ));
+        // Stops with the runtime of the test.
+        tokio::spawn(provost_server::serve_metrics(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+    }
     tokio::spawn(provost_server::serve(listener, state, async {
         let _ = stopped.await;
     }));
     TestServer {
         base: format!("http://{address}"),
+        metrics_base,
         url,
         node,
         auth,

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::roles::{PermissionView, RoleImpact, RoleView};
 use super::service::{AssignmentInput, CheckAnswer};
+use crate::extract::AtLeastRevision;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -18,7 +19,7 @@ pub struct CheckRequest {
     pub action: String,
     pub scope: String,
     /// Wait (bounded) until this node has applied this revision first.
-    pub at_least_revision: Option<u64>,
+    pub at_least_revision: Option<AtLeastRevision>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,7 +65,7 @@ impl From<CheckAnswer> for CheckResponse {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub checks: Vec<BatchCheck>,
-    pub at_least_revision: Option<u64>,
+    pub at_least_revision: Option<AtLeastRevision>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -174,7 +175,7 @@ pub struct SubjectsQuery {
     pub scope: String,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
-    pub at_least_revision: Option<u64>,
+    pub at_least_revision: Option<AtLeastRevision>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -188,7 +189,7 @@ pub struct ScopesQuery {
     pub kind: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
-    pub at_least_revision: Option<u64>,
+    pub at_least_revision: Option<AtLeastRevision>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
