@@ -12,6 +12,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use err::StoreError;
-pub use model::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Outcome, Snapshot};
+pub use model::{
+    AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Outcome, Snapshot,
+};
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;

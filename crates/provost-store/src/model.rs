@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use provost_engine::Change;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One row of the audit log: a change that altered the state, at its revision.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -57,4 +57,24 @@ pub struct AssignmentFilter {
 pub struct AuditFilter {
     pub subject: Option<String>,
     pub scope: Option<String>,
+}
+
+/// Which audit rows to read, and in which order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditRange {
+    /// Rows above this revision, oldest first: the change feed.
+    After(u64),
+    /// Rows below this revision (all of them when `None`), newest first: for people.
+    Before(Option<u64>),
+}
+
+impl AuditRange {
+    /// Where the page after one that ended at `revision` starts, in the same direction.
+    pub fn next(self, revision: u64) -> AuditRange {
+        match self {
+            AuditRange::After(_) => AuditRange::After(revision),
+            AuditRange::Before(_) => AuditRange::Before(Some(revision)),
+        }
+    }
 }

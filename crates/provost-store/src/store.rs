@@ -3,7 +3,7 @@
 use provost_engine::{Assignment, AssignmentKey, Change, User};
 
 use crate::err::StoreError;
-use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Snapshot};
+use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Snapshot};
 use crate::postgres::PgStore;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
@@ -105,14 +105,15 @@ impl Store {
         dispatch!(self.count_assignments(filter))
     }
 
-    /// Audit rows above `since` whose change names the filter's subject and scope, ascending.
+    /// Audit rows in `range` whose change names the filter's subject and scope, at most `limit`:
+    /// ascending after a revision, descending (newest first) before one.
     pub async fn audit(
         &self,
         filter: &AuditFilter,
-        since: u64,
+        range: AuditRange,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        dispatch!(self.audit(filter, since, limit))
+        dispatch!(self.audit(filter, range, limit))
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

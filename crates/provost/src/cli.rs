@@ -91,11 +91,14 @@ pub enum Command {
         #[arg(long = "parent", required = true)]
         parents: Vec<String>,
     },
-    /// Show the change log (every write, with its actor and revision).
+    /// Show the change log (every write, with its actor and revision), newest first.
     Audit {
-        /// Only changes after this revision.
-        #[arg(long, default_value_t = 0)]
-        since: u64,
+        /// Read forward from this revision instead, oldest first (a change feed; `--since 0` from the start).
+        #[arg(long, conflicts_with = "before")]
+        since: Option<u64>,
+        /// Only changes before this revision, newest first (the next page: the last revision shown).
+        #[arg(long)]
+        before: Option<u64>,
         /// Only changes about this subject.
         #[arg(long)]
         subject: Option<String>,

@@ -7,7 +7,7 @@ use provost_server::apps::authz::actor::Actor;
 use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
-use provost_store::AuditFilter;
+use provost_store::{AuditFilter, AuditRange};
 
 use crate::cli::{Cli, Command, PolicyCommand, Question, RolesCommand, UsersCommand};
 use crate::output::{emit, Failure};
@@ -188,12 +188,14 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
         }
         Command::Audit {
             since,
+            before,
             subject,
             scope,
             limit,
         } => {
+            let range = since.map_or(AuditRange::Before(before), AuditRange::After);
             let entries =
-                service::audit(node, &actor, AuditFilter { subject, scope }, since, limit).await?;
+                service::audit(node, &actor, AuditFilter { subject, scope }, range, limit).await?;
             emit(json, &entries, || {
                 entries
                     .iter()

@@ -46,4 +46,5 @@ on_both_backends!(
     audit_filters,
     reopen_keeps_everything,
     concurrent_committers,
+    audit_reads_newest_first,
 );

@@ -2,6 +2,7 @@
 
 mod commands;
 mod nodes;
+mod ops;
 mod scenario;
 
 use std::path::PathBuf;
