@@ -43,7 +43,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             let load = roles::load_policy(node, &actor, &text, prune).await?;
             emit(json, &load, || {
                 format!("{} change(s); revision {}", load.changes, load.revision)
-            });
+            })?;
         }
         Command::Roles(RolesCommand::List) => {
             let roles = roles::roles(node).await?;
@@ -61,7 +61,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
+            })?;
         }
         Command::Users(UsersCommand::Upsert {
             username,
@@ -84,7 +84,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 json,
                 &serde_json::json!({ "username": username, "revision": revision }),
                 || format!("saved `{username}`; revision {revision}"),
-            );
+            )?;
         }
         Command::Users(UsersCommand::Retire { username }) => {
             let revision = service::retire_user(node, &actor, &username).await?;
@@ -92,7 +92,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 json,
                 &serde_json::json!({ "username": username, "revision": revision }),
                 || format!("retired `{username}`; revision {revision}"),
-            );
+            )?;
         }
         Command::Assign(args) => {
             let t = args.target;
@@ -118,7 +118,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
         Command::Check(q) => {
             let (answer, e) = ask(node, &actor, &q)?;
             let reason = e.reason;
-            emit(
+            let printed = emit(
                 json,
                 &serde_json::json!({ "allowed": answer.allowed, "reason": reason, "revision": answer.revision }),
                 || {
@@ -129,7 +129,11 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     )
                 },
             );
-            return Ok(verdict(answer.allowed));
+            // The exit status is the answer: a closed stdout must not turn "denied" into 0.
+            match printed {
+                Err(failure) if !failure.is_closed_stdout() => return Err(failure),
+                _ => return Ok(verdict(answer.allowed)),
+            }
         }
         Command::Explain(q) => {
             let (_, e) = ask(node, &actor, &q)?;
@@ -157,7 +161,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     lines.push(line);
                 }
                 lines.join("\n")
-            });
+            })?;
             return Ok(verdict(e.allowed));
         }
         Command::Register { scope, parents } => {
@@ -166,11 +170,11 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 json,
                 &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }),
                 || format!("registered `{scope}`; revision {revision}"),
-            );
+            )?;
         }
         Command::Who { action, scope } => {
             let subjects = service::who(&node.engine.snapshot(), &actor, &action, &scope)?;
-            emit(json, &subjects, || subjects.join("\n"));
+            emit(json, &subjects, || subjects.join("\n"))?;
         }
         Command::Scopes {
             subject,
@@ -184,7 +188,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 &action,
                 kind.as_deref(),
             )?;
-            emit(json, &scopes, || scopes.join("\n"));
+            emit(json, &scopes, || scopes.join("\n"))?;
         }
         Command::Audit {
             since,
@@ -210,7 +214,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
+            })?;
         }
         Command::Serve(_) | Command::Token(_) => {
             unreachable!("handled before opening the database")
@@ -263,7 +267,7 @@ fn single(json: bool, result: BulkResult) -> Result<ExitCode, Failure> {
         json,
         &serde_json::json!({ "status": item.status, "assignment": item.assignment, "revision": revision }),
         || format!("{}; revision {revision}", item.status),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

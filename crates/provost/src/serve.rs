@@ -275,8 +275,7 @@ pub fn token(args: TokenArgs) -> Result<(), Failure> {
         roles: args.roles,
         ttl: args.ttl,
     })?;
-    println!("{token}");
-    Ok(())
+    crate::output::print(&token)
 }
 
 #[cfg(test)]
