@@ -5,6 +5,7 @@ mod commit;
 mod err;
 mod model;
 mod rows;
+mod schema;
 mod snapshot;
 mod store;
 
@@ -14,6 +15,7 @@ pub mod sqlite;
 pub use err::StoreError;
 pub use model::{
     AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Outcome, Snapshot,
+    StoreOptions, DEFAULT_ACQUIRE_TIMEOUT,
 };
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;

@@ -1,5 +1,7 @@
 //! The shapes the store hands out: audit entries, commit outcomes, snapshots and filters.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use provost_engine::Change;
 use serde::{Deserialize, Serialize};
@@ -75,6 +77,29 @@ impl AuditRange {
         match self {
             AuditRange::After(_) => AuditRange::After(revision),
             AuditRange::Before(_) => AuditRange::Before(Some(revision)),
+        }
+    }
+}
+
+/// The default of `StoreOptions::acquire_timeout`.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How to open a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Longest a query waits for a pooled connection: while the database is down, how long a
+    /// write takes to answer `database_unavailable`.
+    pub acquire_timeout: Duration,
+    /// Open without ever writing: no migrations (the schema must already be there) and every
+    /// commit refused with `read_only`. For a read-only SQLite file or a PostgreSQL hot standby.
+    pub read_only: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            read_only: false,
         }
     }
 }

@@ -21,6 +21,11 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Longest to wait for a database connection before answering `database_unavailable`
+    /// (e.g. `3s`, `500ms`): how long a write hangs while the database is down.
+    #[arg(long, global = true, env = "PROVOST_DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = crate::serve::parse_duration)]
+    pub db_acquire_timeout: std::time::Duration,
+
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,

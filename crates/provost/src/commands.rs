@@ -7,7 +7,7 @@ use provost_server::apps::authz::actor::Actor;
 use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
-use provost_store::{AuditFilter, AuditRange};
+use provost_store::{AuditFilter, AuditRange, StoreOptions};
 
 use crate::cli::{Cli, Command, PolicyCommand, Question, RolesCommand, UsersCommand};
 use crate::output::{emit, Failure};
@@ -15,13 +15,17 @@ use crate::output::{emit, Failure};
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let json = cli.json;
     let url = cli.database_url;
+    let store = StoreOptions {
+        acquire_timeout: cli.db_acquire_timeout,
+        ..StoreOptions::default()
+    };
     match cli.command {
-        Command::Serve(args) => crate::serve::serve(&url, args)
+        Command::Serve(args) => crate::serve::serve(&url, store, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Token(args) => crate::serve::token(args).map(|()| ExitCode::SUCCESS),
         command => {
-            let node = Node::open(&url).await?;
+            let node = Node::open_with(&url, &store).await?;
             let result = run_on(&node, json, command).await;
             node.store.close().await;
             result

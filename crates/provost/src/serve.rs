@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use provost_server::{AppState, AuthConfig, AuthSettings, Node, ServerConfig, TokenSpec};
+use provost_store::StoreOptions;
 
 use crate::output::Failure;
 
@@ -33,6 +34,12 @@ pub struct ServeArgs {
     /// How often to read the audit log for changes made elsewhere (the CLI, other nodes).
     #[arg(long, env = "PROVOST_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+
+    /// Never write: open SQLite with `mode=ro` (or use a PostgreSQL hot standby), run no
+    /// migrations, load no policy; serve checks and lookups, follow the writers' changes, and
+    /// answer every write 503 `read_only`.
+    #[arg(long, env = "PROVOST_READ_ONLY")]
+    pub read_only: bool,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -43,6 +50,7 @@ impl fmt::Debug for ServeArgs {
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
             .field("revision_wait", &self.revision_wait)
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -133,7 +141,7 @@ impl fmt::Debug for TokenArgs {
 }
 
 /// `30s`, `500ms`, `15m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -157,7 +165,11 @@ fn failure(code: &'static str, message: String) -> Failure {
     Failure { code, message }
 }
 
-pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
+pub async fn serve(
+    database_url: &str,
+    store: StoreOptions,
+    args: ServeArgs,
+) -> Result<(), Failure> {
     let keys = args.keys;
     let jwks = match &keys.jwt_jwks {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
@@ -180,7 +192,11 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         issuer: keys.jwt_issuer,
         audience: keys.jwt_audience,
     })?;
-    let node = Node::open(database_url).await?;
+    let store = StoreOptions {
+        read_only: args.read_only,
+        ..store
+    };
+    let node = Node::open_with(database_url, &store).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| {
@@ -212,6 +228,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         %address,
         backend = node.store.backend(),
         revision = node.engine.revision(),
+        read_only = store.read_only,
         "provost is listening"
     );
     let config = ServerConfig {

@@ -9,4 +9,5 @@ mod hostile;
 mod listings;
 mod meta;
 mod scenario;
+mod storage;
 mod support;

@@ -47,4 +47,5 @@ on_both_backends!(
     reopen_keeps_everything,
     concurrent_committers,
     audit_reads_newest_first,
+    read_only_store_reads_and_refuses_writes,
 );

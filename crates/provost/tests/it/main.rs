@@ -73,9 +73,15 @@ impl ServeNode {
     /// Starts a node on a free port with JSON logs and waits for its "listening" line; every
     /// line before it must be a JSON object.
     pub fn start(database_url: &str) -> ServeNode {
+        ServeNode::start_with(database_url, &[])
+    }
+
+    /// `start` with more `serve` flags (`--read-only`, ...).
+    pub fn start_with(database_url: &str, flags: &[&str]) -> ServeNode {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .args(flags)
             .env("PROVOST_DATABASE_URL", database_url)
             .env("PROVOST_JWT_SECRET", SECRET)
             .env("PROVOST_LOG", "info")

@@ -1,6 +1,6 @@
-//! Cases for how a store is read and opened: the audit log newest first.
+//! Cases for how a store is read and opened: the audit log newest first, read-only stores.
 
-use provost_store::{AuditFilter, AuditRange};
+use provost_store::{AuditFilter, AuditRange, Store, StoreOptions};
 
 use super::*;
 use crate::support::TestDb;
@@ -54,4 +54,37 @@ pub async fn audit_reads_newest_first(db: &TestDb) {
         .await
         .expect("audit");
     assert_eq!(revisions(&feed), [base + 2, base + 3]);
+}
+
+/// A read-only handle on a database another handle writes: it reads and follows the writer's
+/// changes, and refuses every commit with `read_only` without touching the database.
+pub async fn read_only_store_reads_and_refuses_writes(db: &TestDb) {
+    let writer = &db.store;
+    commit(writer, &small_policy()).await;
+    let options = StoreOptions {
+        read_only: true,
+        ..StoreOptions::default()
+    };
+    let reader = Store::connect_with(&db.url, &options)
+        .await
+        .expect("open read-only");
+    assert!(reader.read_only());
+    assert!(!writer.read_only());
+    let before = reader.revision().await.expect("revision");
+    assert_eq!(before, writer.revision().await.expect("revision"));
+
+    let refused = reader
+        .commit("tester", &[add("alice", "course_staff", COURSE)])
+        .await
+        .expect_err("read-only");
+    assert_eq!(refused.code(), "read_only", "{refused}");
+    assert_eq!(reader.revision().await.expect("revision"), before);
+
+    // A change by the writer reaches the reader's change feed.
+    commit(writer, &[add("bob", "course_staff", COURSE)]).await;
+    let feed = reader.changes_since(before, 10).await.expect("feed");
+    assert_eq!(ops(&feed), ["assignment_add"]);
+    assert_eq!(feed[0].change.subject(), Some("bob"));
+    assert_eq!(all_assignments(&reader).await.len(), 1);
+    reader.close().await;
 }
