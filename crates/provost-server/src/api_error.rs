@@ -99,6 +99,7 @@ fn status_of(class: ErrorClass) -> StatusCode {
         ErrorClass::Refused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorClass::Busy => StatusCode::TOO_MANY_REQUESTS,
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

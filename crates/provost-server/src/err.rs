@@ -21,8 +21,10 @@ pub enum ErrorClass {
     Refused,
     /// Busy or locked, try again (429).
     Busy,
-    /// A dependency (the database) is down; checks still work (503).
+    /// A dependency (the database) is down, or this node is read-only; checks still work (503).
     Unavailable,
+    /// The database's disk is full: writes fail until space is freed; checks still work (507).
+    StorageFull,
     /// A bug (500).
     Internal,
 }
@@ -99,7 +101,9 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
         let class = if e.code() == "busy" {
             ErrorClass::Busy
-        } else if e.is_unavailable() {
+        } else if e.is_full() {
+            ErrorClass::StorageFull
+        } else if e.is_unavailable() || matches!(e.code(), "read_only" | "schema_not_ready") {
             ErrorClass::Unavailable
         } else if e.code() == "conflict" {
             ErrorClass::Conflict

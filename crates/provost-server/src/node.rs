@@ -1,10 +1,11 @@
 //! A Provost node: the store, the in-memory engine, and the tail of the audit log between them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use provost_engine::{policy_changes, policy_diff, Change, Engine, Index, PolicyDoc};
-use provost_store::{Committed, Store};
+use provost_store::{Committed, Store, StoreOptions};
 
 use crate::err::{Error, ErrorClass, Result};
 
@@ -17,15 +18,26 @@ const FEED_PAGE: u32 = 10_000;
 pub struct Node {
     pub store: Store,
     pub engine: Arc<Engine>,
+    /// Whether the last write failed on a full disk (cleared by the next write that succeeds),
+    /// for `/healthz`: reads still work then, so only writes can tell.
+    storage_full: Arc<AtomicBool>,
 }
 
 impl Node {
     /// Connects, loads the state into memory and makes sure the default policy is in place.
     pub async fn open(url: &str) -> Result<Node> {
-        let store = Store::connect(url).await?;
+        Node::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// `open` with store options. A read-only node loads no policy: it serves what the
+    /// writers stored, and a write would be refused anyway.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Node> {
+        let store = Store::connect_with(url, options).await?;
         let node = Node::from_store(store).await?;
-        node.ensure_policy(&PolicyDoc::default_policy(), "provost")
-            .await?;
+        if !options.read_only {
+            node.ensure_policy(&PolicyDoc::default_policy(), "provost")
+                .await?;
+        }
         Ok(node)
     }
 
@@ -50,6 +62,7 @@ impl Node {
         let node = Node {
             store,
             engine: Arc::new(Engine::new(index)),
+            storage_full: Arc::new(AtomicBool::new(false)),
         };
         node.sync().await?;
         Ok(node)
@@ -66,7 +79,8 @@ impl Node {
         self.commit(actor, &changes).await
     }
 
-    /// Commits changes in one transaction and brings the engine up to the new revision.
+    /// Commits changes in one transaction and brings the engine up to the new revision. Every
+    /// write of every app comes through here; a read-only node's store refuses it (`read_only`).
     pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed> {
         if changes.is_empty() {
             let revision = self.engine.revision();
@@ -76,9 +90,20 @@ impl Node {
                 entries: Vec::new(),
             });
         }
-        let committed = self.store.commit(actor, changes).await?;
+        let committed = self.store.commit(actor, changes).await;
+        match &committed {
+            Ok(_) => self.storage_full.store(false, Ordering::Relaxed),
+            Err(e) if e.is_full() => self.storage_full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        let committed = committed?;
         self.sync().await?;
         Ok(committed)
+    }
+
+    /// Whether the last write found the disk full.
+    pub fn storage_full(&self) -> bool {
+        self.storage_full.load(Ordering::Relaxed)
     }
 
     /// Applies every audit row after the engine's revision, in order. Returns the new revision.

@@ -263,12 +263,15 @@ async fn accept_failed(e: std::io::Error) {
 /// revision this node's index reflects, and how far it trails the store.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database cannot be read (checks still work; writes answer 503).
+    /// `ok`, or `degraded` when the database cannot be read or its disk is full (checks still
+    /// work; writes answer 503 or 507).
     pub status: &'static str,
     pub revision: u64,
     pub backend: &'static str,
-    /// `ok` or `unavailable`.
+    /// `ok`, `unavailable`, or `full` (the last write found no room on the disk).
     pub database: &'static str,
+    /// Whether this node refuses writes (`provost serve --read-only`).
+    pub read_only: bool,
     /// The store's latest revision, when the database answers.
     pub store_revision: Option<u64>,
     /// Revisions the index has not applied yet.
@@ -284,19 +287,19 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
             .await
             .ok()
             .and_then(|r| r.ok());
+    let database = if store_revision.is_none() {
+        "unavailable"
+    } else if node.storage_full() {
+        "full"
+    } else {
+        "ok"
+    };
     Json(Health {
-        status: if store_revision.is_some() {
-            "ok"
-        } else {
-            "degraded"
-        },
+        status: if database == "ok" { "ok" } else { "degraded" },
         revision,
         backend: node.store.backend(),
-        database: if store_revision.is_some() {
-            "ok"
-        } else {
-            "unavailable"
-        },
+        database,
+        read_only: node.store.read_only(),
         store_revision,
         lag: store_revision.map(|s| s.saturating_sub(revision)),
     })

@@ -12,6 +12,15 @@ pub enum StoreError {
     /// The database could not be reached (connection, pool or i/o failure).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The disk (or the database's size limit) is full: writes fail until space is freed.
+    #[error("storage full: {0}")]
+    Full(#[source] sqlx::Error),
+    /// The store was opened read-only and refuses to write.
+    #[error("this node is read-only: writes go to a writable node")]
+    ReadOnly,
+    /// A read-only store found the schema missing or older than this version of provost.
+    #[error("{0}")]
+    Schema(String),
     /// The database stayed locked, or the transaction lost a serialization race, after retries.
     #[error("database busy, try again later: {0}")]
     Busy(#[source] sqlx::Error),
@@ -36,6 +45,9 @@ impl StoreError {
         match self {
             StoreError::InvalidUrl(_) => "invalid_database_url",
             StoreError::Unavailable(_) => "database_unavailable",
+            StoreError::Full(_) => "storage_full",
+            StoreError::ReadOnly => "read_only",
+            StoreError::Schema(_) => "schema_not_ready",
             StoreError::Busy(_) => "busy",
             StoreError::Migration(_) => "migration_failed",
             StoreError::Conflict { .. } => "conflict",
@@ -46,6 +58,11 @@ impl StoreError {
     /// Whether the database could not be reached at all (code `database_unavailable`).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// Whether the disk is full (code `storage_full`).
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Full(_))
     }
 
     pub(crate) fn is_busy(&self) -> bool {
@@ -60,7 +77,10 @@ impl StoreError {
         use sqlx::migrate::MigrateError;
         match error {
             MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _)
-                if matches!(class_of(&inner), Class::Busy | Class::Unavailable) =>
+                if matches!(
+                    class_of(&inner),
+                    Class::Busy | Class::Unavailable | Class::Full
+                ) =>
             {
                 StoreError::from(inner)
             }
@@ -75,6 +95,7 @@ impl From<sqlx::Error> for StoreError {
             Class::InvalidUrl => StoreError::InvalidUrl(error.to_string()),
             Class::Unavailable => StoreError::Unavailable(error),
             Class::Busy => StoreError::Busy(error),
+            Class::Full => StoreError::Full(error),
             Class::Duplicate => StoreError::Conflict {
                 message: "a row with the same key already exists",
                 source: error,
@@ -99,6 +120,7 @@ enum Class {
     InvalidUrl,
     Unavailable,
     Busy,
+    Full,
     Duplicate,
     MissingRole,
     Other,
@@ -136,8 +158,10 @@ fn classify_sqlite(code: i32) -> Class {
     match code & 0xff {
         // SQLITE_BUSY, SQLITE_LOCKED
         5 | 6 => Class::Busy,
-        // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB
-        8 | 10 | 11 | 13 | 14 | 26 => Class::Unavailable,
+        // SQLITE_FULL: the disk, or the database's max_page_count, is full
+        13 => Class::Full,
+        // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_NOTADB
+        8 | 10 | 11 | 14 | 26 => Class::Unavailable,
         _ => Class::Other,
     }
 }
@@ -147,6 +171,8 @@ fn classify_sqlstate(code: &str) -> Class {
     match code {
         // serialization_failure, deadlock_detected, lock_not_available, query_canceled (lock timeouts)
         "40001" | "40P01" | "55P03" | "57014" => Class::Busy,
+        // disk_full
+        "53100" => Class::Full,
         // invalid_catalog_name: the database does not exist
         "3D000" => Class::Unavailable,
         // connection exceptions, insufficient resources, operator intervention, invalid authorization
@@ -169,6 +195,7 @@ mod tests {
         assert_eq!(classify_sqlite(5), Class::Busy);
         assert_eq!(classify_sqlite(517), Class::Busy); // SQLITE_BUSY_SNAPSHOT
         assert_eq!(classify_sqlite(14), Class::Unavailable);
+        assert_eq!(classify_sqlite(13), Class::Full);
         assert_eq!(classify_sqlite(1), Class::Other);
     }
 
@@ -177,6 +204,7 @@ mod tests {
         assert_eq!(classify_sqlstate("40001"), Class::Busy);
         assert_eq!(classify_sqlstate("40P01"), Class::Busy);
         assert_eq!(classify_sqlstate("08006"), Class::Unavailable);
+        assert_eq!(classify_sqlstate("53100"), Class::Full);
         assert_eq!(classify_sqlstate("57P01"), Class::Unavailable);
         assert_eq!(classify_sqlstate("42601"), Class::Other);
     }

@@ -5,6 +5,7 @@ mod commit;
 mod err;
 mod model;
 mod rows;
+mod schema;
 mod snapshot;
 mod store;
 
@@ -12,6 +13,9 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use err::StoreError;
-pub use model::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Outcome, Snapshot};
+pub use model::{
+    AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Outcome, Snapshot,
+    StoreOptions, DEFAULT_ACQUIRE_TIMEOUT,
+};
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;

@@ -1,8 +1,10 @@
 //! The shapes the store hands out: audit entries, commit outcomes, snapshots and filters.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use provost_engine::Change;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One row of the audit log: a change that altered the state, at its revision.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -57,4 +59,47 @@ pub struct AssignmentFilter {
 pub struct AuditFilter {
     pub subject: Option<String>,
     pub scope: Option<String>,
+}
+
+/// Which audit rows to read, and in which order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditRange {
+    /// Rows above this revision, oldest first: the change feed.
+    After(u64),
+    /// Rows below this revision (all of them when `None`), newest first: for people.
+    Before(Option<u64>),
+}
+
+impl AuditRange {
+    /// Where the page after one that ended at `revision` starts, in the same direction.
+    pub fn next(self, revision: u64) -> AuditRange {
+        match self {
+            AuditRange::After(_) => AuditRange::After(revision),
+            AuditRange::Before(_) => AuditRange::Before(Some(revision)),
+        }
+    }
+}
+
+/// The default of `StoreOptions::acquire_timeout`.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How to open a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Longest a query waits for a pooled connection: while the database is down, how long a
+    /// write takes to answer `database_unavailable`.
+    pub acquire_timeout: Duration,
+    /// Open without ever writing: no migrations (the schema must already be there) and every
+    /// commit refused with `read_only`. For a read-only SQLite file or a PostgreSQL hot standby.
+    pub read_only: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            read_only: false,
+        }
+    }
 }

@@ -3,7 +3,9 @@
 use provost_engine::{Assignment, AssignmentKey, Change, User};
 
 use crate::err::StoreError;
-use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Snapshot};
+use crate::model::{
+    AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Snapshot, StoreOptions,
+};
 use crate::postgres::PgStore;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
@@ -29,10 +31,15 @@ impl Store {
     /// Opens the database at `url` and runs its migrations: `sqlite:...` (e.g.
     /// `sqlite://provost.db?mode=rwc`, or `sqlite::memory:` for tests) or `postgres://...`.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Opens the database at `url` as `options` say (read-only, how long to wait for a connection).
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::connect(url).await?))
+            Ok(Store::Sqlite(SqliteStore::connect(url, options).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(PgStore::connect(url).await?))
+            Ok(Store::Postgres(PgStore::connect(url, options).await?))
         } else {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             Err(StoreError::InvalidUrl(format!(
@@ -41,7 +48,6 @@ impl Store {
         }
     }
 
-    /// `"sqlite"` or `"postgres"`.
     /// Commit notifications where the backend has them (PostgreSQL); None means poll.
     pub async fn listen(&self) -> Result<Option<crate::postgres::Notifier>, StoreError> {
         match self {
@@ -50,6 +56,7 @@ impl Store {
         }
     }
 
+    /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
@@ -60,9 +67,20 @@ impl Store {
     /// Applies `changes` in one transaction, all or nothing. Each change that alters the state
     /// appends one audit row at the next revision (cascades of `role_remove` and `user_remove`
     /// append one `assignment_remove` row per assignment first); the others are `Unchanged`.
-    /// Retried a few times while the database is busy.
+    /// Retried a few times while the database is busy. A read-only store refuses (`read_only`).
     pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed, StoreError> {
+        if self.read_only() {
+            return Err(StoreError::ReadOnly);
+        }
         dispatch!(self.commit(actor, changes))
+    }
+
+    /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.
+    pub fn read_only(&self) -> bool {
+        match self {
+            Store::Sqlite(store) => store.read_only(),
+            Store::Postgres(store) => store.read_only(),
+        }
     }
 
     /// Audit rows with a revision above `revision`, ascending, at most `limit`.
@@ -105,14 +123,15 @@ impl Store {
         dispatch!(self.count_assignments(filter))
     }
 
-    /// Audit rows above `since` whose change names the filter's subject and scope, ascending.
+    /// Audit rows in `range` whose change names the filter's subject and scope, at most `limit`:
+    /// ascending after a revision, descending (newest first) before one.
     pub async fn audit(
         &self,
         filter: &AuditFilter,
-        since: u64,
+        range: AuditRange,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        dispatch!(self.audit(filter, since, limit))
+        dispatch!(self.audit(filter, range, limit))
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

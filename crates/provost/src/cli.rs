@@ -21,6 +21,11 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Longest to wait for a database connection before answering `database_unavailable`
+    /// (e.g. `3s`, `500ms`): how long a write hangs while the database is down.
+    #[arg(long, global = true, env = "PROVOST_DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = crate::serve::parse_duration)]
+    pub db_acquire_timeout: std::time::Duration,
+
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -91,11 +96,14 @@ pub enum Command {
         #[arg(long = "parent", required = true)]
         parents: Vec<String>,
     },
-    /// Show the change log (every write, with its actor and revision).
+    /// Show the change log (every write, with its actor and revision), newest first.
     Audit {
-        /// Only changes after this revision.
-        #[arg(long, default_value_t = 0)]
-        since: u64,
+        /// Read forward from this revision instead, oldest first (a change feed; `--since 0` from the start).
+        #[arg(long, conflicts_with = "before")]
+        since: Option<u64>,
+        /// Only changes before this revision, newest first (the next page: the last revision shown).
+        #[arg(long)]
+        before: Option<u64>,
         /// Only changes about this subject.
         #[arg(long)]
         subject: Option<String>,

@@ -7,7 +7,7 @@ use provost_server::apps::authz::actor::Actor;
 use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
-use provost_store::AuditFilter;
+use provost_store::{AuditFilter, AuditRange, StoreOptions};
 
 use crate::cli::{Cli, Command, PolicyCommand, Question, RolesCommand, UsersCommand};
 use crate::output::{emit, Failure};
@@ -15,13 +15,17 @@ use crate::output::{emit, Failure};
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let json = cli.json;
     let url = cli.database_url;
+    let store = StoreOptions {
+        acquire_timeout: cli.db_acquire_timeout,
+        ..StoreOptions::default()
+    };
     match cli.command {
-        Command::Serve(args) => crate::serve::serve(&url, args)
+        Command::Serve(args) => crate::serve::serve(&url, store, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Token(args) => crate::serve::token(args).map(|()| ExitCode::SUCCESS),
         command => {
-            let node = Node::open(&url).await?;
+            let node = Node::open_with(&url, &store).await?;
             let result = run_on(&node, json, command).await;
             node.store.close().await;
             result
@@ -43,7 +47,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             let load = roles::load_policy(node, &actor, &text, prune).await?;
             emit(json, &load, || {
                 format!("{} change(s); revision {}", load.changes, load.revision)
-            });
+            })?;
         }
         Command::Roles(RolesCommand::List) => {
             let roles = roles::roles(node).await?;
@@ -61,7 +65,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
+            })?;
         }
         Command::Users(UsersCommand::Upsert {
             username,
@@ -84,7 +88,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 json,
                 &serde_json::json!({ "username": username, "revision": revision }),
                 || format!("saved `{username}`; revision {revision}"),
-            );
+            )?;
         }
         Command::Users(UsersCommand::Retire { username }) => {
             let revision = service::retire_user(node, &actor, &username).await?;
@@ -92,7 +96,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 json,
                 &serde_json::json!({ "username": username, "revision": revision }),
                 || format!("retired `{username}`; revision {revision}"),
-            );
+            )?;
         }
         Command::Assign(args) => {
             let t = args.target;
@@ -118,7 +122,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
         Command::Check(q) => {
             let (answer, e) = ask(node, &actor, &q)?;
             let reason = e.reason;
-            emit(
+            let printed = emit(
                 json,
                 &serde_json::json!({ "allowed": answer.allowed, "reason": reason, "revision": answer.revision }),
                 || {
@@ -129,7 +133,11 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     )
                 },
             );
-            return Ok(verdict(answer.allowed));
+            // The exit status is the answer: a closed stdout must not turn "denied" into 0.
+            match printed {
+                Err(failure) if !failure.is_closed_stdout() => return Err(failure),
+                _ => return Ok(verdict(answer.allowed)),
+            }
         }
         Command::Explain(q) => {
             let (_, e) = ask(node, &actor, &q)?;
@@ -157,7 +165,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     lines.push(line);
                 }
                 lines.join("\n")
-            });
+            })?;
             return Ok(verdict(e.allowed));
         }
         Command::Register { scope, parents } => {
@@ -166,11 +174,11 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 json,
                 &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }),
                 || format!("registered `{scope}`; revision {revision}"),
-            );
+            )?;
         }
         Command::Who { action, scope } => {
             let subjects = service::who(&node.engine.snapshot(), &actor, &action, &scope)?;
-            emit(json, &subjects, || subjects.join("\n"));
+            emit(json, &subjects, || subjects.join("\n"))?;
         }
         Command::Scopes {
             subject,
@@ -184,16 +192,18 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 &action,
                 kind.as_deref(),
             )?;
-            emit(json, &scopes, || scopes.join("\n"));
+            emit(json, &scopes, || scopes.join("\n"))?;
         }
         Command::Audit {
             since,
+            before,
             subject,
             scope,
             limit,
         } => {
+            let range = since.map_or(AuditRange::Before(before), AuditRange::After);
             let entries =
-                service::audit(node, &actor, AuditFilter { subject, scope }, since, limit).await?;
+                service::audit(node, &actor, AuditFilter { subject, scope }, range, limit).await?;
             emit(json, &entries, || {
                 entries
                     .iter()
@@ -208,7 +218,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
+            })?;
         }
         Command::Serve(_) | Command::Token(_) => {
             unreachable!("handled before opening the database")
@@ -261,7 +271,7 @@ fn single(json: bool, result: BulkResult) -> Result<ExitCode, Failure> {
         json,
         &serde_json::json!({ "status": item.status, "assignment": item.assignment, "revision": revision }),
         || format!("{}; revision {revision}", item.status),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

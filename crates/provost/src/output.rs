@@ -1,9 +1,14 @@
 //! How the CLI prints results and errors, as text or `--json`, and its exit codes.
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use provost_server::Error;
 use serde::Serialize;
+
+/// The code of a `Failure` that is no failure: stdout was closed by its reader
+/// (`provost audit | head -1`), so the command ends quietly with status 0.
+const CLOSED_STDOUT: &str = "closed_stdout";
 
 /// A command that did not succeed: exit status 2 (1 is reserved for "denied").
 #[derive(Debug)]
@@ -20,14 +25,24 @@ impl Failure {
         }
     }
 
+    /// Whether this is only the reader of stdout having gone away.
+    pub fn is_closed_stdout(&self) -> bool {
+        self.code == CLOSED_STDOUT
+    }
+
+    /// Prints the error on stderr and gives the exit status: 2, or 0 for a closed stdout.
+    /// Nothing here panics: a closed stderr loses the message, not the exit status.
     pub fn report(&self, json: bool) -> ExitCode {
-        if json {
-            let body =
-                serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-            eprintln!("{body}");
-        } else {
-            eprintln!("error[{}]: {}", self.code, self.message);
+        if self.is_closed_stdout() {
+            return ExitCode::SUCCESS;
         }
+        let line = if json {
+            serde_json::json!({ "error": { "code": self.code, "message": self.message } })
+                .to_string()
+        } else {
+            format!("error[{}]: {}", self.code, self.message)
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
         ExitCode::from(2)
     }
 }
@@ -41,17 +56,37 @@ impl From<Error> for Failure {
     }
 }
 
+/// Writes `text` and a newline on stdout: the CLI's only way to print a result. `println!` would
+/// panic when the reader has gone (EPIPE, `provost roles list | head -1`); here that ends the
+/// command quietly instead.
+pub fn print(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Err(Failure {
+            code: CLOSED_STDOUT,
+            message: "stdout was closed".into(),
+        }),
+        Err(e) => Err(Failure {
+            code: "cannot_write",
+            message: format!("cannot write the output: {e}"),
+        }),
+    }
+}
+
 /// Prints `value` as JSON, or `text` for people.
-pub fn emit<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+pub fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<(), Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
-        );
+        print(&serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()))
     } else {
         let text = text();
-        if !text.is_empty() {
-            println!("{text}");
+        if text.is_empty() {
+            return Ok(());
         }
+        print(&text)
     }
 }

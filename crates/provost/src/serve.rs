@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use provost_server::{AppState, AuthConfig, AuthSettings, Node, Secret, ServerConfig, TokenSpec};
+use provost_store::StoreOptions;
 
 use crate::output::Failure;
 
@@ -41,6 +42,12 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer <this token>` for `/metrics`.
     #[arg(long, env = "PROVOST_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// Never write: open SQLite with `mode=ro` (or use a PostgreSQL hot standby), run no
+    /// migrations, load no policy; serve checks and lookups, follow the writers' changes, and
+    /// answer every write 503 `read_only`.
+    #[arg(long, env = "PROVOST_READ_ONLY")]
+    pub read_only: bool,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -57,6 +64,7 @@ impl fmt::Debug for ServeArgs {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -152,7 +160,7 @@ impl fmt::Debug for TokenArgs {
 }
 
 /// `30s`, `500ms`, `15m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -176,7 +184,11 @@ fn failure(code: &'static str, message: String) -> Failure {
     Failure { code, message }
 }
 
-pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
+pub async fn serve(
+    database_url: &str,
+    store: StoreOptions,
+    args: ServeArgs,
+) -> Result<(), Failure> {
     let keys = args.keys;
     let jwks = match &keys.jwt_jwks {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
@@ -200,7 +212,11 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         audience: keys.jwt_audience,
         leeway: Some(keys.jwt_leeway),
     })?;
-    let node = Node::open(database_url).await?;
+    let store = StoreOptions {
+        read_only: args.read_only,
+        ..store
+    };
+    let node = Node::open_with(database_url, &store).await?;
     let listener = bind(&args.listen).await?;
     let address = listener
         .local_addr()
@@ -234,6 +250,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         metrics_address = metrics_address.as_deref().unwrap_or(&address),
         backend = node.store.backend(),
         revision = node.engine.revision(),
+        read_only = store.read_only,
         "provost is listening"
     );
     let config = ServerConfig {
@@ -336,8 +353,7 @@ pub fn token(args: TokenArgs) -> Result<(), Failure> {
         roles: args.roles,
         ttl: args.ttl,
     })?;
-    println!("{token}");
-    Ok(())
+    crate::output::print(&token)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Provost's HTTP API end to end: a real server on a loopback port, talked to with reqwest.
 
 mod assignments;
+mod audit;
 mod auth;
 mod checks;
 mod cluster;
@@ -12,4 +13,5 @@ mod meta;
 mod metrics;
 mod roles;
 mod scenario;
+mod storage;
 mod support;

@@ -94,20 +94,43 @@ async fn start_node(options: Options, url: String, dir: TempDir) -> TestServer {
     let config = ServerConfig {
         auth: auth.clone(),
         body_limit: options.body_limit,
-        revision_wait: Duration::from_millis(300),
-        poll_interval: Duration::from_millis(100),
         metrics_separate: options.metrics_separate,
         metrics_token: options.metrics_token.and_then(Secret::new),
-        ..ServerConfig::default()
+        ..test_config()
     };
+    serve_node(node, config, url, dir).await
+}
+
+/// The settings of every test server: short waits, test keys.
+pub fn test_config() -> ServerConfig {
+    let auth = AuthConfig::new(AuthSettings {
+        hs256_secret: Some(SECRET.into()),
+        jwks: Some(JWKS.into()),
+        issuer: None,
+        audience: None,
+        leeway: None,
+    })
+    .expect("auth config");
+    ServerConfig {
+        auth,
+        revision_wait: Duration::from_millis(300),
+        poll_interval: Duration::from_millis(100),
+        ..ServerConfig::default()
+    }
+}
+
+/// A server for a node the test opened itself (read-only, on a full disk, ...) on `url`.
+pub async fn serve_node(node: Node, config: ServerConfig, url: String, dir: TempDir) -> TestServer {
+    let auth = config.auth.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
+    let separate = config.metrics_separate;
     let state = AppState::new(node.clone(), config);
     let mut metrics_base = None;
-    if options.metrics_separate {
+    if separate {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -4,13 +4,13 @@ mod read;
 mod write;
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 
 use crate::err::StoreError;
+use crate::model::StoreOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -21,26 +21,44 @@ pub const NOTIFY_CHANNEL: &str = "provost_audit";
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    read_only: bool,
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up to date.
+    /// Connects to `url` (`postgres://` or `postgresql://`) and brings the schema up to date;
+    /// read-only (`options.read_only`, e.g. on a hot standby), it only checks the schema and its
+    /// sessions default to read-only transactions.
     /// An unreachable server fails at once (the pool alone would retry until its timeout).
-    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let options =
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
+        let mut connect =
             PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
-        let mut conn = PgConnection::connect_with(&options).await?;
-        // The migrator takes its own advisory lock, so nodes starting together take turns.
-        MIGRATOR
-            .run(&mut conn)
-            .await
-            .map_err(StoreError::from_migrate)?;
+        if options.read_only {
+            connect = connect.options([("default_transaction_read_only", "on")]);
+        }
+        let mut conn = PgConnection::connect_with(&connect).await?;
+        if options.read_only {
+            crate::schema::require(&MIGRATOR, applied_migrations(&mut conn).await?)?;
+        } else {
+            // The migrator takes its own advisory lock, so nodes starting together take turns.
+            MIGRATOR
+                .run(&mut conn)
+                .await
+                .map_err(StoreError::from_migrate)?;
+        }
         conn.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options);
-        Ok(PgStore { pool })
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect);
+        Ok(PgStore {
+            pool,
+            read_only: options.read_only,
+        })
+    }
+
+    /// Whether this store refuses writes.
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     pub async fn close(&self) {
@@ -53,6 +71,20 @@ impl PgStore {
         listener.listen(NOTIFY_CHANNEL).await?;
         Ok(Notifier(listener))
     }
+}
+
+/// The versions of the migrations applied to the database, `None` when it has none at all.
+async fn applied_migrations(conn: &mut PgConnection) -> Result<Option<Vec<i64>>, StoreError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let versions = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Some(versions))
 }
 
 /// Commit notifications: each carries the last revision of a commit. Notifications can be lost

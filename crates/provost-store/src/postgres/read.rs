@@ -5,7 +5,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::PgStore;
 use crate::err::StoreError;
-use crate::model::{AssignmentFilter, AuditEntry, AuditFilter};
+use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, AuditRange};
 use crate::rows::{
     audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
     ASSIGNMENT_COLUMNS,
@@ -113,24 +113,33 @@ impl PgStore {
         to_u64(count)
     }
 
-    /// Audit rows above `since` whose change is about the filter's subject and scope, ascending.
+    /// Audit rows in `range` about the filter's subject and scope; see `Store::audit`.
     pub async fn audit(
         &self,
         filter: &AuditFilter,
-        since: u64,
+        range: AuditRange,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut query = QueryBuilder::<Postgres>::new(AUDIT_COLUMNS);
-        query.push(" WHERE revision > ").push_bind(to_i64(since));
+        let order = match range {
+            AuditRange::After(since) => {
+                query.push(" WHERE revision > ").push_bind(to_i64(since));
+                " ORDER BY revision LIMIT "
+            }
+            AuditRange::Before(before) => {
+                query
+                    .push(" WHERE revision < ")
+                    .push_bind(before.map_or(i64::MAX, to_i64));
+                " ORDER BY revision DESC LIMIT "
+            }
+        };
         if let Some(subject) = &filter.subject {
             query.push(" AND subject = ").push_bind(subject.as_str());
         }
         if let Some(scope) = &filter.scope {
             query.push(" AND scope = ").push_bind(scope.as_str());
         }
-        query
-            .push(" ORDER BY revision LIMIT ")
-            .push_bind(i64::from(limit));
+        query.push(order).push_bind(i64::from(limit));
         let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.pool).await?;
         audit_entries(rows)
     }

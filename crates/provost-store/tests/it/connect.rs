@@ -1,7 +1,12 @@
 //! Connecting: URL schemes, unreachable databases, in-memory SQLite, PostgreSQL notifications.
 
+use std::str::FromStr;
+
 use provost_engine::{Change, User};
-use provost_store::{Outcome, Store};
+use provost_store::sqlite::SqliteStore;
+use provost_store::{Outcome, Store, StoreOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::Connection;
 
 use crate::support;
 
@@ -149,4 +154,88 @@ fn test_database_urls_replace_the_database_name() {
         support::with_database("postgresql://h:5432", "x"),
         "postgresql://h:5432/x"
     );
+}
+
+#[tokio::test]
+async fn read_only_stores_need_the_schema_and_never_create_it() {
+    let read_only = StoreOptions {
+        read_only: true,
+        ..StoreOptions::default()
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("provost.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    // A missing file is not created.
+    let missing = Store::connect_with(&url, &read_only)
+        .await
+        .expect_err("no file");
+    assert_eq!(missing.code(), "database_unavailable", "{missing}");
+    assert!(!path.exists());
+    // An empty database has no schema, and a read-only store will not migrate it.
+    let empty = sqlx::SqliteConnection::connect(&url).await.expect("create");
+    empty.close().await.expect("close");
+    let error = Store::connect_with(&url, &read_only)
+        .await
+        .expect_err("no schema");
+    assert_eq!(error.code(), "schema_not_ready", "{error}");
+    assert!(error.to_string().contains("writable node"), "{error}");
+
+    let Some(db) = support::postgres().await else {
+        return;
+    };
+    let empty_pg = support::postgres_database().await;
+    let error = Store::connect_with(&empty_pg.url, &read_only)
+        .await
+        .expect_err("no schema");
+    assert_eq!(error.code(), "schema_not_ready", "{error}");
+    let reader = Store::connect_with(&db.url, &read_only)
+        .await
+        .expect("a migrated database opens read-only");
+    assert!(reader.read_only());
+    reader.close().await;
+    db.finish().await;
+}
+
+/// A SQLite database that may not grow (`max_page_count`, as a full disk) fails writes with
+/// SQLITE_FULL (13), which the store names `storage_full`; reads go on.
+#[tokio::test]
+async fn a_full_sqlite_database_is_storage_full() {
+    let db = support::sqlite().await;
+    let pages: i64 = {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut conn)
+            .await
+            .expect("page count")
+    };
+    let connect = SqliteConnectOptions::from_str(&db.url)
+        .expect("url")
+        .pragma("max_page_count", pages.to_string());
+    let full = Store::Sqlite(
+        SqliteStore::open(connect, false, &StoreOptions::default())
+            .await
+            .expect("open"),
+    );
+    let users: Vec<Change> = (0..500)
+        .map(|i| Change::UserPut {
+            user: User {
+                username: format!("user-{i:04}-with-a-long-name-to-fill-pages"),
+                ..User::default()
+            },
+        })
+        .collect();
+    let error = full.commit("tester", &users).await.expect_err("no room");
+    assert_eq!(error.code(), "storage_full", "{error}");
+    assert!(error.is_full());
+    let sqlx_code = std::error::Error::source(&error)
+        .and_then(|e| e.downcast_ref::<sqlx::Error>())
+        .and_then(|e| e.as_database_error())
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(sqlx_code.as_deref(), Some("13"), "SQLITE_FULL");
+    assert_eq!(full.revision().await.expect("reads still work"), 0);
+    full.close().await;
+    db.finish().await;
 }

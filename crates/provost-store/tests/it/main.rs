@@ -46,4 +46,6 @@ on_both_backends!(
     audit_filters,
     reopen_keeps_everything,
     concurrent_committers,
+    audit_reads_newest_first,
+    read_only_store_reads_and_refuses_writes,
 );

@@ -64,6 +64,26 @@ pub async fn postgres() -> Option<TestDb> {
         eprintln!("PROVOST_SKIP_POSTGRES=1: postgres test skipped");
         return None;
     }
+    let empty = postgres_database().await;
+    let store = Store::connect(&empty.url)
+        .await
+        .expect("open the PostgreSQL test database");
+    Some(TestDb {
+        store,
+        url: empty.url,
+        backend: "postgres",
+        _dir: None,
+        _pg: Some(empty._pg),
+    })
+}
+
+/// A fresh database on the test PostgreSQL, empty (no schema), dropped with the guard.
+pub struct EmptyPg {
+    pub url: String,
+    _pg: PgDatabase,
+}
+
+pub async fn postgres_database() -> EmptyPg {
     let admin = admin_url();
     let name = unique_name();
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
@@ -74,21 +94,11 @@ pub async fn postgres() -> Option<TestDb> {
         .await
         .expect("create the test database");
     conn.close().await.ok();
-    let pg = PgDatabase {
-        admin: admin.clone(),
-        name: name.clone(),
-    };
     let url = with_database(&admin, &name);
-    let store = Store::connect(&url)
-        .await
-        .expect("open the PostgreSQL test database");
-    Some(TestDb {
-        store,
+    EmptyPg {
         url,
-        backend: "postgres",
-        _dir: None,
-        _pg: Some(pg),
-    })
+        _pg: PgDatabase { admin, name },
+    }
 }
 
 fn unique_name() -> String {

@@ -35,7 +35,8 @@ fn check_exit_codes_are_allowed_denied_error() {
 fn every_command_persists_across_restarts_and_is_audited() {
     let cli = Cli::new();
     let start: serde_json::Value =
-        serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "10000"])).expect("json");
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--since", "0", "--limit", "10000"]))
+            .expect("json");
     let policy_rows = start.as_array().expect("array").len();
     assert!(
         policy_rows > 50,
@@ -73,7 +74,8 @@ fn every_command_persists_across_restarts_and_is_audited() {
     );
 
     let audit: serde_json::Value =
-        serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "10000"])).expect("json");
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--since", "0", "--limit", "10000"]))
+            .expect("json");
     let rows = audit.as_array().expect("array");
     let ops: Vec<&str> = rows[policy_rows..]
         .iter()
@@ -111,7 +113,8 @@ fn retiring_a_user_removes_and_audits_each_assignment() {
         1
     );
     let audit: serde_json::Value =
-        serde_json::from_str(&cli.ok(&["--json", "audit", "--subject", "alice"])).expect("json");
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--since", "0", "--subject", "alice"]))
+            .expect("json");
     let ops: Vec<&str> = audit
         .as_array()
         .expect("array")

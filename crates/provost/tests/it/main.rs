@@ -3,6 +3,7 @@
 mod commands;
 mod metrics;
 mod nodes;
+mod ops;
 mod scenario;
 
 use std::path::PathBuf;

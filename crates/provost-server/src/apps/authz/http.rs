@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use provost_engine::{canonical_scope, AssignmentKey, User};
-use provost_store::{AssignmentFilter, AuditFilter};
+use provost_store::{AssignmentFilter, AuditFilter, AuditRange};
 use serde_json::json;
 
 use super::http_types::*;
@@ -349,9 +349,11 @@ pub async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let limit = page_limit(q.limit)?;
-    let since = match q.cursor.as_deref() {
-        Some(cursor) => decode_cursor::<u64>(cursor)?,
-        None => q.since.unwrap_or(0),
+    // Without `since`, newest first for people; the cursor carries the direction and position.
+    let range = match (q.cursor.as_deref(), q.since) {
+        (Some(cursor), _) => decode_cursor::<AuditRange>(cursor)?,
+        (None, Some(since)) => AuditRange::After(since),
+        (None, None) => AuditRange::Before(None),
     };
     let scope = q
         .scope
@@ -362,8 +364,10 @@ pub async fn audit(
         subject: q.subject,
         scope,
     };
-    let mut entries = service::audit(state.node(), &actor, filter, since, limit + 1).await?;
-    let next_cursor = next_page(&mut entries, limit, |e| encode_cursor(&e.revision));
+    let mut entries = service::audit(state.node(), &actor, filter, range, limit + 1).await?;
+    let next_cursor = next_page(&mut entries, limit, |e| {
+        encode_cursor(&range.next(e.revision))
+    });
     Ok(Json(AuditPage {
         items: entries.into_iter().map(AuditItem::from).collect(),
         next_cursor,

@@ -218,10 +218,12 @@ pub struct UserSaved {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Only changes after this revision.
+    /// Read forward from this revision (exclusive), oldest first, as a change feed; without it,
+    /// the newest changes come first.
     pub since: Option<u64>,
     pub subject: Option<String>,
     pub scope: Option<String>,
+    /// The `next_cursor` of the previous page: the next page goes on in the same direction.
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }

@@ -595,16 +595,17 @@ pub async fn list_assignments(
     Ok(rows.into_iter().map(AssignmentInput::from).collect())
 }
 
-/// The change log, for admins.
+/// The change log, for admins: newest first (`AuditRange::Before`), or forward from a revision
+/// as a change feed (`AuditRange::After`).
 pub async fn audit(
     node: &Node,
     actor: &Actor,
     filter: AuditFilter,
-    since: u64,
+    range: provost_store::AuditRange,
     limit: u32,
 ) -> Result<Vec<AuditEntry>> {
     require_admin(&node.engine.snapshot(), actor, "read the audit log")?;
-    Ok(node.store.audit(&filter, since, limit).await?)
+    Ok(node.store.audit(&filter, range, limit).await?)
 }
 
 /// Registers a program under its org(s) or a batch under its course, so assignments above reach it.

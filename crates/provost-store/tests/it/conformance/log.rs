@@ -6,6 +6,7 @@ use provost_engine::{
     policy_changes, Assignment, AssignmentKey, Change, Index, PolicyDoc, RoleDef,
     ScopeRegistration, User,
 };
+use provost_store::AuditRange::After;
 use provost_store::{AssignmentFilter, AuditEntry, AuditFilter, Committed, Outcome, Store};
 
 use super::*;
@@ -342,7 +343,7 @@ pub async fn audit_filters(db: &TestDb) {
         scope: scope.map(Into::into),
     };
     let alice = store
-        .audit(&by(Some("alice"), None), 0, 100)
+        .audit(&by(Some("alice"), None), After(0), 100)
         .await
         .expect("audit");
     assert_eq!(
@@ -360,18 +361,18 @@ pub async fn audit_filters(db: &TestDb) {
     assert_eq!(alice.last().map(|e| e.actor.as_str()), Some("admin"));
 
     let course = store
-        .audit(&by(None, Some(COURSE)), 0, 100)
+        .audit(&by(None, Some(COURSE)), After(0), 100)
         .await
         .expect("audit");
     // Retirement removes alice's assignments in (role, scope) order: course_auditor first.
     assert_eq!(revisions(&course), [base + 2, base + 3, base + 7]);
     let both = store
-        .audit(&by(Some("alice"), Some(COURSE)), 0, 100)
+        .audit(&by(Some("alice"), Some(COURSE)), After(0), 100)
         .await
         .expect("audit");
     assert_eq!(revisions(&both), [base + 2, base + 7]);
     let batch = store
-        .audit(&by(None, Some("batch:7")), 0, 100)
+        .audit(&by(None, Some("batch:7")), After(0), 100)
         .await
         .expect("audit");
     assert_eq!(ops(&batch), ["scope_register"]);
@@ -380,7 +381,7 @@ pub async fn audit_filters(db: &TestDb) {
     assert_eq!(
         revisions(
             &store
-                .audit(&by(Some("alice"), None), base + 2, 2)
+                .audit(&by(Some("alice"), None), After(base + 2), 2)
                 .await
                 .expect("audit")
         ),
@@ -388,13 +389,13 @@ pub async fn audit_filters(db: &TestDb) {
     );
     assert_eq!(
         store
-            .audit(&AuditFilter::default(), 0, 1000)
+            .audit(&AuditFilter::default(), After(0), 1000)
             .await
             .expect("audit"),
         whole_log(store).await
     );
     assert!(store
-        .audit(&by(Some("nobody"), None), 0, 100)
+        .audit(&by(Some("nobody"), None), After(0), 100)
         .await
         .expect("audit")
         .is_empty());

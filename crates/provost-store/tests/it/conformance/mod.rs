@@ -2,9 +2,11 @@
 
 mod changes;
 mod log;
+mod modes;
 
 pub use changes::*;
 pub use log::*;
+pub use modes::*;
 
 use provost_engine::{Assignment, Change, Kind, PermissionDef, RoleDef, User};
 use provost_store::{AssignmentFilter, AuditEntry, Committed, Store};
