@@ -150,15 +150,15 @@ fn plain(message: &str) -> String {
     out
 }
 
-/// The page size asked for: 100 when absent, at most 1000, never 0.
+/// The page size asked for: 100 when absent, else 1 to 1000 (what the OpenAPI document says).
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
-        Some(0) => Err(ApiError::bad_request(
+        Some(n @ 1..=MAX_LIMIT) => Ok(n),
+        Some(_) => Err(ApiError::bad_request(
             "invalid_limit",
-            "`limit` must be at least 1",
+            format!("`limit` must be between 1 and {MAX_LIMIT}"),
         )),
-        Some(n) => Ok(n.min(MAX_LIMIT)),
     }
 }
 
@@ -236,6 +236,7 @@ mod tests {
         }
         assert_eq!(seen, all);
         assert!(decode_cursor::<String>("!!").is_err());
-        assert_eq!(page_limit(Some(5000)).ok(), Some(MAX_LIMIT));
+        assert_eq!(page_limit(Some(MAX_LIMIT)).ok(), Some(MAX_LIMIT));
+        assert!(page_limit(Some(MAX_LIMIT + 1)).is_err());
     }
 }
