@@ -3,12 +3,135 @@
 use chrono::{DateTime, Utc};
 use provost_engine::{Because, Reason};
 use provost_store::AuditEntry;
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::roles::{PermissionView, RoleImpact, RoleView};
 use super::service::{AssignmentInput, CheckAnswer};
+
+// The keys the server validates, as named schemas: each request field the server checks refers
+// to one, so the document states each rule once, as the server applies it.
+
+/// A string schema with the server's rule for it (`min`/`max` in characters; all are ASCII).
+fn key_schema(description: &str, pattern: &str, min: usize, max: usize) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .into()
+}
+
+/// Declares a documentation-only type whose schema is `key_schema(...)`.
+macro_rules! key_type {
+    ($name:ident, $description:literal, $pattern:literal, $min:literal, $max:literal) => {
+        #[doc = $description]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                key_schema($description, $pattern, $min, $max)
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+key_type!(
+    ScopeKey,
+    "A scope key: `*`, `org:ORG`, `course-v1:ORG+COURSE+RUN`, `lib:ORG:SLUG`, `program:KEY`, `batch:ID`, \
+     `enterprise:UUID`, or a glob `course-v1:*`, `course-v1:ORG+*`, `lib:*`, `lib:ORG:*`.",
+    r"^(\*|org:[A-Za-z0-9._-]+|course-v1:(\*|[A-Za-z0-9._-]+\+(\*|[A-Za-z0-9._~-]+\+[A-Za-z0-9._~-]+))|lib:(\*|[A-Za-z0-9._-]+:(\*|[A-Za-z0-9._-]+))|(program|batch):[A-Za-z0-9._-]+|enterprise:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$",
+    1,
+    255
+);
+key_type!(
+    Username,
+    "A username: 1-150 letters, digits or `@ . _ + - :`.",
+    r"^[A-Za-z0-9@._+:-]+$",
+    1,
+    150
+);
+key_type!(
+    RoleName,
+    "A role name: a lowercase letter, then lowercase letters, digits and `_`.",
+    r"^[a-z][a-z0-9_]*$",
+    1,
+    100
+);
+key_type!(
+    PermissionName,
+    "A permission name, `<app>.<verb>`, each part like a role name.",
+    r"^[a-z][a-z0-9_]{0,99}\.[a-z][a-z0-9_]{0,99}$",
+    3,
+    201
+);
+key_type!(
+    OrgName,
+    "An org name (what follows `org:`).",
+    r"^[A-Za-z0-9._-]+$",
+    1,
+    251
+);
+key_type!(
+    Email,
+    "An email address: at most 254 characters, with an `@`.",
+    "@",
+    1,
+    254
+);
+
+/// A revision to wait for or read after; revisions are stored as signed 64-bit integers.
+pub struct AtLeastRevision;
+
+impl PartialSchema for AtLeastRevision {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .maximum(Some(i64::MAX))
+            .into()
+    }
+}
+
+impl ToSchema for AtLeastRevision {}
+
+/// A revision in a JSON body: `7` or `7.0`, since JSON (and so the document's `integer`) has one
+/// number type; a fraction or a negative number is refused.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_u64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(D::Error::custom(format!(
+            "invalid revision `{number}`: expected a whole number of at least 0"
+        ))),
+    }
+}
+
+/// The kinds of scope.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ScopeKind {
+    Instance,
+    Org,
+    Course,
+    Library,
+    Program,
+    Batch,
+    Enterprise,
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -16,8 +139,11 @@ pub struct CheckRequest {
     /// Who is asking about; the caller when absent.
     pub subject: Option<String>,
     pub action: String,
+    #[schema(value_type = ScopeKey)]
     pub scope: String,
     /// Wait (bounded) until this node has applied this revision first.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(value_type = Option<AtLeastRevision>)]
     pub at_least_revision: Option<u64>,
 }
 
@@ -64,6 +190,8 @@ impl From<CheckAnswer> for CheckResponse {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub checks: Vec<BatchCheck>,
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(value_type = Option<AtLeastRevision>)]
     pub at_least_revision: Option<u64>,
 }
 
@@ -72,6 +200,7 @@ pub struct BatchRequest {
 pub struct BatchCheck {
     pub subject: Option<String>,
     pub action: String,
+    #[schema(value_type = ScopeKey)]
     pub scope: String,
 }
 
@@ -93,10 +222,12 @@ pub struct BatchResult {
 pub struct AssignmentsQuery {
     pub subject: Option<String>,
     pub role: Option<String>,
+    #[param(value_type = Option<ScopeKey>)]
     pub scope: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size: 100 by default, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -110,6 +241,7 @@ pub struct AssignmentPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    #[schema(min_items = 1)]
     pub assignments: Vec<AssignmentInput>,
     /// All or nothing: one bad item refuses the whole request.
     #[serde(default)]
@@ -133,9 +265,12 @@ pub struct RoleSaved {
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
+    #[schema(value_type = Vec<PermissionName>)]
     pub permissions: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Option<OrgName>)]
     pub org: Option<String>,
 }
 
@@ -151,6 +286,7 @@ pub struct ImpactQuery {
     /// The proposed permissions, comma-separated (empty: the role would grant nothing).
     pub permissions: String,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -171,9 +307,12 @@ pub struct PermissionList {
 #[into_params(parameter_in = Query)]
 pub struct SubjectsQuery {
     pub action: String,
+    #[param(value_type = ScopeKey)]
     pub scope: String,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    #[param(value_type = Option<AtLeastRevision>)]
     pub at_least_revision: Option<u64>,
 }
 
@@ -184,10 +323,13 @@ pub struct ScopesQuery {
     /// The caller when absent.
     pub subject: Option<String>,
     pub action: String,
-    /// Only scopes of this kind (course, library, program, batch, enterprise, org, instance).
+    /// Only scopes of this kind.
+    #[param(value_type = Option<ScopeKind>)]
     pub kind: Option<String>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    #[param(value_type = Option<AtLeastRevision>)]
     pub at_least_revision: Option<u64>,
 }
 
@@ -200,6 +342,7 @@ pub struct NamePage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
+    #[schema(value_type = Option<Email>)]
     pub email: Option<String>,
     #[serde(default)]
     pub staff: bool,
@@ -218,10 +361,13 @@ pub struct UserSaved {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only changes after this revision.
+    #[param(value_type = Option<AtLeastRevision>)]
     pub since: Option<u64>,
     pub subject: Option<String>,
+    #[param(value_type = Option<ScopeKey>)]
     pub scope: Option<String>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
