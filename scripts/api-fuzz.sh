@@ -99,6 +99,8 @@ fuzz() {
   local who=$1 token=$2
   shift 2
   echo "== schemathesis as $who"
+  # From the temporary folder, so its cache (.schemathesis/) stays out of the work tree.
+  cd "$work"
   "$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run "http://$address/api/v1/openapi.json" \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
