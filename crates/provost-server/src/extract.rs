@@ -220,8 +220,14 @@ impl<'de> Visitor<'de> for RevisionVisitor {
         Ok(u64::try_from(v).map_or(AtLeastRevision(None), AtLeastRevision::of))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(AtLeastRevision(None))
+    /// `7.0` is the number 7 to JSON (and to the document's `integer`); fractions are not.
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        let whole = v.fract() == 0.0 && (0.0..=Self::Value::MAX as f64).contains(&v);
+        Ok(if whole {
+            AtLeastRevision::of(v as u64)
+        } else {
+            AtLeastRevision(None)
+        })
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -254,6 +260,7 @@ impl PartialSchema for AtLeastRevision {
             .schema_type(Type::Integer)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
             .minimum(Some(0))
+            .maximum(Some(i64::MAX))
             .description(Some(
                 "Wait (bounded) until this node has applied this revision first",
             ))
@@ -303,15 +310,15 @@ fn plain(message: &str) -> String {
     out
 }
 
-/// The page size asked for: 100 when absent, at most 1000, never 0.
+/// The page size asked for: 100 when absent, else 1 to 1000 (what the OpenAPI document says).
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
-        Some(0) => Err(ApiError::bad_request(
+        Some(n @ 1..=MAX_LIMIT) => Ok(n),
+        Some(_) => Err(ApiError::bad_request(
             "invalid_limit",
-            "`limit` must be at least 1",
+            format!("`limit` must be between 1 and {MAX_LIMIT}"),
         )),
-        Some(n) => Ok(n.min(MAX_LIMIT)),
     }
 }
 
@@ -418,6 +425,7 @@ mod tests {
         }
         assert_eq!(seen, all);
         assert!(decode_cursor::<String>("!!").is_err());
-        assert_eq!(page_limit(Some(5000)).ok(), Some(MAX_LIMIT));
+        assert_eq!(page_limit(Some(MAX_LIMIT)).ok(), Some(MAX_LIMIT));
+        assert!(page_limit(Some(MAX_LIMIT + 1)).is_err());
     }
 }

@@ -249,3 +249,22 @@ async fn a_tokens_staff_flag_counts_for_checks_about_its_bearer() {
     let program = json!({ "action": "courses.fly", "scope": COURSE });
     assert_eq!(server.check(&staff, program).await.body["allowed"], false);
 }
+
+/// JSON has one number type: `at_least_revision: 3.0` is the whole number the document's
+/// `integer` allows; a fraction is malformed.
+#[tokio::test]
+async fn revisions_may_be_written_as_whole_floats() {
+    let server = start().await;
+    let token = server.token("alice");
+    let question = |revision: f64| json!({ "action": "courses.view_course", "scope": COURSE, "at_least_revision": revision });
+    let answer = server.check(&token, question(1.0)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let batch = json!({ "checks": [{ "action": "courses.view_course", "scope": COURSE }], "at_least_revision": 1.0 });
+    let answer = server.post("/api/v1/check/batch", &token, batch).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let answer = server.check(&token, question(1.5)).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::BAD_REQUEST, "invalid_body")
+    );
+}

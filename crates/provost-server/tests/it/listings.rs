@@ -123,6 +123,12 @@ async fn pagination_walks_every_page_once() {
         (zero.status, zero.code()),
         (StatusCode::BAD_REQUEST, "invalid_limit")
     );
+    // The document says 1 to 1000; more is refused rather than quietly cut.
+    let over = server.get("/api/v1/assignments?limit=1001", &admin).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (StatusCode::BAD_REQUEST, "invalid_limit")
+    );
 }
 
 #[tokio::test]

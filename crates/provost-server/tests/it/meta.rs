@@ -60,6 +60,71 @@ async fn openapi_lists_every_route() {
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 }
 
+/// What a client (and schemathesis in CI) relies on beyond the route list: every `/api/` operation
+/// declares the errors it can answer in the error shape, and request keys carry the server's rules.
+#[tokio::test]
+async fn openapi_declares_errors_and_key_rules() {
+    let server = start().await;
+    let doc = server
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let shared = &doc["components"]["responses"];
+    for name in [
+        "BadRequest",
+        "Unauthorized",
+        "Forbidden",
+        "ServiceUnavailable",
+    ] {
+        assert_eq!(
+            shared[name]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{name}"
+        );
+    }
+    for (method, path) in ROUTES
+        .iter()
+        .filter(|(_, p)| p.starts_with("/api/v1/") || p.starts_with("/api/authz/"))
+    {
+        if *path == "/api/v1/openapi.json" {
+            continue;
+        }
+        let operation = &doc["paths"][*path][*method];
+        for status in ["400", "401", "403", "429", "503"] {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{method} {path} does not declare {status}"
+            );
+        }
+        if operation["requestBody"].is_object() {
+            assert!(
+                operation["responses"]["415"].is_object(),
+                "{method} {path} lacks 415"
+            );
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["CheckRequest"]["additionalProperties"], false);
+    assert_eq!(schemas["ScopeKey"]["maxLength"], 255);
+    assert_eq!(schemas["Username"]["maxLength"], 150);
+    assert_eq!(schemas["AtLeastRevision"]["maximum"], i64::MAX);
+    assert_eq!(
+        schemas["BulkRequest"]["properties"]["assignments"]["minItems"],
+        1
+    );
+    let limit = doc["paths"]["/api/v1/assignments"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "limit"))
+        .expect("limit");
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].clone(),
+            limit["schema"]["maximum"].clone()
+        ),
+        (json!(1), json!(1000))
+    );
+}
+
 #[tokio::test]
 async fn metrics_count_requests_checks_and_state() {
     let server = start().await;

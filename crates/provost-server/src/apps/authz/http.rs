@@ -29,8 +29,7 @@ fn key_of(a: &AssignmentInput) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/check", tag = "authz", params(CheckQuery), request_body = CheckRequest,
-    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = CheckResponse)))]
 pub async fn check(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -54,7 +53,7 @@ pub async fn check(
 }
 
 #[utoipa::path(post, path = "/api/v1/check/batch", tag = "authz", request_body = BatchRequest,
-    responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = BatchResponse)))]
 pub async fn check_batch(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -89,7 +88,7 @@ pub async fn check_batch(
 }
 
 #[utoipa::path(get, path = "/api/v1/assignments", tag = "authz", params(AssignmentsQuery),
-    responses((status = 200, body = AssignmentPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = AssignmentPage)))]
 pub async fn list_assignments(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -150,8 +149,10 @@ fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> 
 }
 
 #[utoipa::path(post, path = "/api/v1/assignments", tag = "authz", request_body = BulkRequest,
-    responses((status = 200, body = BulkResult), (status = 207, body = BulkResult),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "every item applied", body = BulkResult),
+        (status = 207, description = "some items applied; the others carry their error", body = BulkResult),
+        (status = 403, description = "no item may be changed by the caller; `details.items` has each", body = ErrorBody),
+        (status = 422, description = "nothing applied (`nothing_applied`, `atomic_refused`); `details.items` has each", body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -162,8 +163,10 @@ pub async fn assign(
 }
 
 #[utoipa::path(delete, path = "/api/v1/assignments", tag = "authz", request_body = BulkRequest,
-    responses((status = 200, body = BulkResult), (status = 207, body = BulkResult),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "every item applied", body = BulkResult),
+        (status = 207, description = "some items applied; the others carry their error", body = BulkResult),
+        (status = 403, description = "no item may be changed by the caller; `details.items` has each", body = ErrorBody),
+        (status = 422, description = "nothing applied (`nothing_applied`, `atomic_refused`); `details.items` has each", body = ErrorBody)))]
 pub async fn unassign(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -183,8 +186,8 @@ pub async fn list_roles(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)),
-    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = RoleName, Path)),
+    responses((status = 200, body = RoleView), (status = 404, description = "no such role", body = ErrorBody)))]
 pub async fn get_role(
     State(state): State<AppState>,
     _caller: Principal,
@@ -194,7 +197,7 @@ pub async fn get_role(
 }
 
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
-    responses((status = 201, body = RoleSaved), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = RoleSaved), (status = 422, description = "an unknown permission", body = ErrorBody)))]
 pub async fn create_role(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -204,8 +207,9 @@ pub async fn create_role(
     Ok((StatusCode::CREATED, Json(RoleSaved { role, revision })))
 }
 
-#[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)), request_body = RoleBody,
-    responses((status = 200, body = RoleSaved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = RoleName, Path)), request_body = RoleBody,
+    responses((status = 200, body = RoleSaved), (status = 404, description = "no such role", body = ErrorBody),
+        (status = 422, description = "an unknown permission", body = ErrorBody)))]
 pub async fn replace_role(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -222,8 +226,8 @@ pub async fn replace_role(
     Ok(Json(RoleSaved { role, revision }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = String, Path)),
-    responses((status = 200, body = Revision), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = RoleName, Path)),
+    responses((status = 200, body = Revision), (status = 404, description = "no such role", body = ErrorBody)))]
 pub async fn delete_role(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -234,8 +238,9 @@ pub async fn delete_role(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/roles/{name}/impact", tag = "roles", params(("name" = String, Path), ImpactQuery),
-    responses((status = 200, body = ImpactPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/roles/{name}/impact", tag = "roles", params(("name" = RoleName, Path), ImpactQuery),
+    responses((status = 200, body = ImpactPage), (status = 404, description = "no such role", body = ErrorBody),
+        (status = 422, description = "an unknown permission", body = ErrorBody)))]
 pub async fn role_impact(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -278,7 +283,7 @@ pub async fn list_permissions(
 }
 
 #[utoipa::path(get, path = "/api/v1/lookup/subjects", tag = "authz", params(SubjectsQuery),
-    responses((status = 200, body = NamePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = NamePage)))]
 pub async fn lookup_subjects(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -292,7 +297,7 @@ pub async fn lookup_subjects(
 }
 
 #[utoipa::path(get, path = "/api/v1/lookup/scopes", tag = "authz", params(ScopesQuery),
-    responses((status = 200, body = NamePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = NamePage)))]
 pub async fn lookup_scopes(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -312,8 +317,8 @@ pub async fn lookup_scopes(
     Ok(Json(NamePage { items, next_cursor }))
 }
 
-#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)), request_body = UserBody,
-    responses((status = 200, body = UserSaved), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "users", params(("username" = Username, Path)), request_body = UserBody,
+    responses((status = 200, body = UserSaved)))]
 pub async fn put_user(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -330,8 +335,8 @@ pub async fn put_user(
     Ok(Json(UserSaved { username, revision }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = String, Path)),
-    responses((status = 200, body = UserSaved), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = Username, Path)),
+    responses((status = 200, body = UserSaved), (status = 404, description = "no such user", body = ErrorBody)))]
 pub async fn retire_user(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -342,7 +347,7 @@ pub async fn retire_user(
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = AuditPage)))]
 pub async fn audit(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -376,7 +381,7 @@ pub async fn audit(
 
 /// The Open edX MFE's question list: unknown actions, unknown or malformed scopes are `false`.
 #[utoipa::path(post, path = "/api/authz/v1/permissions/validate/me", tag = "openedx", request_body = Vec<ValidateItem>,
-    responses((status = 200, body = Vec<ValidateResult>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ValidateResult>)))]
 pub async fn validate_me(
     State(state): State<AppState>,
     Principal(actor): Principal,

@@ -3,13 +3,103 @@
 use chrono::{DateTime, Utc};
 use provost_engine::{Because, Reason};
 use provost_store::AuditEntry;
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::roles::{PermissionView, RoleImpact, RoleView};
 use super::service::{AssignmentInput, CheckAnswer};
 use crate::extract::AtLeastRevision;
+
+// The keys the server validates, as named schemas: each request field the server checks refers
+// to one, so the document states each rule once, as the server applies it.
+
+/// A string schema with the server's rule for it (`min`/`max` in characters; all are ASCII).
+fn key_schema(description: &str, pattern: &str, min: usize, max: usize) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .into()
+}
+
+/// Declares a documentation-only type whose schema is `key_schema(...)`.
+macro_rules! key_type {
+    ($name:ident, $description:literal, $pattern:literal, $min:literal, $max:literal) => {
+        #[doc = $description]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                key_schema($description, $pattern, $min, $max)
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+key_type!(
+    ScopeKey,
+    "A scope key: `*`, `org:ORG`, `course-v1:ORG+COURSE+RUN`, `lib:ORG:SLUG`, `program:KEY`, `batch:ID`, \
+     `enterprise:UUID`, or a glob `course-v1:*`, `course-v1:ORG+*`, `lib:*`, `lib:ORG:*`.",
+    r"^(\*|org:[A-Za-z0-9._-]+|course-v1:(\*|[A-Za-z0-9._-]+\+(\*|[A-Za-z0-9._~-]+\+[A-Za-z0-9._~-]+))|lib:(\*|[A-Za-z0-9._-]+:(\*|[A-Za-z0-9._-]+))|(program|batch):[A-Za-z0-9._-]+|enterprise:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$",
+    1,
+    255
+);
+key_type!(
+    Username,
+    "A username: 1-150 letters, digits or `@ . _ + - :`.",
+    r"^[A-Za-z0-9@._+:-]+$",
+    1,
+    150
+);
+key_type!(
+    RoleName,
+    "A role name: a lowercase letter, then lowercase letters, digits and `_`.",
+    r"^[a-z][a-z0-9_]*$",
+    1,
+    100
+);
+key_type!(
+    PermissionName,
+    "A permission name, `<app>.<verb>`, each part like a role name.",
+    r"^[a-z][a-z0-9_]{0,99}\.[a-z][a-z0-9_]{0,99}$",
+    3,
+    201
+);
+key_type!(
+    OrgName,
+    "An org name (what follows `org:`).",
+    r"^[A-Za-z0-9._-]+$",
+    1,
+    251
+);
+key_type!(
+    Email,
+    "An email address: at most 254 characters, with an `@`.",
+    "@",
+    1,
+    254
+);
+
+/// The kinds of scope.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ScopeKind {
+    Instance,
+    Org,
+    Course,
+    Library,
+    Program,
+    Batch,
+    Enterprise,
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +107,7 @@ pub struct CheckRequest {
     /// Who is asking about; the caller when absent.
     pub subject: Option<String>,
     pub action: String,
+    #[schema(value_type = ScopeKey)]
     pub scope: String,
     /// Wait (bounded) until this node has applied this revision first.
     pub at_least_revision: Option<AtLeastRevision>,
@@ -73,6 +164,7 @@ pub struct BatchRequest {
 pub struct BatchCheck {
     pub subject: Option<String>,
     pub action: String,
+    #[schema(value_type = ScopeKey)]
     pub scope: String,
 }
 
@@ -94,10 +186,12 @@ pub struct BatchResult {
 pub struct AssignmentsQuery {
     pub subject: Option<String>,
     pub role: Option<String>,
+    #[param(value_type = Option<ScopeKey>)]
     pub scope: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size: 100 by default, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -111,6 +205,7 @@ pub struct AssignmentPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    #[schema(min_items = 1)]
     pub assignments: Vec<AssignmentInput>,
     /// All or nothing: one bad item refuses the whole request.
     #[serde(default)]
@@ -134,9 +229,12 @@ pub struct RoleSaved {
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
+    #[schema(value_type = Vec<PermissionName>)]
     pub permissions: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Option<OrgName>)]
     pub org: Option<String>,
 }
 
@@ -152,6 +250,7 @@ pub struct ImpactQuery {
     /// The proposed permissions, comma-separated (empty: the role would grant nothing).
     pub permissions: String,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -172,8 +271,10 @@ pub struct PermissionList {
 #[into_params(parameter_in = Query)]
 pub struct SubjectsQuery {
     pub action: String,
+    #[param(value_type = ScopeKey)]
     pub scope: String,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub at_least_revision: Option<AtLeastRevision>,
 }
@@ -185,9 +286,11 @@ pub struct ScopesQuery {
     /// The caller when absent.
     pub subject: Option<String>,
     pub action: String,
-    /// Only scopes of this kind (course, library, program, batch, enterprise, org, instance).
+    /// Only scopes of this kind.
+    #[param(value_type = Option<ScopeKind>)]
     pub kind: Option<String>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub at_least_revision: Option<AtLeastRevision>,
 }
@@ -201,6 +304,7 @@ pub struct NamePage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
+    #[schema(value_type = Option<Email>)]
     pub email: Option<String>,
     #[serde(default)]
     pub staff: bool,
@@ -222,9 +326,11 @@ pub struct AuditQuery {
     /// the newest changes come first.
     pub since: Option<u64>,
     pub subject: Option<String>,
+    #[param(value_type = Option<ScopeKey>)]
     pub scope: Option<String>,
     /// The `next_cursor` of the previous page: the next page goes on in the same direction.
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

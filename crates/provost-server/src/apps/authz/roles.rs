@@ -129,11 +129,15 @@ async fn role_view(node: &Node, index: &Index, name: &str) -> Result<RoleView> {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
+    #[schema(value_type = super::http_types::RoleName)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
+    #[schema(value_type = Vec<super::http_types::PermissionName>)]
     pub permissions: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Option<super::http_types::OrgName>)]
     pub org: Option<String>,
 }
 

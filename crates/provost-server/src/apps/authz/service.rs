@@ -17,8 +17,11 @@ use crate::node::Node;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignmentInput {
+    #[schema(value_type = super::http_types::Username)]
     pub subject: String,
+    #[schema(value_type = super::http_types::RoleName)]
     pub role: String,
+    #[schema(value_type = super::http_types::ScopeKey)]
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime<Utc>>,

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Fuzzes a real `provost serve` against its own OpenAPI document with schemathesis (every operation,
+# every check), once as an admin and once as a plain user; any failure fails the run.
+# Extra arguments go to both schemathesis runs (e.g. `--max-examples 200`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# One exact version, so a run today and a run next month judge the same document the same way.
+SCHEMATHESIS_VERSION=4.32.5
+MAX_EXAMPLES=${API_FUZZ_MAX_EXAMPLES:-40}
+SEED=${API_FUZZ_SEED:-20261201}
+
+venv=$root/target/api-fuzz-venv
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+  echo "== installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip
+  fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+echo "== building provost"
+cargo build --locked -p provost
+provost=$root/target/debug/provost
+
+work=$(mktemp -d)
+server_pid=
+stop() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap stop EXIT
+
+export PROVOST_DATABASE_URL="sqlite://$work/provost.db?mode=rwc"
+export PROVOST_JWT_SECRET=api-fuzz-secret-not-for-production
+export PROVOST_LOG=warn,provost=info
+
+# A little data, so listings, lookups and role reads have something to answer with.
+"$provost" users upsert alice --email alice@example.com >/dev/null
+"$provost" users upsert bob >/dev/null
+"$provost" assign alice course_staff org:MITx >/dev/null
+"$provost" assign bob library_author 'lib:MITx:python-basics' >/dev/null
+"$provost" assign alice course_auditor 'course-v1:MITx+6.00x+2024T1' >/dev/null
+admin_token=$("$provost" token --user admin --superuser --ttl 2h)
+user_token=$("$provost" token --user alice --ttl 2h)
+
+# Port 0: the server picks a free port and names it in its "listening" log line.
+"$provost" serve --listen 127.0.0.1:0 --log-format json 2>"$work/serve.log" &
+server_pid=$!
+address=
+for _ in $(seq 1 100); do
+  address=$(grep -o '"address":"[^"]*"' "$work/serve.log" | head -n1 | cut -d'"' -f4 || true)
+  [ -n "$address" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+if [ -z "$address" ]; then
+  echo "provost serve did not start" >&2
+  cat "$work/serve.log" >&2
+  exit 1
+fi
+echo "== provost serve at http://$address"
+
+# What schemathesis cannot know from any document, said once here.
+cat >"$work/schemathesis.toml" <<'TOML'
+# 422 is "well-formed but refused by a rule" (an unknown role or permission, a role that grants
+# nothing at that scope): which roles and permissions exist is data, not schema.
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+# 503 is a designed answer (a revision this node has not reached in time, a database that is
+# down); a 500 is still a failure.
+[checks.not_a_server_error]
+expected-statuses = ["2xx", "3xx", "4xx", "503"]
+
+# Cursors are opaque: only those the server handed out are valid, so each listing gets one of
+# its own kind (base64url of the JSON of the last item's key).
+[[operations]]
+include-path = "/api/v1/audit"
+parameters = { "query.cursor" = "MQ" }
+
+[[operations]]
+include-path-regex = "^/api/v1/lookup/"
+parameters = { "query.cursor" = "ImFsaWNlIg" }
+
+[[operations]]
+include-path-regex = "^/api/v1/(assignments|roles/\\{name\\}/impact)$"
+parameters = { "query.cursor" = "eyJzdWJqZWN0IjoiYWxpY2UiLCJyb2xlIjoiY291cnNlX3N0YWZmIiwic2NvcGUiOiJvcmc6TUlUeCJ9" }
+TOML
+
+# One worker: with several, hypothesis's concurrent ast.parse trips a CPython 3.11 race
+# ("AST constructor recursion depth mismatch"), an error of the tool, not of the API.
+fuzz() {
+  local who=$1 token=$2
+  shift 2
+  echo "== schemathesis as $who"
+  # From the temporary folder, so its cache (.schemathesis/) stays out of the work tree.
+  cd "$work"
+  "$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run "http://$address/api/v1/openapi.json" \
+    --checks all \
+    --max-examples "$MAX_EXAMPLES" \
+    --seed "$SEED" \
+    --workers 1 \
+    --request-timeout 10 \
+    --header "Authorization: Bearer $token" \
+    --generation-database none \
+    --no-color \
+    "$@"
+}
+
+status=0
+fuzz admin "$admin_token" "$@" || status=1
+fuzz user "$user_token" "$@" || status=1
+if [ "$status" -ne 0 ]; then
+  echo "schemathesis found failures (server log: see above or rerun with PROVOST_LOG=info)" >&2
+  tail -n 50 "$work/serve.log" >&2
+fi
+exit "$status"
