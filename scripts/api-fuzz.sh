@@ -82,7 +82,7 @@ expected-statuses = ["2xx", "3xx", "4xx", "503"]
 # its own kind (base64url of the JSON of the last item's key).
 [[operations]]
 include-path = "/api/v1/audit"
-parameters = { "query.cursor" = "MQ" }
+parameters = { "query.cursor" = "eyJiZWZvcmUiOjV9" }
 
 [[operations]]
 include-path-regex = "^/api/v1/lookup/"

@@ -48,7 +48,7 @@ use crate::apps::authz::{http, http_types as t, roles as r, service as s};
         t::AssignmentPage, t::BulkRequest, t::RoleList, t::RoleSaved, t::RoleBody, t::Revision,
         t::ImpactPage, t::PermissionList, t::NamePage, t::UserBody, t::UserSaved, t::AuditItem,
         t::AuditPage, t::ValidateItem, t::ValidateResult, t::ScopeKey, t::Username, t::RoleName,
-        t::PermissionName, t::OrgName, t::Email, t::AtLeastRevision, t::ScopeKind,
+        t::PermissionName, t::OrgName, t::Email, crate::extract::AtLeastRevision, t::ScopeKind,
         s::AssignmentInput, s::ItemResult, s::ItemError, s::BulkResult, r::RoleView, r::RoleInput,
         r::RoleImpact, r::AssignmentImpact, r::PermissionView,
     )),
@@ -92,7 +92,7 @@ impl Modify for BearerAuth {
 struct ErrorResponses;
 
 /// (status, component name, when).
-const SHARED: [(&str, &str, &str); 9] = [
+const SHARED: [(&str, &str, &str); 10] = [
     ("400", "BadRequest", "malformed input: query, path, body or key (`invalid_query`, `invalid_scope`, ...)"),
     ("401", "Unauthorized", "no token, or a bad one (`missing_token`, `invalid_token`, ...)"),
     ("403", "Forbidden", "the caller may not do this (`forbidden`)"),
@@ -100,6 +100,7 @@ const SHARED: [(&str, &str, &str); 9] = [
     ("413", "PayloadTooLarge", "the body is larger than the server accepts (`body_too_large`)"),
     ("415", "UnsupportedMediaType", "the body is not sent as JSON (`unsupported_media_type`)"),
     ("429", "TooManyRequests", "busy or locked, try again (`busy`)"),
+    ("431", "RequestHeaderFieldsTooLarge", "too many or too large request headers (`header_too_large`)"),
     ("503", "ServiceUnavailable", "the database is down, the server is read-only, the request timed out or this node \
         did not reach `at_least_revision` in time (`unavailable`, `read_only`, `timeout`, `revision_not_reached`)"),
     ("507", "InsufficientStorage", "the database is out of space (`storage_full`)"),
@@ -143,13 +144,13 @@ impl Modify for ErrorResponses {
     }
 }
 
-/// Every route can time out (503); `/api/` routes also check tokens, inputs and rights, and those
+/// Every route can time out (503) or get too many headers (431); `/api/` routes also check tokens, inputs and rights, and those
 /// that change data can conflict or find the database full or read-only.
 fn add_shared(operation: &mut Operation, api: bool, writes: bool) {
     let body = operation.request_body.is_some();
     for (status, name, _) in SHARED {
         let applies = match status {
-            "503" => true,
+            "431" | "503" => true,
             "400" | "401" | "403" | "429" => api,
             "409" | "507" => api && writes,
             "413" | "415" => api && body,

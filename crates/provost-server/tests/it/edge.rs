@@ -200,6 +200,16 @@ async fn revisions_no_store_can_reach_are_bad_requests() {
             );
         }
     }
+    // The audit feed's `since` is a revision too.
+    let since = server
+        .get(&format!("/api/v1/audit?since={beyond_bigint}"), &admin)
+        .await;
+    assert_eq!(
+        (since.status, since.code()),
+        (StatusCode::BAD_REQUEST, "invalid_revision"),
+        "{}",
+        since.text
+    );
     // A revision this node has applied is still fine.
     let revision = server.revision().await;
     let answer = server

@@ -354,6 +354,13 @@ pub async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let limit = page_limit(q.limit)?;
+    if q.since.is_some_and(|since| since > i64::MAX as u64) {
+        return Err(Error::bad_request(
+            "invalid_revision",
+            format!("`since` must be a revision from 0 to {}", i64::MAX),
+        )
+        .into());
+    }
     // Without `since`, newest first for people; the cursor carries the direction and position.
     let range = match (q.cursor.as_deref(), q.since) {
         (Some(cursor), _) => decode_cursor::<AuditRange>(cursor)?,

@@ -3,10 +3,9 @@
 use chrono::{DateTime, Utc};
 use provost_engine::{Because, Reason};
 use provost_store::AuditEntry;
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
@@ -324,6 +323,7 @@ pub struct UserSaved {
 pub struct AuditQuery {
     /// Read forward from this revision (exclusive), oldest first, as a change feed; without it,
     /// the newest changes come first.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub since: Option<u64>,
     pub subject: Option<String>,
     #[param(value_type = Option<ScopeKey>)]
