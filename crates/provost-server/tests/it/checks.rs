@@ -251,7 +251,7 @@ async fn a_tokens_staff_flag_counts_for_checks_about_its_bearer() {
 }
 
 /// JSON has one number type: `at_least_revision: 3.0` is the whole number the document's
-/// `integer` allows; a fraction is malformed.
+/// `integer` allows; a fraction is no revision.
 #[tokio::test]
 async fn revisions_may_be_written_as_whole_floats() {
     let server = start().await;
@@ -265,6 +265,6 @@ async fn revisions_may_be_written_as_whole_floats() {
     let answer = server.check(&token, question(1.5)).await;
     assert_eq!(
         (answer.status, answer.code()),
-        (StatusCode::BAD_REQUEST, "invalid_body")
+        (StatusCode::BAD_REQUEST, "invalid_revision")
     );
 }
