@@ -4,32 +4,30 @@ use provost_engine::{Assignment, AssignmentKey, User};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::PgStore;
+use crate::audit::{audit_query, Which};
 use crate::err::StoreError;
-use crate::model::{AssignmentFilter, AuditEntry, AuditFilter, AuditRange};
+use crate::model::{AssignmentFilter, AuditRange};
 use crate::rows::{
-    audit_entries, to_i64, to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow,
-    ASSIGNMENT_COLUMNS,
+    to_u64, AssignmentRow, AuditRow, NamedRow, SnapshotRows, UserRow, ASSIGNMENT_COLUMNS,
 };
 use crate::snapshot::{send, send_assignments, SnapshotSender};
 
 const AUDIT_COLUMNS: &str =
-    "SELECT revision, at, actor, change::TEXT AS change, before::TEXT AS before FROM audit";
+    "SELECT revision, at, actor, app, op, subject, scope, change::TEXT AS change, \
+     before::TEXT AS before FROM audit";
 
 impl PgStore {
-    /// Audit rows with a revision above `revision`, ascending, at most `limit`.
-    pub async fn changes_since(
+    /// The audit rows `which` selects in `range`, at most `limit`; see `Store::audit`.
+    pub(crate) async fn audit_rows(
         &self,
-        revision: u64,
+        which: Which<'_>,
+        range: AuditRange,
         limit: u32,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-            "{AUDIT_COLUMNS} WHERE revision > $1 ORDER BY revision LIMIT $2"
-        ))
-        .bind(to_i64(revision))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        audit_entries(rows)
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(audit_query::<Postgres>(AUDIT_COLUMNS, which, range, limit)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The whole state, read in one REPEATABLE READ transaction (one consistent view) and sent
@@ -111,37 +109,6 @@ impl PgStore {
         push_filter(&mut query, filter);
         let count: i64 = query.build_query_scalar().fetch_one(&self.pool).await?;
         to_u64(count)
-    }
-
-    /// Audit rows in `range` about the filter's subject and scope; see `Store::audit`.
-    pub async fn audit(
-        &self,
-        filter: &AuditFilter,
-        range: AuditRange,
-        limit: u32,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut query = QueryBuilder::<Postgres>::new(AUDIT_COLUMNS);
-        let order = match range {
-            AuditRange::After(since) => {
-                query.push(" WHERE revision > ").push_bind(to_i64(since));
-                " ORDER BY revision LIMIT "
-            }
-            AuditRange::Before(before) => {
-                query
-                    .push(" WHERE revision < ")
-                    .push_bind(before.map_or(i64::MAX, to_i64));
-                " ORDER BY revision DESC LIMIT "
-            }
-        };
-        if let Some(subject) = &filter.subject {
-            query.push(" AND subject = ").push_bind(subject.as_str());
-        }
-        if let Some(scope) = &filter.scope {
-            query.push(" AND scope = ").push_bind(scope.as_str());
-        }
-        query.push(order).push_bind(i64::from(limit));
-        let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.pool).await?;
-        audit_entries(rows)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

@@ -1,41 +1,28 @@
 //! PostgreSQL writes: transactions serialized by an advisory lock, the row operations, the notification.
 
-use provost_engine::{Assignment, Change, User};
+use provost_engine::{Assignment, User};
 use sqlx::PgConnection;
 
-use super::{PgStore, NOTIFY_CHANNEL};
+use super::PgStore;
 use crate::bulk::{self, AuditValues, Key};
-use crate::commit::{self, Of, Table, WriteTx};
+use crate::commit::{Of, Table, WriteTx};
 use crate::err::StoreError;
-use crate::model::Committed;
 use crate::rows::{to_i64, to_u64, AssignmentRow, UserRow, ASSIGNMENT_COLUMNS};
+use crate::tx::Locked;
 
 /// The advisory lock every write transaction takes first ("provost" in ASCII), so that revisions
 /// are handed out, and become visible, strictly in order across every node.
 const WRITE_LOCK: i64 = 0x0070_726f_766f_7374;
 
 impl PgStore {
-    /// Applies `changes` in one transaction; see `Store::commit`.
-    pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed, StoreError> {
-        commit::retrying(|| async {
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            let committed = commit::apply(&mut *tx, actor, changes).await?;
-            if !committed.entries.is_empty() {
-                // Delivered on commit only, so listeners never hear of a revision they cannot read.
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(NOTIFY_CHANNEL)
-                    .bind(committed.revision.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(committed)
-        })
-        .await
+    /// Begins a write transaction, holding the write lock; see `Store::write`.
+    pub(crate) async fn lock(&self) -> Result<Locked, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(Locked::Postgres(tx))
     }
 }
 

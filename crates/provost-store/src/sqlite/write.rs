@@ -1,27 +1,22 @@
 //! SQLite writes: `BEGIN IMMEDIATE` transactions and the row operations of a commit.
 
-use provost_engine::{Assignment, Change, User};
+use provost_engine::{Assignment, User};
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::bulk::{self, AuditValues, Key};
-use crate::commit::{self, Of, Table, WriteTx};
+use crate::commit::{Of, Table, WriteTx};
 use crate::err::StoreError;
-use crate::model::Committed;
 use crate::rows::{to_i64, to_u64, AssignmentRow, UserRow, ASSIGNMENT_COLUMNS};
+use crate::tx::Locked;
 
 impl SqliteStore {
-    /// Applies `changes` in one transaction; see `Store::commit`.
-    pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed, StoreError> {
-        commit::retrying(|| async {
-            // IMMEDIATE takes the write lock up front: writers queue (busy_timeout) instead of
-            // failing on upgrade, and the next revision read below stays ours until commit.
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let committed = commit::apply(&mut *tx, actor, changes).await?;
-            tx.commit().await?;
-            Ok(committed)
-        })
-        .await
+    /// Begins a write transaction, holding the write lock; see `Store::write`.
+    pub(crate) async fn lock(&self) -> Result<Locked, StoreError> {
+        // IMMEDIATE takes the write lock up front: writers queue (busy_timeout) instead of
+        // failing on upgrade, and the next revision read in `Tx` stays ours until commit.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Locked::Sqlite(tx))
     }
 }
 
