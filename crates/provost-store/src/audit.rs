@@ -7,6 +7,10 @@ use crate::err::StoreError;
 use crate::model::{AppEntry, AuditEntry, AuditFilter, AuditRange, Feed};
 use crate::rows::{to_i64, to_u64, AuditRow};
 
+/// The audit columns `AuditRow` reads, JSON as text on both dialects.
+pub(crate) const COLUMNS: &str = "SELECT revision, at, actor, app, op, subject, scope, \
+     CAST(change AS TEXT) AS change, CAST(before AS TEXT) AS before FROM audit";
+
 /// Which audit rows a read selects.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Which<'a> {

@@ -4,6 +4,7 @@
 mod audit;
 mod bulk;
 mod commit;
+mod dialect;
 mod err;
 mod model;
 mod rows;
