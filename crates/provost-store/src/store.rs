@@ -100,11 +100,12 @@ impl Store {
     /// let grant = Change::AssignmentAdd { assignment: Assignment::new("ada", "batch_admin", "batch:42") };
     /// let written = store
     ///     .write("ada", |tx| Box::pin(async move {
-    ///         // The app's own SQL, per dialect, on the transaction's connection.
-    ///         let sql = "INSERT INTO batches (id, name) VALUES ";
+    ///         // The app's own SQL on the transaction's connection: `$N` placeholders work on
+    ///         // both dialects, so one text serves where their SQL agrees.
+    ///         let sql = "INSERT INTO batches (id, name) VALUES ($1, $2)";
     ///         match tx.conn() {
-    ///             Conn::Sqlite(c) => sqlx::query(&format!("{sql} (?1, ?2)")).bind(42).bind("Python 101").execute(c).await?.rows_affected(),
-    ///             Conn::Postgres(c) => sqlx::query(&format!("{sql} ($1, $2)")).bind(42).bind("Python 101").execute(c).await?.rows_affected(),
+    ///             Conn::Sqlite(c) => sqlx::query(sql).bind(42).bind("Python 101").execute(c).await?.rows_affected(),
+    ///             Conn::Postgres(c) => sqlx::query(sql).bind(42).bind("Python 101").execute(c).await?.rows_affected(),
     ///         };
     ///         tx.apply(&grant).await?;
     ///         tx.audit(AppAudit { app: "batches".into(), operation: "batch_create".into(), ..AppAudit::default() }).await?;

@@ -39,14 +39,15 @@ async fn create_batches(store: &Store) {
 }
 
 async fn insert_batch(tx: &mut Tx<'_>, id: &str, name: &str) -> Result<(), StoreError> {
+    let sql = "INSERT INTO test_batches (id, name) VALUES ($1, $2)";
     let inserted = match tx.conn() {
-        Conn::Sqlite(c) => sqlx::query("INSERT INTO test_batches (id, name) VALUES (?1, ?2)")
+        Conn::Sqlite(c) => sqlx::query(sql)
             .bind(id)
             .bind(name)
             .execute(c)
             .await?
             .rows_affected(),
-        Conn::Postgres(c) => sqlx::query("INSERT INTO test_batches (id, name) VALUES ($1, $2)")
+        Conn::Postgres(c) => sqlx::query(sql)
             .bind(id)
             .bind(name)
             .execute(c)
