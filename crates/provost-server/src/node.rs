@@ -106,20 +106,26 @@ impl Node {
         self.storage_full.load(Ordering::Relaxed)
     }
 
-    /// Applies every audit row after the engine's revision, in order. Returns the new revision.
+    /// Applies every audit row after the engine's revision, in order: the engine's changes, and
+    /// app rows only as revisions passed. Returns the new revision.
     pub async fn sync(&self) -> Result<u64> {
         loop {
             let from = self.engine.revision();
-            let entries = self.store.changes_since(from, FEED_PAGE).await?;
-            if entries.is_empty() {
+            let feed = self.store.feed(from, FEED_PAGE).await?;
+            if feed.revision <= from {
                 return Ok(from);
             }
-            let batch: Vec<(u64, Change)> = entries
+            let batch: Vec<(u64, Change)> = feed
+                .entries
                 .into_iter()
                 .map(|e| (e.revision, e.change))
                 .collect();
             self.engine.apply_log(&batch);
-            if batch.len() < FEED_PAGE as usize {
+            if self.engine.revision() < feed.revision {
+                // The page ended on app rows: the engine has nothing to apply for them.
+                self.engine.apply(feed.revision, &[]);
+            }
+            if !feed.more {
                 return Ok(self.engine.revision());
             }
         }

@@ -6,10 +6,10 @@ use provost_engine::Assignment;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::err::StoreError;
-use crate::model::AuditEntry;
+use crate::model::{AppEntry, AuditEntry};
 use crate::rows::{to_i64, ASSIGNMENT_COLUMNS};
 
-/// Rows per statement: 8 parameters a row stays far below SQLite's 32 766 and PostgreSQL's 65 535.
+/// Rows per statement: 9 parameters a row stays far below SQLite's 32 766 and PostgreSQL's 65 535.
 pub(crate) const ROWS: usize = 1000;
 
 /// An assignment's primary key: (subject, role, scope).
@@ -80,7 +80,8 @@ pub(crate) struct AuditValues<'a> {
     revision: i64,
     at: DateTime<Utc>,
     actor: &'a str,
-    op: &'static str,
+    app: Option<&'a str>,
+    op: &'a str,
     subject: Option<&'a str>,
     scope: Option<&'a str>,
     change: String,
@@ -93,10 +94,30 @@ impl<'a> AuditValues<'a> {
             revision: to_i64(entry.revision),
             at: entry.at,
             actor: &entry.actor,
+            app: None,
             op: entry.change.op(),
             subject: entry.change.subject(),
             scope: entry.change.scope(),
             change: serde_json::to_string(&entry.change)?,
+            before: entry
+                .before
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        })
+    }
+
+    /// An app's row: `op` is its operation, `change` what it wrote (JSON `null` for nothing).
+    pub(crate) fn of_app(entry: &'a AppEntry) -> Result<AuditValues<'a>, StoreError> {
+        Ok(AuditValues {
+            revision: to_i64(entry.revision),
+            at: entry.at,
+            actor: &entry.actor,
+            app: Some(&entry.app),
+            op: &entry.operation,
+            subject: entry.subject.as_deref(),
+            scope: entry.scope.as_deref(),
+            change: serde_json::to_string(&entry.after)?,
             before: entry
                 .before
                 .as_ref()
@@ -116,12 +137,13 @@ where
     DateTime<Utc>: Encode<'a, DB> + Type<DB>,
 {
     let mut query = QueryBuilder::new(
-        "INSERT INTO audit (revision, at, actor, op, subject, scope, change, before) ",
+        "INSERT INTO audit (revision, at, actor, app, op, subject, scope, change, before) ",
     );
     query.push_values(rows, |mut row, r| {
         row.push_bind(r.revision)
             .push_bind(r.at)
             .push_bind(r.actor)
+            .push_bind(r.app)
             .push_bind(r.op)
             .push_bind(r.subject)
             .push_bind(r.scope)

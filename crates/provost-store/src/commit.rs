@@ -3,13 +3,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use provost_engine::{Assignment, Change, PermissionDef, RoleDef, ScopeRegistration, User};
 use serde_json::{json, Value};
 
 use crate::bulk::{AuditValues, Key, ROWS};
 use crate::err::StoreError;
-use crate::model::{AuditEntry, Committed, Outcome};
+use crate::model::{AppAudit, AppEntry, AuditEntry, Outcome};
 
 /// The keyed tables whose rows are one text or JSON body under a name.
 #[derive(Clone, Copy, Debug)]
@@ -117,19 +117,41 @@ pub(crate) enum Of<'a> {
     Role(&'a str),
 }
 
-/// Applies `changes` in one transaction, appending one audit row per change that alters the state.
+/// What a write transaction has appended so far, carried from one `Tx` call to the next.
+pub(crate) struct Pending {
+    pub(crate) actor: String,
+    pub(crate) at: DateTime<Utc>,
+    /// The last revision handed out (or found when the transaction began).
+    pub(crate) revision: u64,
+    pub(crate) entries: Vec<AuditEntry>,
+    pub(crate) app_entries: Vec<AppEntry>,
+}
+
+impl Pending {
+    /// Starts numbering after the log's last revision; `tx` already holds the write lock.
+    pub(crate) async fn begin<T: WriteTx>(tx: &mut T, actor: &str) -> Result<Pending, StoreError> {
+        Ok(Pending {
+            actor: actor.to_owned(),
+            // PostgreSQL keeps microseconds; so do we, so that what we return is what is read back.
+            at: Utc::now().trunc_subsecs(6),
+            revision: tx.last_revision().await?,
+            entries: Vec::new(),
+            app_entries: Vec::new(),
+        })
+    }
+}
+
+/// Applies `changes`, appending one audit row per change that alters the state.
 pub(crate) async fn apply<T: WriteTx>(
     tx: &mut T,
-    actor: &str,
+    pending: &mut Pending,
     changes: &[Change],
-) -> Result<Committed, StoreError> {
-    let revision = tx.last_revision().await?;
+) -> Result<Vec<Outcome>, StoreError> {
     let mut log = Log {
         tx,
-        actor,
-        // PostgreSQL keeps microseconds; so do we, so that what we return is what is read back.
-        at: Utc::now().trunc_subsecs(6),
-        revision,
+        actor: &pending.actor,
+        at: pending.at,
+        revision: pending.revision,
         entries: Vec::new(),
     };
     let mut outcomes = Vec::with_capacity(changes.len());
@@ -146,7 +168,12 @@ pub(crate) async fn apply<T: WriteTx>(
             rest = &rest[1..];
         }
     }
-    let Log { tx, entries, .. } = log;
+    let Log {
+        tx,
+        entries,
+        revision,
+        ..
+    } = log;
     for chunk in entries.chunks(ROWS) {
         let rows = chunk
             .iter()
@@ -154,11 +181,32 @@ pub(crate) async fn apply<T: WriteTx>(
             .collect::<Result<Vec<_>, _>>()?;
         tx.append(&rows).await?;
     }
-    Ok(Committed {
-        revision: entries.last().map_or(revision, |e| e.revision),
-        outcomes,
-        entries,
-    })
+    pending.revision = revision;
+    pending.entries.extend(entries);
+    Ok(outcomes)
+}
+
+/// Appends an app's audit row at the next revision; returns that revision.
+pub(crate) async fn audit<T: WriteTx>(
+    tx: &mut T,
+    pending: &mut Pending,
+    audit: AppAudit,
+) -> Result<u64, StoreError> {
+    let entry = AppEntry {
+        revision: pending.revision + 1,
+        at: pending.at,
+        actor: pending.actor.clone(),
+        app: audit.app,
+        operation: audit.operation,
+        subject: audit.subject,
+        scope: audit.scope,
+        after: audit.after,
+        before: audit.before,
+    };
+    tx.append(&[AuditValues::of_app(&entry)?]).await?;
+    pending.revision = entry.revision;
+    pending.app_entries.push(entry);
+    Ok(pending.revision)
 }
 
 fn outcome(revision: Option<u64>) -> Outcome {
@@ -191,7 +239,7 @@ fn key_of(change: &Change) -> Option<Key<'_>> {
 struct Log<'t, 'a, T> {
     tx: &'t mut T,
     actor: &'a str,
-    at: chrono::DateTime<Utc>,
+    at: DateTime<Utc>,
     /// The last revision handed out (or found).
     revision: u64,
     entries: Vec<AuditEntry>,

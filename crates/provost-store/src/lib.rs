@@ -1,21 +1,26 @@
 //! Provost persistence: one `Store` over SQLite or PostgreSQL, with the audit log that is also the change feed.
+//! How apps write through `Store::write` and add their own tables: see the README.
 
+mod audit;
 mod bulk;
 mod commit;
+mod dialect;
 mod err;
 mod model;
 mod rows;
 mod schema;
 mod snapshot;
 mod store;
+mod tx;
 
 pub mod postgres;
 pub mod sqlite;
 
 pub use err::StoreError;
 pub use model::{
-    AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Outcome, Snapshot,
-    StoreOptions, DEFAULT_ACQUIRE_TIMEOUT,
+    AppAudit, AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed,
+    Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
 };
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;
+pub use tx::{Conn, Tx};

@@ -17,6 +17,59 @@ pub struct AuditEntry {
     pub before: Option<serde_json::Value>,
 }
 
+/// One row an app appended to the audit log (`Tx::audit`): an operation on the app's own data,
+/// in the same revision sequence as the engine's changes, which the engine feed skips.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AppEntry {
+    pub revision: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// The app that wrote it, e.g. `batches`.
+    pub app: String,
+    /// What the app did, e.g. `batch_rename`.
+    pub operation: String,
+    /// Whom and where it concerns, for filters (as the engine's entries have them).
+    pub subject: Option<String>,
+    pub scope: Option<String>,
+    /// What the operation wrote and what it replaced or removed, as JSON.
+    pub after: Option<serde_json::Value>,
+    pub before: Option<serde_json::Value>,
+}
+
+/// What an app asks `Tx::audit` to record; the transaction adds revision, time and actor.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppAudit {
+    pub app: String,
+    pub operation: String,
+    pub subject: Option<String>,
+    pub scope: Option<String>,
+    pub after: Option<serde_json::Value>,
+    pub before: Option<serde_json::Value>,
+}
+
+/// A page of the change feed (`Store::feed`): the engine's entries among the rows read, and the
+/// revision of the last row read, app rows included, so that a follower moves past app rows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Feed {
+    pub entries: Vec<AuditEntry>,
+    /// The last revision read; the `since` asked for when there was nothing new.
+    pub revision: u64,
+    /// Whether the page was full, so that more rows may follow.
+    pub more: bool,
+}
+
+/// The result of `Store::write`: the closure's value and what the transaction appended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Written<T> {
+    pub value: T,
+    /// The store's revision after the write (the previous one when nothing was appended).
+    pub revision: u64,
+    /// The engine's audit rows (from `Tx::apply`), in order.
+    pub entries: Vec<AuditEntry>,
+    /// The apps' audit rows (from `Tx::audit`), in order.
+    pub app_entries: Vec<AppEntry>,
+}
+
 /// What became of one input change of a commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

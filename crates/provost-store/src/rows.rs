@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use provost_engine::{Assignment, Change, Kind, ScopeRegistration, User};
 
 use crate::err::StoreError;
-use crate::model::AuditEntry;
+use crate::model::{AppEntry, AuditEntry};
 
 /// An audit row; JSON columns are read as text on both backends.
 #[derive(sqlx::FromRow)]
@@ -12,6 +12,11 @@ pub(crate) struct AuditRow {
     pub revision: i64,
     pub at: DateTime<Utc>,
     pub actor: String,
+    /// The app that appended the row; `None` for the engine's own changes.
+    pub app: Option<String>,
+    pub op: String,
+    pub subject: Option<String>,
+    pub scope: Option<String>,
     pub change: String,
     pub before: Option<String>,
 }
@@ -34,8 +39,33 @@ impl TryFrom<AuditRow> for AuditEntry {
     }
 }
 
-pub(crate) fn audit_entries(rows: Vec<AuditRow>) -> Result<Vec<AuditEntry>, StoreError> {
-    rows.into_iter().map(AuditEntry::try_from).collect()
+impl TryFrom<AuditRow> for AppEntry {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<AppEntry, StoreError> {
+        let Some(app) = row.app else {
+            return Err(StoreError::internal(format!(
+                "audit row {} is the engine's, not an app's",
+                row.revision
+            )));
+        };
+        let after: serde_json::Value = serde_json::from_str(&row.change)?;
+        Ok(AppEntry {
+            revision: to_u64(row.revision)?,
+            at: row.at,
+            actor: row.actor,
+            app,
+            operation: row.op,
+            subject: row.subject,
+            scope: row.scope,
+            after: (!after.is_null()).then_some(after),
+            before: row
+                .before
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
+        })
+    }
 }
 
 /// The query every assignment read starts from: the columns of `AssignmentRow`.

@@ -1,14 +1,20 @@
 //! `Store`: the backend chosen once from the URL, and the calls that dispatch to it.
 
+use futures_util::future::BoxFuture;
 use provost_engine::{Assignment, AssignmentKey, Change, User};
 
+use crate::audit::{self, Which};
+use crate::commit;
 use crate::err::StoreError;
 use crate::model::{
-    AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Snapshot, StoreOptions,
+    AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed, Snapshot,
+    StoreOptions, Written,
 };
 use crate::postgres::PgStore;
+use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
+use crate::tx::{self, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool.
 #[derive(Clone, Debug)]
@@ -67,12 +73,58 @@ impl Store {
     /// Applies `changes` in one transaction, all or nothing. Each change that alters the state
     /// appends one audit row at the next revision (cascades of `role_remove` and `user_remove`
     /// append one `assignment_remove` row per assignment first); the others are `Unchanged`.
-    /// Retried a few times while the database is busy. A read-only store refuses (`read_only`).
+    /// A read-only store refuses (`read_only`). The same as a `write` that only applies `changes`.
     pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed, StoreError> {
+        let written = self
+            .write(actor, |tx| Box::pin(tx.apply_all(changes)))
+            .await?;
+        Ok(Committed {
+            revision: written.revision,
+            outcomes: written.value,
+            entries: written.entries,
+        })
+    }
+
+    /// Runs `f` in one write transaction and commits what it did when it returns `Ok`: engine
+    /// changes (`Tx::apply`), the app's own rows (`Tx::conn`) and the app's audit rows
+    /// (`Tx::audit`), all under one run of revisions. `Err` rolls everything back. Returns the
+    /// closure's value with the new revision and the audit rows appended. Waiting for the write
+    /// lock is retried a few times while the database is busy; `f` runs once.
+    /// A read-only store refuses (`read_only`).
+    ///
+    /// ```no_run
+    /// # async fn example(store: &provost_store::Store) -> Result<(), provost_store::StoreError> {
+    /// use provost_engine::{Assignment, Change};
+    /// use provost_store::{AppAudit, Conn};
+    ///
+    /// let grant = Change::AssignmentAdd { assignment: Assignment::new("ada", "batch_admin", "batch:42") };
+    /// let written = store
+    ///     .write("ada", |tx| Box::pin(async move {
+    ///         // The app's own SQL on the transaction's connection: `$N` placeholders work on
+    ///         // both dialects, so one text serves where their SQL agrees.
+    ///         let sql = "INSERT INTO batches (id, name) VALUES ($1, $2)";
+    ///         match tx.conn() {
+    ///             Conn::Sqlite(c) => sqlx::query(sql).bind(42).bind("Python 101").execute(c).await?.rows_affected(),
+    ///             Conn::Postgres(c) => sqlx::query(sql).bind(42).bind("Python 101").execute(c).await?.rows_affected(),
+    ///         };
+    ///         tx.apply(&grant).await?;
+    ///         tx.audit(AppAudit { app: "batches".into(), operation: "batch_create".into(), ..AppAudit::default() }).await?;
+    ///         Ok::<_, provost_store::StoreError>(42)
+    ///     }))
+    ///     .await?;
+    /// assert_eq!(written.value, 42);
+    /// # Ok(()) }
+    /// ```
+    pub async fn write<'a, T, E, F>(&self, actor: &str, f: F) -> Result<Written<T>, E>
+    where
+        E: From<StoreError>,
+        F: for<'t> FnOnce(&'t mut Tx<'a>) -> BoxFuture<'t, Result<T, E>>,
+    {
         if self.read_only() {
-            return Err(StoreError::ReadOnly);
+            return Err(StoreError::ReadOnly.into());
         }
-        dispatch!(self.commit(actor, changes))
+        let locked = commit::retrying(|| async { dispatch!(self.lock()) }).await?;
+        tx::run(locked, actor, f).await
     }
 
     /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.
@@ -83,13 +135,47 @@ impl Store {
         }
     }
 
-    /// Audit rows with a revision above `revision`, ascending, at most `limit`.
+    /// The engine's audit rows with a revision above `revision`, ascending, at most `limit`
+    /// (app rows are left out).
     pub async fn changes_since(
         &self,
         revision: u64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        dispatch!(self.changes_since(revision, limit))
+        let filter = AuditFilter::default();
+        let range = AuditRange::After(revision);
+        audit::engine_entries(
+            self.audit_rows(Which::Engine(&filter), range, limit)
+                .await?,
+        )
+    }
+
+    /// The change feed a node follows: the next `limit` audit rows after `since`, of which it
+    /// gets the engine's entries and the last revision read, so that it moves past app rows.
+    pub async fn feed(&self, since: u64, limit: u32) -> Result<Feed, StoreError> {
+        let rows = self
+            .audit_rows(Which::All, AuditRange::After(since), limit)
+            .await?;
+        audit::feed(rows, since, limit)
+    }
+
+    /// The rows `app` appended to the audit log (`Tx::audit`) in `range`, at most `limit`.
+    pub async fn app_audit(
+        &self,
+        app: &str,
+        range: AuditRange,
+        limit: u32,
+    ) -> Result<Vec<AppEntry>, StoreError> {
+        audit::app_entries(self.audit_rows(Which::App(app), range, limit).await?)
+    }
+
+    async fn audit_rows(
+        &self,
+        which: Which<'_>,
+        range: AuditRange,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self.audit_rows(which, range, limit))
     }
 
     /// The whole state as changes, read in one consistent transaction, with its revision.
@@ -123,15 +209,15 @@ impl Store {
         dispatch!(self.count_assignments(filter))
     }
 
-    /// Audit rows in `range` whose change names the filter's subject and scope, at most `limit`:
-    /// ascending after a revision, descending (newest first) before one.
+    /// The engine's audit rows in `range` whose change names the filter's subject and scope, at
+    /// most `limit`: ascending after a revision, descending (newest first) before one.
     pub async fn audit(
         &self,
         filter: &AuditFilter,
         range: AuditRange,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        dispatch!(self.audit(filter, range, limit))
+        audit::engine_entries(self.audit_rows(Which::Engine(filter), range, limit).await?)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

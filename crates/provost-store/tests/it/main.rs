@@ -48,4 +48,6 @@ on_both_backends!(
     concurrent_committers,
     audit_reads_newest_first,
     read_only_store_reads_and_refuses_writes,
+    app_write_is_atomic,
+    write_after_a_failed_step_does_not_commit,
 );

@@ -3,10 +3,12 @@
 mod changes;
 mod log;
 mod modes;
+mod writes;
 
 pub use changes::*;
 pub use log::*;
 pub use modes::*;
+pub use writes::*;
 
 use provost_engine::{Assignment, Change, Kind, PermissionDef, RoleDef, User};
 use provost_store::{AssignmentFilter, AuditEntry, Committed, Store};

@@ -1,0 +1,147 @@
+//! `Tx`: one write transaction as apps see it — engine changes, the app's own SQL and its audit rows.
+
+use std::marker::PhantomData;
+
+use futures_util::future::BoxFuture;
+use provost_engine::Change;
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+
+use crate::commit::{self, Pending};
+use crate::err::StoreError;
+use crate::model::{AppAudit, Outcome, Written};
+use crate::postgres::NOTIFY_CHANNEL;
+
+/// The transaction's connection, for an app's own SQL on its own tables. An enum rather than a
+/// dialect-neutral wrapper: app SQL is written per dialect (as the store's own is), with plain
+/// sqlx, and the `match` makes every app say what it does on both.
+pub enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// A database transaction that holds the store's write lock.
+pub(crate) enum Locked {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A write transaction holding the store's write lock. Everything done through it commits
+/// together, under one run of revisions, or not at all. `'a` is only the scope of the
+/// `Store::write` call: it lets the closure's future borrow what the caller holds.
+pub struct Tx<'a> {
+    locked: Locked,
+    pending: Pending,
+    /// Set when a step failed: the transaction may hold half of that step, so it must not commit.
+    failed: bool,
+    scope: PhantomData<&'a ()>,
+}
+
+/// Runs `$body` with `$c` bound to the dialect's connection.
+macro_rules! on_conn {
+    ($self:ident, $c:ident => $body:expr) => {
+        match &mut $self.locked {
+            Locked::Sqlite(tx) => {
+                let $c = &mut **tx;
+                $body
+            }
+            Locked::Postgres(tx) => {
+                let $c = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+impl Tx<'_> {
+    /// Wraps a transaction that already holds the write lock.
+    async fn begin(mut locked: Locked, actor: &str) -> Result<Self, StoreError> {
+        let pending = match &mut locked {
+            Locked::Sqlite(tx) => Pending::begin(&mut **tx, actor).await?,
+            Locked::Postgres(tx) => Pending::begin(&mut **tx, actor).await?,
+        };
+        Ok(Tx {
+            locked,
+            pending,
+            failed: false,
+            scope: PhantomData,
+        })
+    }
+
+    /// Applies one engine change, as `Store::commit` does: its audit rows, its outcome.
+    pub async fn apply(&mut self, change: &Change) -> Result<Outcome, StoreError> {
+        let mut outcomes = self.apply_all(std::slice::from_ref(change)).await?;
+        Ok(outcomes.pop().unwrap_or(Outcome::Unchanged))
+    }
+
+    /// Applies engine changes in order (runs of assignments in bulk); one outcome per change.
+    pub async fn apply_all(&mut self, changes: &[Change]) -> Result<Vec<Outcome>, StoreError> {
+        let pending = &mut self.pending;
+        let result = on_conn!(self, c => commit::apply(c, pending, changes).await);
+        self.failed |= result.is_err();
+        result
+    }
+
+    /// Appends an app's audit row at the next revision (actor and time are the transaction's);
+    /// returns that revision. Node feeds skip it; the engine never sees it.
+    pub async fn audit(&mut self, entry: AppAudit) -> Result<u64, StoreError> {
+        let pending = &mut self.pending;
+        let result = on_conn!(self, c => commit::audit(c, pending, entry).await);
+        self.failed |= result.is_err();
+        result
+    }
+
+    /// The connection, for the app's own queries in this transaction.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match &mut self.locked {
+            Locked::Sqlite(tx) => Conn::Sqlite(tx),
+            Locked::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+
+    /// The last revision this transaction handed out, or the store's when it has appended nothing.
+    pub fn revision(&self) -> u64 {
+        self.pending.revision
+    }
+
+    /// Commits, once the closure returned `value`, and says what the transaction wrote.
+    async fn commit<T>(self, value: T) -> Result<Written<T>, StoreError> {
+        if self.failed {
+            return Err(StoreError::internal(
+                "a write went on after one of its steps failed",
+            ));
+        }
+        let written = Written {
+            value,
+            revision: self.pending.revision,
+            entries: self.pending.entries,
+            app_entries: self.pending.app_entries,
+        };
+        match self.locked {
+            Locked::Sqlite(tx) => tx.commit().await?,
+            Locked::Postgres(mut tx) => {
+                if !written.entries.is_empty() || !written.app_entries.is_empty() {
+                    // Delivered on commit only, so listeners never hear of a revision they
+                    // cannot read.
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(NOTIFY_CHANNEL)
+                        .bind(written.revision.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// Runs `f` in `locked` and commits when it returns `Ok`; dropping `locked` rolls back.
+pub(crate) async fn run<'a, T, E, F>(locked: Locked, actor: &str, f: F) -> Result<Written<T>, E>
+where
+    E: From<StoreError>,
+    F: for<'t> FnOnce(&'t mut Tx<'a>) -> BoxFuture<'t, Result<T, E>>,
+{
+    let mut tx = Tx::begin(locked, actor).await?;
+    let value = f(&mut tx).await?;
+    Ok(tx.commit(value).await?)
+}

@@ -1,0 +1,219 @@
+//! Cases for `Store::write`: an app's rows, its audit entries and engine changes in one transaction.
+
+use provost_store::AuditRange::{After, Before};
+use provost_store::{AppAudit, AuditFilter, Conn, Outcome, Store, StoreError, Tx};
+use serde_json::json;
+
+use super::*;
+use crate::support::TestDb;
+
+/// An app's error type: its own refusals, and the store's.
+#[derive(Debug)]
+enum AppError {
+    Store(StoreError),
+    Refused,
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        AppError::Store(error)
+    }
+}
+
+/// The test app's own table, created through a write as an app's migration would create it.
+async fn create_batches(store: &Store) {
+    let written = store
+        .write("tester", |tx| {
+            Box::pin(async move {
+                let sql = "CREATE TABLE test_batches (id TEXT PRIMARY KEY, name TEXT NOT NULL)";
+                match tx.conn() {
+                    Conn::Sqlite(c) => sqlx::query(sql).execute(c).await?.rows_affected(),
+                    Conn::Postgres(c) => sqlx::query(sql).execute(c).await?.rows_affected(),
+                };
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
+        .expect("create the app's table");
+    assert!(written.entries.is_empty() && written.app_entries.is_empty());
+}
+
+async fn insert_batch(tx: &mut Tx<'_>, id: &str, name: &str) -> Result<(), StoreError> {
+    let sql = "INSERT INTO test_batches (id, name) VALUES ($1, $2)";
+    let inserted = match tx.conn() {
+        Conn::Sqlite(c) => sqlx::query(sql)
+            .bind(id)
+            .bind(name)
+            .execute(c)
+            .await?
+            .rows_affected(),
+        Conn::Postgres(c) => sqlx::query(sql)
+            .bind(id)
+            .bind(name)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    };
+    assert_eq!(inserted, 1);
+    Ok(())
+}
+
+/// The app's rows, read in a transaction of their own.
+async fn batches(store: &Store) -> Vec<(String, String)> {
+    let sql = "SELECT id, name FROM test_batches ORDER BY id";
+    store
+        .write("tester", |tx| {
+            Box::pin(async move {
+                let rows = match tx.conn() {
+                    Conn::Sqlite(c) => sqlx::query_as(sql).fetch_all(c).await,
+                    Conn::Postgres(c) => sqlx::query_as(sql).fetch_all(c).await,
+                };
+                Ok::<_, StoreError>(rows?)
+            })
+        })
+        .await
+        .expect("read the app's rows")
+        .value
+}
+
+fn created(scope: &str) -> AppAudit {
+    AppAudit {
+        app: "batches".into(),
+        operation: "batch_create".into(),
+        subject: Some("alice".into()),
+        scope: Some(scope.into()),
+        after: Some(json!({ "id": scope, "name": "Python 101" })),
+        before: None,
+    }
+}
+
+/// The write a batches app would make: its row, its creator's assignment, its audit entry.
+async fn create_batch(store: &Store, fail: bool) -> Result<provost_store::Written<&str>, AppError> {
+    store
+        .write("alice", |tx| {
+            Box::pin(async move {
+                insert_batch(tx, "batch:1", "Python 101").await?;
+                let outcome = tx.apply(&add("alice", "course_staff", COURSE)).await?;
+                assert_eq!(outcome, Outcome::Applied { revision: 9 });
+                let revision = tx.audit(created("batch:1")).await?;
+                assert_eq!(revision, 10);
+                assert_eq!(tx.revision(), 10);
+                if fail {
+                    return Err(AppError::Refused);
+                }
+                Ok("created")
+            })
+        })
+        .await
+}
+
+pub async fn app_write_is_atomic(db: &TestDb) {
+    let store = &db.store;
+    let base = commit(store, &small_policy()).await.revision;
+    assert_eq!(base, 8);
+    create_batches(store).await;
+    assert_eq!(store.revision().await.expect("revision"), base);
+
+    // The closure fails after all three steps: none of them is left.
+    let error = create_batch(store, true)
+        .await
+        .expect_err("the closure's error");
+    assert!(matches!(error, AppError::Refused), "{error:?}");
+    assert_eq!(store.revision().await.expect("revision"), base);
+    assert!(batches(store).await.is_empty());
+    assert!(all_assignments(store).await.is_empty());
+    assert_eq!(
+        revisions(&whole_log(store).await),
+        (1..=base).collect::<Vec<_>>()
+    );
+    let app_log = store.app_audit("batches", Before(None), 100).await;
+    assert!(app_log.expect("app audit").is_empty());
+
+    // The same write succeeding: all three, in one run of revisions.
+    let written = match create_batch(store, false).await {
+        Ok(written) => written,
+        Err(AppError::Store(e)) => panic!("the write failed: {e}"),
+        Err(AppError::Refused) => panic!("the write was refused"),
+    };
+    assert_eq!(written.value, "created");
+    assert_eq!(written.revision, 10);
+    assert_eq!(revisions(&written.entries), [9]);
+    assert_eq!(ops(&written.entries), ["assignment_add"]);
+    let [entry] = written.app_entries.as_slice() else {
+        panic!("one app entry: {:?}", written.app_entries);
+    };
+    assert_eq!(
+        (entry.revision, entry.actor.as_str(), entry.app.as_str()),
+        (10, "alice", "batches")
+    );
+    assert_eq!(entry.operation, "batch_create");
+    assert_eq!(
+        entry.after,
+        Some(json!({ "id": "batch:1", "name": "Python 101" }))
+    );
+    assert_eq!(store.revision().await.expect("revision"), 10);
+    assert_eq!(
+        batches(store).await,
+        [("batch:1".to_owned(), "Python 101".to_owned())]
+    );
+    assert_eq!(
+        all_assignments(store).await,
+        [Assignment::new("alice", "course_staff", COURSE)]
+    );
+
+    // The app's entry is in the audit log as it was returned, newest first or oldest first.
+    let newest_first = store.app_audit("batches", Before(None), 100).await;
+    assert_eq!(newest_first.expect("app audit"), written.app_entries);
+    let forward = store.app_audit("batches", After(9), 100).await;
+    assert_eq!(forward.expect("app audit"), written.app_entries);
+    let others = store.app_audit("programs", Before(None), 100).await;
+    assert!(others.expect("app audit").is_empty());
+
+    // The engine's reads leave it out: the audit listing and the change feed show engine rows only.
+    let listed = store
+        .audit(&AuditFilter::default(), Before(None), 3)
+        .await
+        .expect("audit");
+    assert_eq!(revisions(&listed), [9, 8, 7]);
+    assert_eq!(whole_log(store).await.last(), written.entries.last());
+
+    // A node's feed applies revision 9 and moves past 10 without an entry for it.
+    let feed = store.feed(base, 100).await.expect("feed");
+    assert_eq!(
+        (revisions(&feed.entries), feed.revision, feed.more),
+        (vec![9], 10, false)
+    );
+    let feed = store.feed(9, 100).await.expect("feed");
+    assert_eq!((feed.entries.len(), feed.revision), (0, 10));
+    let feed = store.feed(10, 100).await.expect("feed");
+    assert_eq!((feed.entries.len(), feed.revision), (0, 10));
+    let feed = store.feed(base, 1).await.expect("feed");
+    assert_eq!(
+        (revisions(&feed.entries), feed.revision, feed.more),
+        (vec![9], 9, true)
+    );
+
+    // The next engine commit takes the next revision.
+    let next = commit(store, &[remove("alice", "course_staff", COURSE)]).await;
+    assert_eq!(next.revision, 11);
+}
+
+pub async fn write_after_a_failed_step_does_not_commit(db: &TestDb) {
+    let store = &db.store;
+    let base = commit(store, &small_policy()).await.revision;
+    // The closure goes on after a step failed (an unknown role) and returns `Ok`: the first,
+    // successful step must not be committed alone.
+    let result = store
+        .write("tester", |tx| {
+            Box::pin(async move {
+                tx.apply(&Change::UserPut { user: user("bob") }).await?;
+                let failed = tx.apply(&add("bob", "no_such_role", COURSE)).await;
+                assert_eq!(failed.expect_err("unknown role").code(), "conflict");
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await;
+    assert_eq!(result.expect_err("no commit").code(), "internal");
+    assert_eq!(store.revision().await.expect("revision"), base);
+    assert_eq!(store.user("bob").await.expect("read user"), None);
+}
