@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use provost_engine::{Explanation, User, DEFAULT_POLICY};
-use provost_server::apps::authz::actor::Actor;
+use provost_server::access::{self, Actor};
 use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
@@ -169,7 +169,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             return Ok(verdict(e.allowed));
         }
         Command::Register { scope, parents } => {
-            let revision = service::register_scope(node, &actor, &scope, &parents).await?;
+            let revision = access::register_scope(node, &actor, &scope, &parents).await?;
             emit(
                 json,
                 &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }),

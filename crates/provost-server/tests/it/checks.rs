@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use provost_server::apps::authz::actor::Actor;
+use provost_server::access::Actor;
 use provost_server::apps::authz::service::{self, AssignmentInput};
 use provost_server::{Node, TokenSpec};
 use reqwest::StatusCode;

@@ -7,8 +7,10 @@ use provost_store::{AssignmentFilter, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::actor::{now, Actor};
-use super::service::{authorize_on_behalf, missing_grants, require_admin, truncate};
+use crate::access::{
+    authorize_on_behalf, authorize_role_manager, missing_grants, now, require_admin, truncate,
+    Actor,
+};
 use crate::err::{Error, Result};
 use crate::node::Node;
 
@@ -269,30 +271,6 @@ pub async fn save_role(
         .await?
         .revision;
     Ok((self::role(node, &input.name).await?, revision))
-}
-
-/// Who may create, change and delete custom roles: instance-wide ones (`org` None) those who
-/// manage roles at `*`; an org's own also those who manage its course teams.
-fn authorize_role_manager(index: &Index, actor: &Actor, org: Option<&str>) -> Result<()> {
-    if actor.manages_everything(index) {
-        return Ok(());
-    }
-    match org {
-        None => Err(Error::forbidden(format!(
-            "`{}` may not manage instance-wide roles (needs `authz.manage_roles` at `*`, or admin)",
-            actor.username
-        ))),
-        Some(org) => {
-            if actor.may(index, "courses.manage_course_team", &Scope::Org(org), now()) {
-                Ok(())
-            } else {
-                Err(Error::forbidden(format!(
-                    "`{}` may not manage the roles of org `{org}` (needs `courses.manage_course_team` at `org:{org}`)",
-                    actor.username
-                )))
-            }
-        }
-    }
 }
 
 /// Most offending scopes named in one refusal.
