@@ -336,7 +336,7 @@ pub async fn register_scope(
     scope: &str,
     parents: &[String],
 ) -> Result<u64> {
-    let registration = scope_registration(&node.engine.snapshot(), actor, scope, parents)?;
+    let registration = scope_registration(&node.index(), actor, scope, parents)?;
     Ok(node
         .commit(&actor.username, &[Change::ScopeRegister { registration }])
         .await?

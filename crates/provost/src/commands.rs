@@ -27,7 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         command => {
             let node = Node::open_with(&url, &store).await?;
             let result = run_on(&node, json, command).await;
-            node.store.close().await;
+            node.store().close().await;
             result
         }
     }
@@ -177,7 +177,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             )?;
         }
         Command::Who { action, scope } => {
-            let subjects = service::who(&node.engine.snapshot(), &actor, &action, &scope)?;
+            let subjects = service::who(&node.index(), &actor, &action, &scope)?;
             emit(json, &subjects, || subjects.join("\n"))?;
         }
         Command::Scopes {
@@ -186,7 +186,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             kind,
         } => {
             let scopes = service::scopes(
-                &node.engine.snapshot(),
+                &node.index(),
                 &actor,
                 Some(&subject),
                 &action,
@@ -230,7 +230,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
 /// Decides a question with its explanation, as the operator.
 fn ask(node: &Node, actor: &Actor, q: &Question) -> Result<(CheckAnswer, Explanation), Failure> {
     let answer = service::check(
-        &node.engine.snapshot(),
+        &node.index(),
         actor,
         Some(&q.subject),
         &q.action,

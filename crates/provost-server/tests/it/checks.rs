@@ -167,7 +167,7 @@ async fn a_write_is_visible_at_its_revision_even_from_another_node() {
         (StatusCode::SERVICE_UNAVAILABLE, "revision_not_reached")
     );
     assert!(started.elapsed() < Duration::from_secs(5));
-    other.store.close().await;
+    other.store().close().await;
 }
 
 #[tokio::test]

@@ -333,11 +333,11 @@ async fn run(world: World, writes: Vec<(usize, Write)>) {
     let at = chrono::Utc::now().timestamp();
     for (who, write) in writes {
         let actor = actor(who);
-        let before = reference(&node.engine.snapshot());
+        let before = reference(&node.index());
         if !attempt(&node, &actor, &write).await {
             continue;
         }
-        let after = reference(&node.engine.snapshot());
+        let after = reference(&node.index());
         let had = abilities(&before, at);
         for (s, a, x) in abilities(&after, at).difference(&had) {
             let (action, scope) = (ACTIONS[*a], SCOPES[*x]);

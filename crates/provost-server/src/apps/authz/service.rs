@@ -176,7 +176,7 @@ pub async fn assign(
     items: &[AssignmentInput],
     atomic: bool,
 ) -> Result<BulkResult> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     bulk(
         node,
         actor,
@@ -200,7 +200,7 @@ pub async fn unassign(
     items: &[AssignmentInput],
     atomic: bool,
 ) -> Result<BulkResult> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     let change = |a: Assignment| Change::AssignmentRemove {
         subject: a.subject,
         role: a.role,
@@ -252,7 +252,7 @@ async fn bulk(
             .collect();
         return Ok(BulkResult {
             items,
-            revision: node.engine.revision(),
+            revision: node.engine().revision(),
         });
     }
     let good: Vec<(usize, Assignment)> = vetted
@@ -362,7 +362,7 @@ pub fn scopes(
 /// Creates or updates a user from the LMS. Returns the revision. Making someone a superuser
 /// hands out everything, so only a superuser may.
 pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     require_admin(&index, actor, "manage users")?;
     if user.superuser && !actor.is_superuser(&index) {
         return Err(Error::forbidden(format!(
@@ -387,7 +387,7 @@ pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> 
 
 /// Retires a user: the user and every assignment they hold go, each removal audited.
 pub async fn retire_user(node: &Node, actor: &Actor, username: &str) -> Result<u64> {
-    require_admin(&node.engine.snapshot(), actor, "retire users")?;
+    require_admin(&node.index(), actor, "retire users")?;
     check_username(username)?;
     let committed = node
         .commit(
@@ -414,7 +414,7 @@ pub async fn list_assignments(
     after: Option<provost_engine::AssignmentKey>,
     limit: u32,
 ) -> Result<Vec<AssignmentInput>> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     let own = filter.subject.as_deref() == Some(actor.username.as_str());
     let manages = match filter.scope.as_deref() {
         Some(scope) => manages_team(&index, actor, &Scope::parse(scope)?),
@@ -428,7 +428,7 @@ pub async fn list_assignments(
         ..filter
     };
     let rows = node
-        .store
+        .store()
         .assignments(&filter, after.as_ref(), limit)
         .await?;
     Ok(rows.into_iter().map(AssignmentInput::from).collect())
@@ -443,8 +443,8 @@ pub async fn audit(
     range: provost_store::AuditRange,
     limit: u32,
 ) -> Result<Vec<AuditEntry>> {
-    require_admin(&node.engine.snapshot(), actor, "read the audit log")?;
-    Ok(node.store.audit(&filter, range, limit).await?)
+    require_admin(&node.index(), actor, "read the audit log")?;
+    Ok(node.store().audit(&filter, range, limit).await?)
 }
 
 /// Whether the caller may do `action` somewhere (a question without a scope), counting the
