@@ -128,16 +128,10 @@ pub fn authorize_on_behalf(index: &Index, actor: &Actor, subject: &str) -> Resul
     }
 }
 
-/// The permission that lets someone manage assignments at scopes of a kind.
-pub fn manage_permission(_index: &Index, kind: Kind) -> Option<&'static str> {
-    match kind {
-        Kind::Course => Some("courses.manage_course_team"),
-        Kind::Library => Some("content_libraries.manage_library_team"),
-        Kind::Program => Some("programs.manage_access"),
-        Kind::Batch => Some("batches.manage_members"),
-        Kind::Enterprise => Some("enterprise.manage_access"),
-        Kind::Org | Kind::Instance => None,
-    }
+/// The permission that lets someone manage assignments at scopes of a kind: the policy's
+/// (an app's `manage` in the policy file), if it names one.
+pub fn manage_permission(index: &Index, kind: Kind) -> Option<&str> {
+    index.policy().manage_permission(kind)
 }
 
 /// Whether the actor holds, at `scope`, the manage-team permission of its kind.

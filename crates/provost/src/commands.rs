@@ -303,7 +303,16 @@ fn describe(change: &provost_engine::Change) -> String {
         RoleRemove { name } => format!("remove role {name}"),
         PermissionPut { permission } => format!("permission {}", permission.name),
         PermissionRemove { name } => format!("remove permission {name}"),
-        AppPut { app, kind } => format!("app {app} → {kind}"),
+        AppPut {
+            app,
+            kind,
+            manage: None,
+        } => format!("app {app} → {kind}"),
+        AppPut {
+            app,
+            kind,
+            manage: Some(manage),
+        } => format!("app {app} → {kind}, teams managed with {manage}"),
         ScopeRegister { registration } => format!(
             "register {} under {}",
             registration.scope,
