@@ -42,7 +42,7 @@ impl Actions {
         let of_kind = |kind: Kind| -> Vec<String> {
             doc.permissions
                 .iter()
-                .filter(|p| doc.apps.get(app_of(&p.name)) == Some(&kind))
+                .filter(|p| doc.kind_of_app(app_of(&p.name)) == Some(kind))
                 .map(|p| p.name.clone())
                 .collect()
         };

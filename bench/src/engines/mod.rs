@@ -35,7 +35,7 @@ pub struct PolicyFacts {
 impl PolicyFacts {
     pub fn from_default() -> Result<PolicyFacts, BoxError> {
         let doc = PolicyDoc::default_policy();
-        let kind_of = |perm: &str| doc.apps.get(app_of(perm)).copied();
+        let kind_of = |perm: &str| doc.kind_of_app(app_of(perm));
         let mut kinds = BTreeMap::new();
         let mut implies = Vec::new();
         for perm in &doc.permissions {

@@ -98,9 +98,10 @@ pub fn policy_changes(doc: &PolicyDoc) -> Vec<Change> {
     let mut changes: Vec<Change> = doc
         .apps
         .iter()
-        .map(|(app, kind)| Change::AppPut {
+        .map(|(app, def)| Change::AppPut {
             app: app.clone(),
-            kind: *kind,
+            kind: def.kind,
+            manage: def.manage.clone(),
         })
         .collect();
     changes.extend(doc.permissions.iter().map(|p| Change::PermissionPut {
@@ -115,14 +116,22 @@ pub fn policy_changes(doc: &PolicyDoc) -> Vec<Change> {
 }
 
 /// The changes that turn policy `from` into `to`, for an idempotent `policy load`:
-/// nothing when they are equal; roles and permissions missing from `to` are kept unless `prune`.
+/// nothing when they are equal; roles and permissions missing from `to` are kept unless `prune`,
+/// and so is the manage permission of an app that `to` gives none (files written before apps
+/// named one).
 pub fn policy_diff(from: &PolicyDoc, to: &PolicyDoc, prune: bool) -> Vec<Change> {
     let mut changes = Vec::new();
-    for (app, kind) in &to.apps {
-        if from.apps.get(app) != Some(kind) {
+    for (app, def) in &to.apps {
+        let old = from.apps.get(app);
+        let manage = match (&def.manage, old) {
+            (None, Some(old)) if !prune && old.kind == def.kind => old.manage.clone(),
+            _ => def.manage.clone(),
+        };
+        if old.is_none_or(|old| old.kind != def.kind || old.manage != manage) {
             changes.push(Change::AppPut {
                 app: app.clone(),
-                kind: *kind,
+                kind: def.kind,
+                manage,
             });
         }
     }

@@ -55,6 +55,14 @@ pub enum PolicyError {
     PermissionInUse { permission: String, role: String },
     #[error("role `{0}` is built in and cannot be changed at run time")]
     BuiltinRole(String),
+    #[error(
+        "app `{app}` names `{permission}` as the permission to manage its teams, but {reason}"
+    )]
+    ManagePermission {
+        app: String,
+        permission: String,
+        reason: String,
+    },
 }
 
 impl PolicyError {
@@ -71,6 +79,7 @@ impl PolicyError {
             PolicyError::UnknownKind(_) => "unknown_kind",
             PolicyError::PermissionInUse { .. } => "permission_in_use",
             PolicyError::BuiltinRole(_) => "builtin_role",
+            PolicyError::ManagePermission { .. } => "invalid_manage_permission",
         }
     }
 }

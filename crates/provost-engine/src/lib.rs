@@ -19,7 +19,7 @@ pub use err::{KeyError, PolicyError};
 pub use index::Index;
 pub use model::{Assignment, AssignmentKey, Change, ScopeRegistration, Timestamp, User};
 pub use policy::{
-    app_of, valid_permission_name, valid_role_name, PermSet, PermissionDef, Policy, PolicyDoc,
-    RoleDef, RoleInfo, DEFAULT_POLICY,
+    app_of, valid_permission_name, valid_role_name, AppDef, PermSet, PermissionDef, Policy,
+    PolicyDoc, RoleDef, RoleInfo, DEFAULT_POLICY,
 };
 pub use scope::{canonical_scope, Kind, Scope, MAX_KEY_LEN};

@@ -75,6 +75,9 @@ pub enum Change {
     AppPut {
         app: String,
         kind: Kind,
+        /// The permission that manages the teams of this kind (`AppDef::manage`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manage: Option<String>,
     },
     PermissionPut {
         permission: PermissionDef,

@@ -37,6 +37,60 @@ pub struct RoleDef {
     pub org: Option<String>,
 }
 
+/// An app of the policy (the prefix of its permissions' names): the scope kind its permissions
+/// are granted on and, optionally, the permission that lets someone manage the assignments at
+/// scopes of that kind (its team). Written `courses = "course"`, or
+/// `courses = { kind = "course", manage = "courses.manage_course_team" }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppDef {
+    pub kind: Kind,
+    pub manage: Option<String>,
+}
+
+impl From<Kind> for AppDef {
+    fn from(kind: Kind) -> AppDef {
+        AppDef { kind, manage: None }
+    }
+}
+
+/// An app entry as written: a bare kind, or a table.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum AppEntry {
+    Kind(Kind),
+    Table(AppTable),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppTable {
+    kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    manage: Option<String>,
+}
+
+impl Serialize for AppDef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.manage {
+            None => AppEntry::Kind(self.kind),
+            Some(manage) => AppEntry::Table(AppTable {
+                kind: self.kind,
+                manage: Some(manage.clone()),
+            }),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AppDef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match AppEntry::deserialize(deserializer)? {
+            AppEntry::Kind(kind) => kind.into(),
+            AppEntry::Table(AppTable { kind, manage }) => AppDef { kind, manage },
+        })
+    }
+}
+
 /// The contents of a policy file (`policy/default.toml`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +98,7 @@ pub struct PolicyDoc {
     #[serde(default = "one")]
     pub version: u32,
     #[serde(default)]
-    pub apps: BTreeMap<String, Kind>,
+    pub apps: BTreeMap<String, AppDef>,
     #[serde(default)]
     pub permissions: Vec<PermissionDef>,
     #[serde(default)]
@@ -80,11 +134,20 @@ impl PolicyDoc {
         PolicyDoc::from_toml(DEFAULT_POLICY).expect("the shipped default policy compiles")
     }
 
+    /// The scope kind of an app's permissions.
+    pub fn kind_of_app(&self, app: &str) -> Option<Kind> {
+        self.apps.get(app).map(|a| a.kind)
+    }
+
     /// Applies a policy change (apps, permissions, roles) to the document; other changes are ignored.
     pub fn apply(&mut self, change: &Change) {
         match change {
-            Change::AppPut { app, kind } => {
-                self.apps.insert(app.clone(), *kind);
+            Change::AppPut { app, kind, manage } => {
+                let def = AppDef {
+                    kind: *kind,
+                    manage: manage.clone(),
+                };
+                self.apps.insert(app.clone(), def);
             }
             Change::PermissionPut { permission } => {
                 match self
@@ -182,7 +245,9 @@ pub struct RoleInfo {
 /// which stores role ids, survives policy changes.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
-    pub apps: BTreeMap<String, Kind>,
+    pub apps: BTreeMap<String, AppDef>,
+    /// Each kind's manage-team permission, from the apps that name one.
+    manage: BTreeMap<Kind, PermId>,
     perms: Vec<Option<PermInfo>>,
     perm_ids: AHashMap<Box<str>, PermId>,
     roles: Vec<Option<RoleInfo>>,
@@ -226,7 +291,7 @@ impl Policy {
             let id = perm_ids[p.name.as_str()];
             perms[id as usize] = Some(PermInfo {
                 def: p.clone(),
-                kind: doc.apps[app_of(&p.name)],
+                kind: doc.apps[app_of(&p.name)].kind,
                 closure: PermSet::default(),
             });
         }
@@ -277,8 +342,10 @@ impl Policy {
             });
         }
         roles.resize(role_ids.len(), None);
+        let manage = manage_permissions(doc, &perms, &perm_ids)?;
         Ok(Policy {
             apps: doc.apps.clone(),
+            manage,
             perms,
             perm_ids,
             roles,
@@ -294,6 +361,13 @@ impl Policy {
             permissions: self.permissions().map(|(_, p)| p.def.clone()).collect(),
             roles: self.roles().map(|(_, r)| r.def.clone()).collect(),
         }
+    }
+
+    /// The permission that lets someone manage the assignments at scopes of `kind`, if the
+    /// policy names one (an app's `manage`).
+    pub fn manage_permission(&self, kind: Kind) -> Option<&str> {
+        let id = self.manage.get(&kind)?;
+        self.perm(*id).map(|p| p.def.name.as_str())
     }
 
     pub fn perm_id(&self, name: &str) -> Option<PermId> {
@@ -352,6 +426,46 @@ impl Policy {
         }
         Ok(set)
     }
+}
+
+/// Each kind's manage-team permission: it must exist and be granted on that kind, and the apps
+/// of one kind may not name two different ones.
+fn manage_permissions(
+    doc: &PolicyDoc,
+    perms: &[Option<PermInfo>],
+    ids: &AHashMap<Box<str>, PermId>,
+) -> Result<BTreeMap<Kind, PermId>, PolicyError> {
+    let mut manage: BTreeMap<Kind, PermId> = BTreeMap::new();
+    for (app, def) in &doc.apps {
+        let Some(name) = &def.manage else { continue };
+        let refuse = |reason: String| PolicyError::ManagePermission {
+            app: app.clone(),
+            permission: name.clone(),
+            reason,
+        };
+        let Some((id, info)) = ids
+            .get(name.as_str())
+            .and_then(|id| Some((*id, perms.get(*id as usize)?.as_ref()?)))
+        else {
+            return Err(refuse("there is no such permission".into()));
+        };
+        if info.kind != def.kind {
+            return Err(refuse(format!(
+                "it is granted on {} scopes, not {}",
+                info.kind, def.kind
+            )));
+        }
+        if let Some(other) = manage.insert(def.kind, id).filter(|other| *other != id) {
+            let other = perms[other as usize]
+                .as_ref()
+                .map_or("", |p| p.def.name.as_str());
+            return Err(refuse(format!(
+                "`{other}` already manages {} scopes",
+                def.kind
+            )));
+        }
+    }
+    Ok(manage)
 }
 
 pub fn app_of(permission: &str) -> &str {
@@ -561,5 +675,87 @@ mod tests {
                 "default policy lacks {manage}"
             );
         }
+    }
+
+    #[test]
+    fn each_kind_names_its_manage_permission_in_the_policy() {
+        let policy = Policy::compile(&PolicyDoc::default_policy()).unwrap();
+        for (kind, manage) in [
+            (Kind::Course, Some("courses.manage_course_team")),
+            (Kind::Library, Some("content_libraries.manage_library_team")),
+            (Kind::Program, Some("programs.manage_access")),
+            (Kind::Batch, Some("batches.manage_members")),
+            (Kind::Enterprise, Some("enterprise.manage_access")),
+            (Kind::Org, None),
+            (Kind::Instance, None),
+        ] {
+            assert_eq!(policy.manage_permission(kind), manage, "{kind}");
+        }
+        // A bare kind names none.
+        let small = Policy::compile(&doc(SMALL).unwrap()).unwrap();
+        assert_eq!(small.manage_permission(Kind::Library), None);
+    }
+
+    #[test]
+    fn refuses_a_manage_permission_that_is_unknown_of_another_kind_or_a_second_one() {
+        let managed = |manage: &str| {
+            SMALL.replace(
+                "content_libraries = \"library\"",
+                &format!("content_libraries = {{ kind = \"library\", manage = \"{manage}\" }}\ncourses = {{ kind = \"course\", manage = \"courses.manage\" }}\nextra = {{ kind = \"library\", manage = \"extra.manage\" }}"),
+            ) + "\n[[permissions]]\nname = \"courses.manage\"\n[[permissions]]\nname = \"extra.manage\"\n"
+        };
+        for (manage, reason) in [
+            ("content_libraries.nope", "there is no such permission"),
+            ("courses.manage", "granted on course scopes, not library"),
+            (
+                "content_libraries.view_library",
+                "already manages library scopes",
+            ),
+        ] {
+            let err = doc(&managed(manage)).unwrap_err();
+            assert_eq!(err.code(), "invalid_manage_permission", "{manage}");
+            assert!(err.to_string().contains(reason), "{manage}: {err}");
+        }
+        assert_eq!(
+            doc("[apps]\ncourses = { kind = \"course\", surprise = 1 }")
+                .unwrap_err()
+                .code(),
+            "invalid_policy"
+        );
+    }
+
+    #[test]
+    fn an_app_entry_is_written_back_as_it_was_read() {
+        let text = "[apps]\na = \"course\"\nb = { kind = \"library\", manage = \"b.m\" }\n";
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Apps {
+            apps: BTreeMap<String, AppDef>,
+        }
+        let apps: Apps = toml::from_str(text).unwrap();
+        assert_eq!(apps.apps["a"], AppDef::from(Kind::Course));
+        assert_eq!(apps.apps["b"].manage.as_deref(), Some("b.m"));
+        let json = serde_json::to_value(&apps).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "apps": { "a": "course", "b": { "kind": "library", "manage": "b.m" } } })
+        );
+        assert_eq!(serde_json::from_value::<Apps>(json).unwrap(), apps);
+    }
+
+    #[test]
+    fn a_load_without_manage_keeps_the_stored_one_unless_pruned() {
+        let stored = PolicyDoc::default_policy();
+        let mut old = stored.clone();
+        old.apps.insert("courses".into(), Kind::Course.into());
+        assert!(crate::policy_diff(&stored, &old, false).is_empty());
+        let pruned = crate::policy_diff(&stored, &old, true);
+        assert_eq!(
+            pruned,
+            [Change::AppPut {
+                app: "courses".into(),
+                kind: Kind::Course,
+                manage: None
+            }]
+        );
     }
 }

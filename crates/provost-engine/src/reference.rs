@@ -133,7 +133,7 @@ impl Reference {
     fn action_kind(&self, action: &str) -> Option<&'static str> {
         self.policy.permissions.iter().find(|p| p.name == action)?;
         let app = action.split('.').next()?;
-        Some(self.policy.apps.get(app)?.as_str())
+        Some(self.policy.kind_of_app(app)?.as_str())
     }
 
     /// The member a request stands for: the scope itself, or a fresh scope of the action's kind below it.

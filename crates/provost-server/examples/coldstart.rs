@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(1_000_000);
 
     let node = Node::open(&url).await?;
-    let have = node.engine.snapshot().assignment_count();
+    let have = node.index().assignment_count();
     if have < wanted {
         let started = Instant::now();
         let mut next = have;
@@ -42,12 +42,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .collect();
             next += chunk.len();
-            node.store.commit("coldstart", &chunk).await?;
+            node.store().commit("coldstart", &chunk).await?;
             eprint!("\rfilled {next}/{wanted}");
         }
         eprintln!("\rfilled {wanted} assignments in {:.1?}", started.elapsed());
     }
-    node.store.close().await;
+    node.store().close().await;
 
     let started = Instant::now();
     let store = provost_store::Store::connect(&url).await?;
@@ -55,10 +55,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     println!(
         "cold start: {} assignments at revision {} loaded in {:.2?} ({})",
-        node.engine.snapshot().assignment_count(),
-        node.engine.revision(),
+        node.index().assignment_count(),
+        node.engine().revision(),
         elapsed,
-        node.store.backend()
+        node.store().backend()
     );
     Ok(())
 }

@@ -8,8 +8,8 @@ use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, Header
 use provost_engine::ExtraGrant;
 use serde::{Deserialize, Serialize};
 
+use crate::access::Actor;
 use crate::api_error::ApiError;
-use crate::apps::authz::actor::Actor;
 use crate::config::{AuthConfig, TokenSpec};
 use crate::err::{Error, ErrorClass, Result};
 use crate::state::AppState;

@@ -1,5 +1,6 @@
 //! Provost's HTTP service and the app services it shares with the CLI.
 
+pub mod access;
 mod api_error;
 pub mod apps;
 mod auth;

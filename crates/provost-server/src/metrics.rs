@@ -141,7 +141,7 @@ pub async fn metrics(
             Some(_) => {}
         }
     }
-    let index = state.node().engine.snapshot();
+    let index = state.index_at(None).await?;
     let text = state
         .metrics()
         .render(index.revision(), index.assignment_count());

@@ -16,8 +16,8 @@ const FEED_PAGE: u32 = 10_000;
 /// audit log in revision order. Cloning shares the same store and engine.
 #[derive(Clone)]
 pub struct Node {
-    pub store: Store,
-    pub engine: Arc<Engine>,
+    store: Store,
+    engine: Arc<Engine>,
     /// Whether the last write failed on a full disk (cleared by the next write that succeeds),
     /// for `/healthz`: reads still work then, so only writes can tell.
     storage_full: Arc<AtomicBool>,
@@ -185,5 +185,32 @@ impl Node {
             }
         }
         Ok(())
+    }
+}
+
+/// Read access to the parts; writes go through `commit`, so the engine stays in step with the store.
+impl Node {
+    /// The store: reads of what the engine does not hold (assignment pages, the audit log).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The in-memory engine (its revision; `index` for reads).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The index as of now: one revision, whole, for as long as it is held.
+    pub fn index(&self) -> Arc<Index> {
+        self.engine.snapshot()
+    }
+
+    /// The index once this node has applied `revision` (read-your-writes), waiting at most
+    /// `timeout`; the current one when no revision is asked for.
+    pub async fn index_at(&self, revision: Option<u64>, timeout: Duration) -> Result<Arc<Index>> {
+        if let Some(revision) = revision {
+            self.wait_for(revision, timeout).await?;
+        }
+        Ok(self.engine.snapshot())
     }
 }

@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use provost_engine::Index;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -64,17 +65,14 @@ impl AppState {
         &self.shared.metrics
     }
 
-    /// Read-your-writes: waits (bounded) until this node has applied `revision`; a value no
-    /// revision can have is 400 `invalid_revision` at once.
-    pub(crate) async fn caught_up(&self, revision: Option<AtLeastRevision>) -> Result<()> {
-        match revision {
-            Some(revision) => {
-                self.node()
-                    .wait_for(revision.revision()?, self.config().revision_wait)
-                    .await
-            }
-            None => Ok(()),
-        }
+    /// The index to answer from: once this node has applied `at_least_revision` (waiting at
+    /// most the configured time), else as of now. A value no revision can have is 400
+    /// `invalid_revision` at once. Every handler that reads the index reads it here.
+    pub(crate) async fn index_at(&self, revision: Option<AtLeastRevision>) -> Result<Arc<Index>> {
+        let revision = revision.map(AtLeastRevision::revision).transpose()?;
+        self.node()
+            .index_at(revision, self.config().revision_wait)
+            .await
     }
 
     /// Refuses lists longer than the server takes in one request.
@@ -281,9 +279,9 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "ops", security(()), responses((status = 200, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let node = state.node();
-    let revision = node.engine.revision();
+    let revision = node.engine().revision();
     let store_revision =
-        tokio::time::timeout(std::time::Duration::from_secs(1), node.store.revision())
+        tokio::time::timeout(std::time::Duration::from_secs(1), node.store().revision())
             .await
             .ok()
             .and_then(|r| r.ok());
@@ -297,9 +295,9 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: if database == "ok" { "ok" } else { "degraded" },
         revision,
-        backend: node.store.backend(),
+        backend: node.store().backend(),
         database,
-        read_only: node.store.read_only(),
+        read_only: node.store().read_only(),
         store_revision,
         lag: store_revision.map(|s| s.saturating_sub(revision)),
     })

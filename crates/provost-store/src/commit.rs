@@ -322,15 +322,26 @@ impl<T: WriteTx> Log<'_, '_, T> {
     /// Applies one change; `true` when it altered the state (and so appended at least one row).
     async fn change(&mut self, change: &Change) -> Result<bool, StoreError> {
         match change {
-            Change::AppPut { app, kind } => {
+            Change::AppPut { app, kind, manage } => {
+                let body = crate::rows::app_body(*kind, manage.as_deref());
                 let old = self.tx.get_named(Table::Apps, app).await?;
-                if old.as_deref() == Some(kind.as_str()) {
+                if old.as_deref() == Some(body.as_str()) {
                     return Ok(false);
                 }
                 self.tx
-                    .put_named(Table::Apps, app, kind.as_str(), self.next())
+                    .put_named(Table::Apps, app, &body, self.next())
                     .await?;
-                let before = old.map(|old| json!({ "app": app, "kind": old }));
+                let before = match old {
+                    Some(old) => {
+                        let def = crate::rows::parse_app(app, &old)?;
+                        let mut before = json!({ "app": app, "kind": def.kind });
+                        if let Some(manage) = def.manage {
+                            before["manage"] = json!(manage);
+                        }
+                        Some(before)
+                    }
+                    None => None,
+                };
                 self.append(change.clone(), before);
             }
             Change::PermissionPut { permission } => {

@@ -1,7 +1,7 @@
 //! Rows as both dialects read them, and their conversion to engine and store types.
 
 use chrono::{DateTime, Utc};
-use provost_engine::{Assignment, Change, Kind, ScopeRegistration, User};
+use provost_engine::{AppDef, Assignment, Change, Kind, ScopeRegistration, User};
 
 use crate::err::StoreError;
 use crate::model::{AppEntry, AuditEntry};
@@ -150,15 +150,11 @@ impl SnapshotRows {
                 + self.scopes.len(),
         );
         for row in self.apps {
-            let kind = Kind::parse(&row.body).ok_or_else(|| {
-                StoreError::internal(format!(
-                    "app `{}` has unknown kind `{}`",
-                    row.name, row.body
-                ))
-            })?;
+            let def = parse_app(&row.name, &row.body)?;
             changes.push(Change::AppPut {
                 app: row.name,
-                kind,
+                kind: def.kind,
+                manage: def.manage,
             });
         }
         for row in self.permissions {
@@ -185,4 +181,23 @@ impl SnapshotRows {
         }
         Ok(changes)
     }
+}
+
+/// An app row's `kind` column: the bare kind, or the entry as JSON when the app names a
+/// manage permission (so rows written before apps could name one read as they are).
+pub(crate) fn app_body(kind: Kind, manage: Option<&str>) -> String {
+    match manage {
+        None => kind.as_str().to_owned(),
+        Some(manage) => serde_json::json!({ "kind": kind, "manage": manage }).to_string(),
+    }
+}
+
+/// Reads an app row's `kind` column (`app_body`).
+pub(crate) fn parse_app(app: &str, body: &str) -> Result<AppDef, StoreError> {
+    let def = if body.starts_with('{') {
+        serde_json::from_str::<AppDef>(body).ok()
+    } else {
+        Kind::parse(body).map(AppDef::from)
+    };
+    def.ok_or_else(|| StoreError::internal(format!("app `{app}` has unknown kind `{body}`")))
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use provost_engine::{Explanation, User, DEFAULT_POLICY};
-use provost_server::apps::authz::actor::Actor;
+use provost_server::access::{self, Actor};
 use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
@@ -27,7 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         command => {
             let node = Node::open_with(&url, &store).await?;
             let result = run_on(&node, json, command).await;
-            node.store.close().await;
+            node.store().close().await;
             result
         }
     }
@@ -169,7 +169,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             return Ok(verdict(e.allowed));
         }
         Command::Register { scope, parents } => {
-            let revision = service::register_scope(node, &actor, &scope, &parents).await?;
+            let revision = access::register_scope(node, &actor, &scope, &parents).await?;
             emit(
                 json,
                 &serde_json::json!({ "scope": scope, "parents": parents, "revision": revision }),
@@ -177,7 +177,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             )?;
         }
         Command::Who { action, scope } => {
-            let subjects = service::who(&node.engine.snapshot(), &actor, &action, &scope)?;
+            let subjects = service::who(&node.index(), &actor, &action, &scope)?;
             emit(json, &subjects, || subjects.join("\n"))?;
         }
         Command::Scopes {
@@ -186,7 +186,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
             kind,
         } => {
             let scopes = service::scopes(
-                &node.engine.snapshot(),
+                &node.index(),
                 &actor,
                 Some(&subject),
                 &action,
@@ -230,7 +230,7 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
 /// Decides a question with its explanation, as the operator.
 fn ask(node: &Node, actor: &Actor, q: &Question) -> Result<(CheckAnswer, Explanation), Failure> {
     let answer = service::check(
-        &node.engine.snapshot(),
+        &node.index(),
         actor,
         Some(&q.subject),
         &q.action,
@@ -303,7 +303,16 @@ fn describe(change: &provost_engine::Change) -> String {
         RoleRemove { name } => format!("remove role {name}"),
         PermissionPut { permission } => format!("permission {}", permission.name),
         PermissionRemove { name } => format!("remove permission {name}"),
-        AppPut { app, kind } => format!("app {app} → {kind}"),
+        AppPut {
+            app,
+            kind,
+            manage: None,
+        } => format!("app {app} → {kind}"),
+        AppPut {
+            app,
+            kind,
+            manage: Some(manage),
+        } => format!("app {app} → {kind}, teams managed with {manage}"),
         ScopeRegister { registration } => format!(
             "register {} under {}",
             registration.scope,

@@ -248,8 +248,8 @@ pub async fn serve(
     tracing::info!(
         %address,
         metrics_address = metrics_address.as_deref().unwrap_or(&address),
-        backend = node.store.backend(),
-        revision = node.engine.revision(),
+        backend = node.store().backend(),
+        revision = node.engine().revision(),
         read_only = store.read_only,
         "provost is listening"
     );
@@ -293,7 +293,7 @@ pub async fn serve(
         Some(task) => task.await.unwrap_or(Ok(())),
         None => Ok(()),
     };
-    node.store.close().await;
+    node.store().close().await;
     served
         .and(metrics_served)
         .map_err(|e| failure("server_failed", format!("the server stopped: {e}")))?;

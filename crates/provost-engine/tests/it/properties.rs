@@ -141,7 +141,10 @@ fn world() -> impl Strategy<Value = World> {
                 .collect();
             let policy = PolicyDoc {
                 version: 1,
-                apps: APPS.iter().map(|(a, k)| ((*a).to_owned(), *k)).collect(),
+                apps: APPS
+                    .iter()
+                    .map(|(a, k)| ((*a).to_owned(), (*k).into()))
+                    .collect(),
                 permissions,
                 roles,
             };

@@ -199,7 +199,7 @@ async fn ops_routes_are_open_and_unknown_routes_answer_in_shape() {
     let health = server.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "ok");
-    assert_eq!(health.body["backend"], server.node.store.backend());
+    assert_eq!(health.body["backend"], server.node.store().backend());
     assert_eq!(health.body["database"], "ok");
     assert!(health.body["revision"].as_u64().is_some_and(|r| r > 0));
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use provost_server::apps::authz::actor::Actor;
+use provost_server::access::Actor;
 use provost_server::apps::authz::service::{self, AssignmentInput};
 use provost_server::{Node, TokenSpec};
 use reqwest::StatusCode;
@@ -167,7 +167,7 @@ async fn a_write_is_visible_at_its_revision_even_from_another_node() {
         (StatusCode::SERVICE_UNAVAILABLE, "revision_not_reached")
     );
     assert!(started.elapsed() < Duration::from_secs(5));
-    other.store.close().await;
+    other.store().close().await;
 }
 
 #[tokio::test]

@@ -188,7 +188,7 @@ async fn concurrent_writers_on_two_nodes_lose_nothing_and_agree() {
             .expect("caught up");
     }
     let digest = |node: &TestServer| {
-        let mut all: Vec<_> = node.node.engine.snapshot().assignments().collect();
+        let mut all: Vec<_> = node.node.index().assignments().collect();
         all.sort();
         all
     };
@@ -337,7 +337,7 @@ async fn checks_survive_a_database_outage_and_nodes_converge_after() {
             .await
             .expect("node converges");
     }
-    assert_eq!(a.node.engine.revision(), b.node.engine.revision());
+    assert_eq!(a.node.engine().revision(), b.node.engine().revision());
     assert_eq!(allowed_on(&a, "bob", None).await.1["allowed"], true);
     drop((a, b));
     db.drop().await;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use provost_engine::reference::Reference;
 use provost_engine::{Index, ScopeRegistration, User, DEFAULT_POLICY};
-use provost_server::apps::authz::actor::Actor;
+use provost_server::access::Actor;
 use provost_server::apps::authz::roles::{self, RoleInput};
 use provost_server::apps::authz::service::{self, AssignmentInput};
 use provost_server::Node;
@@ -299,7 +299,7 @@ async fn run(world: World, writes: Vec<(usize, Write)>) {
     let node = Node::open(&url).await.expect("open");
     let operator = Actor::operator();
     for r in registrations() {
-        service::register_scope(&node, &operator, &r.scope, &r.parents)
+        provost_server::access::register_scope(&node, &operator, &r.scope, &r.parents)
             .await
             .expect("register");
     }
@@ -333,11 +333,11 @@ async fn run(world: World, writes: Vec<(usize, Write)>) {
     let at = chrono::Utc::now().timestamp();
     for (who, write) in writes {
         let actor = actor(who);
-        let before = reference(&node.engine.snapshot());
+        let before = reference(&node.index());
         if !attempt(&node, &actor, &write).await {
             continue;
         }
-        let after = reference(&node.engine.snapshot());
+        let after = reference(&node.index());
         let had = abilities(&before, at);
         for (s, a, x) in abilities(&after, at).difference(&had) {
             let (action, scope) = (ACTIONS[*a], SCOPES[*x]);

@@ -1,5 +1,6 @@
 //! Provost's HTTP API end to end: a real server on a loopback port, talked to with reqwest.
 
+mod access;
 mod assignments;
 mod audit;
 mod auth;

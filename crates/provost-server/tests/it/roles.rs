@@ -268,12 +268,12 @@ async fn staff_cannot_make_superusers_nor_grant_beyond_courses_and_libraries() {
 async fn an_org_role_held_outside_its_org_grants_nothing_and_explain_says_why() {
     let server = start().await;
     let admin = server.admin();
-    let operator = provost_server::apps::authz::actor::Actor::operator();
+    let operator = provost_server::access::Actor::operator();
     let register = |parent: &'static str| {
         let node = server.node.clone();
         let operator = operator.clone();
         async move {
-            provost_server::apps::authz::service::register_scope(
+            provost_server::access::register_scope(
                 &node,
                 &operator,
                 "program:ds",

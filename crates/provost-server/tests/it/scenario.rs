@@ -1,8 +1,8 @@
 //! The shared conformance scenario (tests/scenarios/core.toml) through the HTTP API.
 
 use provost_engine::scenario::Scenario;
-use provost_server::apps::authz::actor::Actor;
-use provost_server::apps::authz::service::{self, AssignmentInput};
+use provost_server::access::Actor;
+use provost_server::apps::authz::service::AssignmentInput;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -37,9 +37,14 @@ async fn run_scenario(server: crate::support::TestServer) {
     // Registering programs and batches has no HTTP route yet (their apps will create them), so
     // they go through the same service the CLI's `provost register` uses, on the server's node.
     for r in &scenario.registrations {
-        service::register_scope(&server.node, &Actor::operator(), &r.scope, &r.parents)
-            .await
-            .expect("registration");
+        provost_server::access::register_scope(
+            &server.node,
+            &Actor::operator(),
+            &r.scope,
+            &r.parents,
+        )
+        .await
+        .expect("registration");
     }
     let items: Vec<AssignmentInput> = scenario
         .assignments

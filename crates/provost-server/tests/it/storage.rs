@@ -51,7 +51,7 @@ async fn a_full_disk_answers_507_and_healthz_reports_it() {
     );
     let setup = Node::open(&url).await.expect("node opens");
     setup
-        .store
+        .store()
         .commit(
             "setup",
             &[provost_engine::Change::AssignmentAdd {
@@ -60,7 +60,7 @@ async fn a_full_disk_answers_507_and_healthz_reports_it() {
         )
         .await
         .expect("assign alice");
-    setup.store.close().await;
+    setup.store().close().await;
     let pages: i64 = {
         let mut conn = sqlx::SqliteConnection::connect(&url)
             .await

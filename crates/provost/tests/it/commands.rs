@@ -230,6 +230,28 @@ fn a_bad_policy_file_is_refused_whole() {
     assert!(err.contains("implication_cycle"), "{err}");
 }
 
+/// An app's `manage` must name a permission of its kind; a file naming another is refused whole.
+#[test]
+fn a_manage_permission_of_another_kind_is_refused() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[apps]\ncourses = { kind = \"course\", manage = \"content_libraries.view_library\" }\ncontent_libraries = \"library\"\n[[permissions]]\nname = \"content_libraries.view_library\"\n",
+    )
+    .expect("write");
+    let before = cli.ok(&["--json", "audit", "--limit", "10000"]);
+    let (code, _, err) = cli.exec(&["policy", "load", path.to_str().expect("utf-8")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid_manage_permission"), "{err}");
+    assert!(
+        err.contains("granted on library scopes, not course"),
+        "{err}"
+    );
+    assert_eq!(cli.ok(&["--json", "audit", "--limit", "10000"]), before);
+}
+
 #[test]
 fn help_teaches_with_examples() {
     let cli = Cli::new();

@@ -36,8 +36,7 @@ pub async fn check(
     ApiQuery(query): ApiQuery<CheckQuery>,
     ApiJson(body): ApiJson<CheckRequest>,
 ) -> ApiResult<Json<CheckResponse>> {
-    state.caught_up(body.at_least_revision).await?;
-    let index = state.node().engine.snapshot();
+    let index = state.index_at(body.at_least_revision).await?;
     let subject = body.subject.as_deref();
     let answer = service::check(
         &index,
@@ -60,8 +59,7 @@ pub async fn check_batch(
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> ApiResult<Json<BatchResponse>> {
     state.check_items(body.checks.len())?;
-    state.caught_up(body.at_least_revision).await?;
-    let index = state.node().engine.snapshot();
+    let index = state.index_at(body.at_least_revision).await?;
     let mut results = Vec::with_capacity(body.checks.len());
     for (i, c) in body.checks.iter().enumerate() {
         let answer = service::check(
@@ -276,10 +274,11 @@ pub async fn role_impact(
 pub async fn list_permissions(
     State(state): State<AppState>,
     _caller: Principal,
-) -> Json<PermissionList> {
-    Json(PermissionList {
-        items: roles::permissions(&state.node().engine.snapshot()),
-    })
+) -> ApiResult<Json<PermissionList>> {
+    let index = state.index_at(None).await?;
+    Ok(Json(PermissionList {
+        items: roles::permissions(&index),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/lookup/subjects", tag = "authz", params(SubjectsQuery),
@@ -290,8 +289,8 @@ pub async fn lookup_subjects(
     ApiQuery(q): ApiQuery<SubjectsQuery>,
 ) -> ApiResult<Json<NamePage>> {
     let limit = page_limit(q.limit)?;
-    state.caught_up(q.at_least_revision).await?;
-    let subjects = service::who(&state.node().engine.snapshot(), &actor, &q.action, &q.scope)?;
+    let index = state.index_at(q.at_least_revision).await?;
+    let subjects = service::who(&index, &actor, &q.action, &q.scope)?;
     let (items, next_cursor) = page_of_sorted(subjects, q.cursor.as_deref(), limit)?;
     Ok(Json(NamePage { items, next_cursor }))
 }
@@ -304,8 +303,7 @@ pub async fn lookup_scopes(
     ApiQuery(q): ApiQuery<ScopesQuery>,
 ) -> ApiResult<Json<NamePage>> {
     let limit = page_limit(q.limit)?;
-    state.caught_up(q.at_least_revision).await?;
-    let index = state.node().engine.snapshot();
+    let index = state.index_at(q.at_least_revision).await?;
     let scopes = service::scopes(
         &index,
         &actor,
@@ -395,7 +393,7 @@ pub async fn validate_me(
     ApiJson(items): ApiJson<Vec<ValidateItem>>,
 ) -> ApiResult<Json<Vec<ValidateResult>>> {
     state.check_items(items.len())?;
-    let index = state.node().engine.snapshot();
+    let index = state.index_at(None).await?;
     let results: Vec<ValidateResult> = items
         .into_iter()
         .map(|item| {

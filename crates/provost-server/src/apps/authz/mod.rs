@@ -1,6 +1,5 @@
 //! The authz app: decisions, lookups, assignments, users, roles and the audit log.
 
-pub mod actor;
 pub mod http;
 pub mod http_types;
 pub mod roles;

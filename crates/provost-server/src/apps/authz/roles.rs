@@ -7,8 +7,10 @@ use provost_store::{AssignmentFilter, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::actor::{now, Actor};
-use super::service::{authorize_on_behalf, missing_grants, require_admin, truncate};
+use crate::access::{
+    authorize_on_behalf, authorize_role_manager, missing_grants, now, require_admin, truncate,
+    Actor,
+};
 use crate::err::{Error, Result};
 use crate::node::Node;
 
@@ -28,9 +30,9 @@ pub async fn load_policy(
     text: &str,
     prune: bool,
 ) -> Result<PolicyLoad> {
-    require_admin(&node.engine.snapshot(), actor, "load policies")?;
+    require_admin(&node.index(), actor, "load policies")?;
     let doc = PolicyDoc::from_toml(text)?;
-    let current = node.engine.snapshot().policy_doc().clone();
+    let current = node.index().policy_doc().clone();
     // The merged policy must compile before anything is written.
     let mut merged = current.clone();
     let changes = provost_engine::policy_diff(&current, &doc, prune);
@@ -39,7 +41,7 @@ pub async fn load_policy(
     }
     let next = provost_engine::Policy::compile(&merged)?;
     // Every role that gains permissions grants them wherever it is assigned.
-    let index = node.engine.snapshot();
+    let index = node.index();
     let policy = index.policy();
     for (_, role) in next.roles() {
         let before = policy
@@ -93,7 +95,7 @@ pub struct RoleView {
 }
 
 pub async fn roles(node: &Node) -> Result<Vec<RoleView>> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     let mut views = Vec::new();
     for (_, role) in index.policy().roles() {
         views.push(role_view(node, &index, &role.def.name).await?);
@@ -103,7 +105,7 @@ pub async fn roles(node: &Node) -> Result<Vec<RoleView>> {
 }
 
 pub async fn role(node: &Node, name: &str) -> Result<RoleView> {
-    role_view(node, &node.engine.snapshot(), name).await
+    role_view(node, &node.index(), name).await
 }
 
 async fn role_view(node: &Node, index: &Index, name: &str) -> Result<RoleView> {
@@ -113,7 +115,7 @@ async fn role_view(node: &Node, index: &Index, name: &str) -> Result<RoleView> {
         role: Some(name.into()),
         ..AssignmentFilter::default()
     };
-    let assignments = node.store.count_assignments(&filter).await?;
+    let assignments = node.store().count_assignments(&filter).await?;
     Ok(RoleView {
         name: role.def.name.clone(),
         description: role.def.description.clone(),
@@ -161,7 +163,7 @@ pub async fn save_role(
     input: RoleInput,
     create: bool,
 ) -> Result<(RoleView, u64)> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     if !valid_role_name(&input.name) {
         return Err(Error::bad_request(
             "invalid_role_name",
@@ -271,30 +273,6 @@ pub async fn save_role(
     Ok((self::role(node, &input.name).await?, revision))
 }
 
-/// Who may create, change and delete custom roles: instance-wide ones (`org` None) those who
-/// manage roles at `*`; an org's own also those who manage its course teams.
-fn authorize_role_manager(index: &Index, actor: &Actor, org: Option<&str>) -> Result<()> {
-    if actor.manages_everything(index) {
-        return Ok(());
-    }
-    match org {
-        None => Err(Error::forbidden(format!(
-            "`{}` may not manage instance-wide roles (needs `authz.manage_roles` at `*`, or admin)",
-            actor.username
-        ))),
-        Some(org) => {
-            if actor.may(index, "courses.manage_course_team", &Scope::Org(org), now()) {
-                Ok(())
-            } else {
-                Err(Error::forbidden(format!(
-                    "`{}` may not manage the roles of org `{org}` (needs `courses.manage_course_team` at `org:{org}`)",
-                    actor.username
-                )))
-            }
-        }
-    }
-}
-
 /// Most offending scopes named in one refusal.
 const MAX_REPORTED_SCOPES: usize = 100;
 
@@ -319,7 +297,7 @@ pub(crate) async fn authorize_role_growth(
     let mut after = None;
     loop {
         let page = node
-            .store
+            .store()
             .assignments(&filter, after.as_ref(), 1000)
             .await?;
         let Some(last) = page.last() else { break };
@@ -356,7 +334,7 @@ pub(crate) async fn authorize_role_growth(
 /// Deletes a custom role and, audited one by one, every assignment of it. Judged against the
 /// role as stored.
 pub async fn delete_role(node: &Node, actor: &Actor, name: &str) -> Result<u64> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     let role = find_role(index.policy(), name)?;
     if role.def.builtin {
         return Err(Error::conflict(
@@ -427,7 +405,7 @@ pub async fn role_impact(
     after: Option<provost_engine::AssignmentKey>,
     limit: u32,
 ) -> Result<RoleImpact> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     authorize_on_behalf(&index, actor, "")?;
     let policy = index.policy();
     let role = find_role(policy, name)?;
@@ -448,7 +426,7 @@ pub async fn role_impact(
         ..AssignmentFilter::default()
     };
     let rows = node
-        .store
+        .store()
         .assignments(&filter, after.as_ref(), limit)
         .await?;
     let applies = |scope: &str, permission: &String| {

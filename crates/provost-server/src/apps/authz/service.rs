@@ -9,7 +9,10 @@ use provost_store::{AssignmentFilter, AuditEntry, AuditFilter, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::actor::{now, Actor};
+use crate::access::{
+    authorize_grant, authorize_on_behalf, check_username, manages_team, now, require_admin,
+    truncate, Actor,
+};
 use crate::err::{Error, Result};
 use crate::node::Node;
 
@@ -72,50 +75,6 @@ impl BulkResult {
         let failed = self.items.iter().filter(|i| i.error.is_some()).count();
         (failed, self.items.len() - failed)
     }
-}
-
-fn valid_username(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 150
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'@' | b'.' | b'_' | b'+' | b'-' | b':')
-        })
-}
-
-fn check_username(name: &str) -> Result<()> {
-    if valid_username(name) {
-        Ok(())
-    } else {
-        Err(Error::bad_request(
-            "invalid_username",
-            format!(
-                "username `{}` must be 1-150 letters, digits or `@ . _ + - :`",
-                truncate(name)
-            ),
-        ))
-    }
-}
-
-pub(crate) fn truncate(text: &str) -> String {
-    text.chars().take(80).collect()
-}
-
-/// The permission that lets someone manage assignments at scopes of a kind.
-pub fn manage_permission(kind: Kind) -> Option<&'static str> {
-    match kind {
-        Kind::Course => Some("courses.manage_course_team"),
-        Kind::Library => Some("content_libraries.manage_library_team"),
-        Kind::Program => Some("programs.manage_access"),
-        Kind::Batch => Some("batches.manage_members"),
-        Kind::Enterprise => Some("enterprise.manage_access"),
-        Kind::Org | Kind::Instance => None,
-    }
-}
-
-fn is_legacy_marker(permission: &str) -> bool {
-    permission
-        .split_once('.')
-        .is_some_and(|(_, verb)| verb.starts_with("legacy_"))
 }
 
 /// Validates an assignment and the actor's right to grant (or remove) it; returns it canonical.
@@ -197,100 +156,6 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     })
 }
 
-/// Managing a scope needs admin, `authz.manage_roles` at `*`, or its kind's manage-team
-/// permission there; and nobody, admins included, grants a permission they do not hold there.
-fn authorize_grant(
-    index: &Index,
-    actor: &Actor,
-    role: &str,
-    scope: &Scope,
-    scope_text: &str,
-) -> Result<()> {
-    let at = now();
-    if !actor.manages_everything(index) {
-        let Some(manage) = manage_permission(scope.kind()) else {
-            return Err(Error::forbidden(format!(
-                "only admins manage assignments at `{scope_text}`"
-            )));
-        };
-        if !actor.may(index, manage, scope, at) {
-            return Err(Error::forbidden(format!(
-                "`{}` may not manage assignments at `{scope_text}` (needs `{manage}`)",
-                actor.username
-            )));
-        }
-    }
-    let policy = index.policy();
-    let Some(info) = policy.role_id(role).and_then(|id| policy.role(id)) else {
-        return Ok(());
-    };
-    let carried = policy.names(&info.closure);
-    if let Some(permission) = missing_grants(index, actor, &carried, scope, at).first() {
-        return Err(Error::forbidden(format!(
-            "`{}` may not grant `{role}` at `{scope_text}`: it carries `{permission}`, which `{}` does not hold there",
-            actor.username, actor.username
-        ))
-        .with_details(serde_json::json!({ "role": role, "missing_permission": permission })));
-    }
-    Ok(())
-}
-
-/// Of `permissions`, those that would apply at `scope` but that `actor` does not hold there:
-/// what granting them there would hand out beyond the actor's own reach.
-pub(crate) fn missing_grants(
-    index: &Index,
-    actor: &Actor,
-    permissions: &[String],
-    scope: &Scope,
-    at: provost_engine::Timestamp,
-) -> Vec<String> {
-    if actor.is_superuser(index) {
-        return Vec::new();
-    }
-    let policy = index.policy();
-    permissions
-        .iter()
-        .filter(|permission| {
-            // `legacy_*` permissions mark which old code path a role takes (DESIGN §4 keeps them
-            // per role); they are not abilities, so holding another role's marker is not required.
-            if is_legacy_marker(permission) {
-                return false;
-            }
-            let Some(kind) = policy
-                .perm_id(permission)
-                .and_then(|id| policy.perm(id))
-                .map(|p| p.kind)
-            else {
-                return false;
-            };
-            let reachable = scope.kind() == kind || scope.kind().can_contain(kind);
-            reachable && !holds(index, actor, permission, kind, scope, at)
-        })
-        .cloned()
-        .collect()
-}
-
-/// Whether the actor holds `permission` (of `kind`) on everything of its kind at or below
-/// `scope`. Course and library permissions at an org or at `*` are asked at the glob of their
-/// kind there (`course-v1:MITx+*`), which says the same and is where staff's bypass applies.
-fn holds(
-    index: &Index,
-    actor: &Actor,
-    permission: &str,
-    kind: Kind,
-    scope: &Scope,
-    at: provost_engine::Timestamp,
-) -> bool {
-    let region = match (kind, scope) {
-        (Kind::Course, Scope::Org(org)) => Scope::CourseGlob(Some(org)),
-        (Kind::Course, Scope::Instance) => Scope::CourseGlob(None),
-        (Kind::Library, Scope::Org(org)) => Scope::LibraryGlob(Some(org)),
-        (Kind::Library, Scope::Instance) => Scope::LibraryGlob(None),
-        _ => scope.clone(),
-    };
-    actor.may(index, permission, &region, at)
-}
-
 fn item_error(index: usize, e: &Error) -> ItemResult {
     ItemResult {
         index,
@@ -311,7 +176,7 @@ pub async fn assign(
     items: &[AssignmentInput],
     atomic: bool,
 ) -> Result<BulkResult> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     bulk(
         node,
         actor,
@@ -335,7 +200,7 @@ pub async fn unassign(
     items: &[AssignmentInput],
     atomic: bool,
 ) -> Result<BulkResult> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     let change = |a: Assignment| Change::AssignmentRemove {
         subject: a.subject,
         role: a.role,
@@ -387,7 +252,7 @@ async fn bulk(
             .collect();
         return Ok(BulkResult {
             items,
-            revision: node.engine.revision(),
+            revision: node.engine().revision(),
         });
     }
     let good: Vec<(usize, Assignment)> = vetted
@@ -434,22 +299,6 @@ pub struct CheckAnswer {
     pub explanation: Option<Explanation>,
 }
 
-/// Asking about someone else needs `authz.check_on_behalf` (the `authz_service` role) or admin.
-pub fn authorize_on_behalf(index: &Index, actor: &Actor, subject: &str) -> Result<()> {
-    if subject == actor.username
-        || actor.is_admin(index)
-        || actor.may(index, "authz.check_on_behalf", &Scope::Instance, now())
-    {
-        Ok(())
-    } else {
-        Err(Error::forbidden(format!(
-            "`{}` may not ask about `{}` (needs the `authz_service` role or admin)",
-            actor.username,
-            truncate(subject)
-        )))
-    }
-}
-
 /// Decides one check from memory. Bad keys are errors; unknown actions and scopes are denials.
 pub fn check(
     index: &Index,
@@ -485,9 +334,7 @@ pub fn check(
 /// Subjects allowed `action` at `scope`: admins, services, and those who manage the scope may ask.
 pub fn who(index: &Index, actor: &Actor, action: &str, scope: &str) -> Result<Vec<String>> {
     let parsed = Scope::parse(scope)?;
-    let manages =
-        manage_permission(parsed.kind()).is_some_and(|m| actor.may(index, m, &parsed, now()));
-    if !manages {
+    if !manages_team(index, actor, &parsed) {
         authorize_on_behalf(index, actor, "")?;
     }
     Ok(index.who(action, scope, now()))
@@ -512,18 +359,10 @@ pub fn scopes(
     Ok(index.scopes(subject, action, kind, now()))
 }
 
-pub(crate) fn require_admin(index: &Index, actor: &Actor, what: &str) -> Result<()> {
-    if actor.is_admin(index) {
-        Ok(())
-    } else {
-        Err(Error::forbidden(format!("only admins may {what}")))
-    }
-}
-
 /// Creates or updates a user from the LMS. Returns the revision. Making someone a superuser
 /// hands out everything, so only a superuser may.
 pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     require_admin(&index, actor, "manage users")?;
     if user.superuser && !actor.is_superuser(&index) {
         return Err(Error::forbidden(format!(
@@ -548,7 +387,7 @@ pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> 
 
 /// Retires a user: the user and every assignment they hold go, each removal audited.
 pub async fn retire_user(node: &Node, actor: &Actor, username: &str) -> Result<u64> {
-    require_admin(&node.engine.snapshot(), actor, "retire users")?;
+    require_admin(&node.index(), actor, "retire users")?;
     check_username(username)?;
     let committed = node
         .commit(
@@ -575,13 +414,10 @@ pub async fn list_assignments(
     after: Option<provost_engine::AssignmentKey>,
     limit: u32,
 ) -> Result<Vec<AssignmentInput>> {
-    let index = node.engine.snapshot();
+    let index = node.index();
     let own = filter.subject.as_deref() == Some(actor.username.as_str());
     let manages = match filter.scope.as_deref() {
-        Some(scope) => {
-            let parsed = Scope::parse(scope)?;
-            manage_permission(parsed.kind()).is_some_and(|m| actor.may(&index, m, &parsed, now()))
-        }
+        Some(scope) => manages_team(&index, actor, &Scope::parse(scope)?),
         None => false,
     };
     if !own && !manages {
@@ -592,7 +428,7 @@ pub async fn list_assignments(
         ..filter
     };
     let rows = node
-        .store
+        .store()
         .assignments(&filter, after.as_ref(), limit)
         .await?;
     Ok(rows.into_iter().map(AssignmentInput::from).collect())
@@ -607,56 +443,8 @@ pub async fn audit(
     range: provost_store::AuditRange,
     limit: u32,
 ) -> Result<Vec<AuditEntry>> {
-    require_admin(&node.engine.snapshot(), actor, "read the audit log")?;
-    Ok(node.store.audit(&filter, range, limit).await?)
-}
-
-/// Registers a program under its org(s) or a batch under its course, so assignments above reach it.
-pub async fn register_scope(
-    node: &Node,
-    actor: &Actor,
-    scope: &str,
-    parents: &[String],
-) -> Result<u64> {
-    require_admin(&node.engine.snapshot(), actor, "register scopes")?;
-    let scope = canonical_scope(scope)?;
-    let parsed = Scope::parse(&scope)?;
-    let wanted = match parsed {
-        Scope::Program(_) => Kind::Org,
-        Scope::Batch(_) => Kind::Course,
-        _ => return Err(Error::bad_request("not_registrable", format!("`{scope}` takes its parents from its key; only programs and batches are registered"))),
-    };
-    if parents.is_empty() || (wanted == Kind::Course && parents.len() != 1) {
-        let need = if wanted == Kind::Org {
-            "one or more orgs"
-        } else {
-            "exactly one course"
-        };
-        return Err(Error::bad_request(
-            "invalid_parents",
-            format!("`{scope}` needs {need} as parent"),
-        ));
-    }
-    let mut canonical = Vec::new();
-    for parent in parents {
-        let text = canonical_scope(parent)?;
-        let p = Scope::parse(&text)?;
-        if p.kind() != wanted || p.is_glob() {
-            return Err(Error::bad_request(
-                "invalid_parents",
-                format!("`{text}` cannot be a parent of `{scope}` (expected a {wanted} key)"),
-            ));
-        }
-        canonical.push(text);
-    }
-    let registration = provost_engine::ScopeRegistration {
-        scope,
-        parents: canonical,
-    };
-    Ok(node
-        .commit(&actor.username, &[Change::ScopeRegister { registration }])
-        .await?
-        .revision)
+    require_admin(&node.index(), actor, "read the audit log")?;
+    Ok(node.store().audit(&filter, range, limit).await?)
 }
 
 /// Whether the caller may do `action` somewhere (a question without a scope), counting the

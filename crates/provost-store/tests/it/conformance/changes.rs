@@ -54,9 +54,11 @@ pub async fn policy_puts_and_removes(db: &TestDb) {
     let updated = commit(
         store,
         &[
+            // An app's manage permission is stored with it and comes back in snapshots.
             Change::AppPut {
                 app: "courses".into(),
                 kind: Kind::Org,
+                manage: Some("courses.manage_course_team".into()),
             },
             Change::PermissionPut {
                 permission: view.clone(),
@@ -125,7 +127,8 @@ pub async fn policy_puts_and_removes(db: &TestDb) {
     assert_eq!(snapshot.revision, n + 5);
     assert!(snapshot.changes.contains(&Change::AppPut {
         app: "courses".into(),
-        kind: Kind::Org
+        kind: Kind::Org,
+        manage: Some("courses.manage_course_team".into()),
     }));
     assert!(snapshot.changes.contains(&Change::RolePut { role: staff }));
     assert!(snapshot

@@ -64,10 +64,12 @@ pub fn small_policy() -> Vec<Change> {
         Change::AppPut {
             app: "courses".into(),
             kind: Kind::Course,
+            manage: None,
         },
         Change::AppPut {
             app: "content_libraries".into(),
             kind: Kind::Library,
+            manage: None,
         },
         Change::PermissionPut {
             permission: perm("courses.view_course", &[]),
