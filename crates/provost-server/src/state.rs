@@ -46,7 +46,12 @@ struct Shared {
 
 impl AppState {
     pub fn new(node: Node, config: ServerConfig) -> AppState {
-        let apps = apps::state(&node, &config);
+        AppState::with_apps(node, config, apps::ALL)
+    }
+
+    /// The state with the given apps' own state in it (`new` uses every app's).
+    pub(crate) fn with_apps(node: Node, config: ServerConfig, apps: &[&dyn apps::App]) -> AppState {
+        let apps = apps::state(apps, &node, &config);
         AppState {
             shared: Arc::new(Shared {
                 node,

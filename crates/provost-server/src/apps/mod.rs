@@ -108,10 +108,10 @@ pub fn router() -> Router<AppState> {
         .fold(Router::new(), |routes, app| routes.merge(app.router()))
 }
 
-/// Every app's state, for `AppState::new`.
-pub(crate) fn state(node: &Node, config: &ServerConfig) -> Extensions {
+/// The apps' own state, for `AppState::new`.
+pub(crate) fn state(apps: &[&dyn App], node: &Node, config: &ServerConfig) -> Extensions {
     let mut state = Extensions::new();
-    for app in ALL {
+    for app in apps {
         app.state(node, config, &mut state);
     }
     state
@@ -130,4 +130,68 @@ pub async fn run(cx: CliContext<'_>, matches: &ArgMatches) -> Option<Result<Outc
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::extract::{FromRef, Request, State};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// An app with state of its own, as a reports app would keep its storage handle.
+    struct Notes;
+
+    #[derive(Clone)]
+    struct NoteBook(Arc<str>);
+
+    impl FromRef<AppState> for NoteBook {
+        fn from_ref(state: &AppState) -> NoteBook {
+            state
+                .app_state::<NoteBook>()
+                .cloned()
+                .expect("put in by Notes::state")
+        }
+    }
+
+    async fn first_note(State(book): State<NoteBook>) -> String {
+        book.0.to_string()
+    }
+
+    impl App for Notes {
+        fn router(&self) -> Router<AppState> {
+            Router::new().route("/notes", get(first_note))
+        }
+        fn openapi(&self) -> utoipa::openapi::OpenApi {
+            utoipa::openapi::OpenApi::default()
+        }
+        fn state(&self, _node: &Node, config: &ServerConfig, state: &mut Extensions) {
+            let note = format!("at most {} items", config.max_items);
+            state.insert(NoteBook(note.into()));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_app_reaches_its_own_state_through_from_ref() {
+        let node = Node::open("sqlite::memory:").await.expect("node");
+        let config = ServerConfig {
+            max_items: 7,
+            ..ServerConfig::default()
+        };
+        let state = AppState::with_apps(node, config, &[&Notes]);
+        let app = crate::state::layered(Notes.router(), state);
+        let request = Request::builder()
+            .uri("/notes")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        assert_eq!(&bytes[..], b"at most 7 items");
+    }
 }
