@@ -52,6 +52,15 @@ pub struct Cli {
 impl Cli {
     /// Parses the command line, with every app's subcommands, or exits with clap's message.
     pub fn parse_with_apps() -> (Cli, ArgMatches) {
+        let matches = Cli::with_apps().get_matches();
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => (cli, matches),
+            Err(e) => e.exit(),
+        }
+    }
+
+    /// The whole command line: the global flags, `serve`, every app's commands, `token`.
+    fn with_apps() -> clap::Command {
         let mut cli = provost_server::apps::commands(Cli::command());
         // Listed as they always were: `serve`, the apps' commands in the order of the app list,
         // then `token`.
@@ -64,11 +73,7 @@ impl Cli {
         for (order, name) in names.iter().enumerate() {
             cli = cli.mut_subcommand(name, |c| c.display_order(order));
         }
-        let matches = cli.get_matches();
-        match Cli::from_arg_matches(&matches) {
-            Ok(cli) => (cli, matches),
-            Err(e) => e.exit(),
-        }
+        cli
     }
 }
 
@@ -92,4 +97,16 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Mint a JWT signed with the configured key, for local use.
     Token(crate::serve::TokenArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own checks over the assembled command line: among others, that no two apps (nor an
+    /// app and the binary) claim the same command name.
+    #[test]
+    fn the_command_line_with_every_app_is_consistent() {
+        Cli::with_apps().debug_assert();
+    }
 }
