@@ -6,12 +6,15 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::api_error::{ErrorBody, ErrorInfo};
-use crate::apps::authz::{http, http_types as t, roles as r, service as s};
+use crate::apps;
 
+/// The service's own part of the document: its description, the ops routes and the error shape.
+/// Each app adds its paths, schemas and tags (`App::openapi`); `document` merges them.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -19,50 +22,30 @@ use crate::apps::authz::{http, http_types as t, roles as r, service as s};
         description = "Authorization for a learning platform: checks, lookups, roles and assignments. \
             Every /api/ route needs `Authorization: Bearer <JWT>` (or `JWT <JWT>`)."
     ),
-    paths(
-        crate::state::health,
-        crate::metrics::metrics,
-        spec,
-        http::check,
-        http::check_batch,
-        http::list_assignments,
-        http::assign,
-        http::unassign,
-        http::list_roles,
-        http::get_role,
-        http::create_role,
-        http::replace_role,
-        http::delete_role,
-        http::role_impact,
-        http::list_permissions,
-        http::lookup_subjects,
-        http::lookup_scopes,
-        http::put_user,
-        http::retire_user,
-        http::audit,
-        http::validate_me,
-    ),
-    components(schemas(
-        ErrorBody, ErrorInfo, crate::state::Health,
-        t::CheckRequest, t::CheckResponse, t::BatchRequest, t::BatchCheck, t::BatchResponse, t::BatchResult,
-        t::AssignmentPage, t::BulkRequest, t::RoleList, t::RoleSaved, t::RoleBody, t::Revision,
-        t::ImpactPage, t::PermissionList, t::NamePage, t::UserBody, t::UserSaved, t::AuditItem,
-        t::AuditPage, t::ValidateItem, t::ValidateResult, t::ScopeKey, t::Username, t::RoleName,
-        t::PermissionName, t::OrgName, t::Email, crate::extract::AtLeastRevision, t::ScopeKind,
-        s::AssignmentInput, s::ItemResult, s::ItemError, s::BulkResult, r::RoleView, r::RoleInput,
-        r::RoleImpact, r::AssignmentImpact, r::PermissionView,
-    )),
-    modifiers(&BearerAuth, &ErrorResponses),
-    tags(
-        (name = "authz", description = "decisions, lookups and assignments"),
-        (name = "roles", description = "roles, permissions and the impact of changing them"),
-        (name = "users", description = "users from the LMS"),
-        (name = "audit", description = "the change log"),
-        (name = "openedx", description = "endpoints shaped for Open edX clients"),
-        (name = "ops", description = "health, metrics and this document"),
-    )
+    paths(crate::state::health, crate::metrics::metrics, spec),
+    components(schemas(ErrorBody, ErrorInfo, crate::state::Health))
 )]
-pub struct ApiDoc;
+struct ApiDoc;
+
+/// The whole document: the service's part and every app's, then the shared security and error
+/// answers, applied last so that they reach every app's operations.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let mut read_only_posts = Vec::new();
+    for app in apps::ALL {
+        doc.merge(app.openapi());
+        read_only_posts.extend_from_slice(app.read_only_posts());
+    }
+    // The service's own tag comes after the apps' ones.
+    let ops = TagBuilder::new()
+        .name("ops")
+        .description(Some("health, metrics and this document"))
+        .build();
+    doc.tags.get_or_insert_with(Vec::new).push(ops);
+    BearerAuth.modify(&mut doc);
+    ErrorResponses { read_only_posts }.modify(&mut doc);
+    doc
+}
 
 /// Declares the bearer scheme and requires it everywhere (the ops routes are open anyway).
 struct BearerAuth;
@@ -89,7 +72,10 @@ impl Modify for BearerAuth {
 /// The error answers every operation shares, declared once as components and referenced from each
 /// operation by this modifier, so a new route gets them without repeating them. Answers only some
 /// routes give (404, 409, 422) stay in each route's own annotation.
-struct ErrorResponses;
+struct ErrorResponses {
+    /// POSTs that only read: they answer neither 409 nor 507 (`App::read_only_posts`).
+    read_only_posts: Vec<&'static str>,
+}
 
 /// (status, component name, when).
 const SHARED: [(&str, &str, &str); 10] = [
@@ -104,13 +90,6 @@ const SHARED: [(&str, &str, &str); 10] = [
     ("503", "ServiceUnavailable", "the database is down, the server is read-only, the request timed out or this node \
         did not reach `at_least_revision` in time (`unavailable`, `read_only`, `timeout`, `revision_not_reached`)"),
     ("507", "InsufficientStorage", "the database is out of space (`storage_full`)"),
-];
-
-/// POSTs that only read: they answer neither 409 nor 507.
-const READ_ONLY_POSTS: [&str; 3] = [
-    "/api/v1/check",
-    "/api/v1/check/batch",
-    "/api/authz/v1/permissions/validate/me",
 ];
 
 impl Modify for ErrorResponses {
@@ -128,7 +107,7 @@ impl Modify for ErrorResponses {
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let api = path.starts_with("/api/") && path != "/api/v1/openapi.json";
-            let read_only_post = READ_ONLY_POSTS.contains(&path.as_str());
+            let read_only_post = self.read_only_posts.contains(&path.as_str());
             let operations = [
                 (&mut item.get, false),
                 (&mut item.post, !read_only_post),
@@ -171,6 +150,6 @@ fn add_shared(operation: &mut Operation, api: bool, writes: bool) {
     responses((status = 200, description = "this OpenAPI 3 document", content_type = "application/json")))]
 pub async fn spec() -> impl IntoResponse {
     static DOC: OnceLock<String> = OnceLock::new();
-    let text = DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into()));
+    let text = DOC.get_or_init(|| document().to_json().unwrap_or_else(|_| "{}".into()));
     ([(CONTENT_TYPE, "application/json")], text.as_str())
 }

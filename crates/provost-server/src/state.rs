@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,15 +40,24 @@ struct Shared {
     node: Node,
     config: ServerConfig,
     metrics: Metrics,
+    /// Each app's own state (`App::state`), one value per type.
+    apps: Extensions,
 }
 
 impl AppState {
     pub fn new(node: Node, config: ServerConfig) -> AppState {
+        AppState::with_apps(node, config, apps::ALL)
+    }
+
+    /// The state with the given apps' own state in it (`new` uses every app's).
+    pub(crate) fn with_apps(node: Node, config: ServerConfig, apps: &[&dyn apps::App]) -> AppState {
+        let apps = apps::state(apps, &node, &config);
         AppState {
             shared: Arc::new(Shared {
                 node,
                 config,
                 metrics: Metrics::new(),
+                apps,
             }),
         }
     }
@@ -63,6 +72,12 @@ impl AppState {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.shared.metrics
+    }
+
+    /// The state an app put in at startup (`App::state`); an app's `FromRef<AppState>` impl reads
+    /// it here so that its handlers can take `State<T>`.
+    pub fn app_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.shared.apps.get::<T>()
     }
 
     /// The index to answer from: once this node has applied `at_least_revision` (waiting at

@@ -1,6 +1,6 @@
-//! The command line: every command, flag and help text.
+//! The command line: the global flags and the binary's own commands; each app adds its own.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Provost: one authorization service for a learning platform.
 ///
@@ -9,7 +9,16 @@ use clap::{Args, Parser, Subcommand};
 /// `enterprise:UUID`, or the globs `course-v1:MITx+*`, `course-v1:*`, `lib:MITx:*`, `lib:*`).
 /// An assignment applies at its scope and everything below it.
 #[derive(Debug, Parser)]
-#[command(name = "provost", version, propagate_version = true, after_help = TOUR)]
+#[command(
+    name = "provost",
+    version,
+    propagate_version = true,
+    after_help = TOUR,
+    // What a required subcommand would set; `command` is optional only because the apps' commands
+    // are not in `Command` (`provost_server::apps::commands` adds them).
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     /// Database to use: `sqlite://FILE?mode=rwc` (embedded, the default) or `postgres://...`.
     #[arg(
@@ -35,8 +44,37 @@ pub struct Cli {
     #[arg(long, global = true, env = "PROVOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    // `serve` or `token`; `None` is an app's command, found in the matches.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line, with every app's subcommands, or exits with clap's message.
+    pub fn parse_with_apps() -> (Cli, ArgMatches) {
+        let matches = Cli::with_apps().get_matches();
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => (cli, matches),
+            Err(e) => e.exit(),
+        }
+    }
+
+    /// The whole command line: the global flags, `serve`, every app's commands, `token`.
+    fn with_apps() -> clap::Command {
+        let mut cli = provost_server::apps::commands(Cli::command());
+        // Listed as they always were: `serve`, the apps' commands in the order of the app list,
+        // then `token`.
+        let mut names: Vec<String> = cli
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .filter(|name| name != "token")
+            .collect();
+        names.push("token".into());
+        for (order, name) in names.iter().enumerate() {
+            cli = cli.mut_subcommand(name, |c| c.display_order(order));
+        }
+        cli
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,134 +90,23 @@ const TOUR: &str = "Examples:
   provost who courses.manage_course_team course-v1:MITx+6.00x+2024T1
   provost scopes alice courses.view_course";
 
+/// The binary's own commands; the apps' come between them in `--help` (`parse_with_apps`).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API.
     Serve(crate::serve::ServeArgs),
-    /// Load roles and permissions from a policy file.
-    #[command(subcommand)]
-    Policy(PolicyCommand),
-    /// List roles.
-    #[command(subcommand)]
-    Roles(RolesCommand),
-    /// Create, update or retire users.
-    #[command(subcommand)]
-    Users(UsersCommand),
-    /// Give SUBJECT the role ROLE at SCOPE (and everything below it).
-    Assign(AssignArgs),
-    /// Take ROLE at SCOPE away from SUBJECT.
-    Unassign(Target),
-    /// Decide whether SUBJECT may do ACTION at SCOPE. Exit status: 0 allowed, 1 denied, 2 error.
-    Check(Question),
-    /// Decide, and show which assignments decided it (or why it was denied).
-    Explain(Question),
-    /// List the subjects allowed to do ACTION at SCOPE.
-    Who {
-        /// A permission, like `courses.edit_course_content`.
-        action: String,
-        /// A scope key or glob.
-        scope: String,
-    },
-    /// List where SUBJECT may do ACTION: scopes and globs.
-    Scopes {
-        subject: String,
-        action: String,
-        /// Only scopes of this kind (course, library, program, batch, enterprise, org, instance).
-        #[arg(long)]
-        kind: Option<String>,
-    },
-    /// Register a program under its org(s), or a batch under its course.
-    Register {
-        /// `program:KEY` or `batch:ID`.
-        scope: String,
-        /// A parent: `org:ORG` for programs (repeat for joint programs), the course key for batches.
-        #[arg(long = "parent", required = true)]
-        parents: Vec<String>,
-    },
-    /// Show the change log (every write, with its actor and revision), newest first.
-    Audit {
-        /// Read forward from this revision instead, oldest first (a change feed; `--since 0` from the start).
-        #[arg(long, conflicts_with = "before")]
-        since: Option<u64>,
-        /// Only changes before this revision, newest first (the next page: the last revision shown).
-        #[arg(long)]
-        before: Option<u64>,
-        /// Only changes about this subject.
-        #[arg(long)]
-        subject: Option<String>,
-        /// Only changes at this scope.
-        #[arg(long)]
-        scope: Option<String>,
-        /// At most this many entries.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
-        limit: u32,
-    },
     /// Mint a JWT signed with the configured key, for local use.
     Token(crate::serve::TokenArgs),
 }
 
-#[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
-    /// Load FILE (default: the built-in policy). Loading the same file twice changes nothing.
-    Load {
-        file: Option<std::path::PathBuf>,
-        /// Also remove built-in roles and permissions that FILE no longer has.
-        #[arg(long)]
-        prune: bool,
-    },
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Debug, Subcommand)]
-pub enum RolesCommand {
-    /// Every role with its permissions (after implication) and how often it is assigned.
-    List,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Create or update USERNAME.
-    Upsert {
-        username: String,
-        #[arg(long)]
-        email: Option<String>,
-        /// Platform staff: pass on every course and library.
-        #[arg(long)]
-        staff: bool,
-        /// Superuser: pass everywhere.
-        #[arg(long)]
-        superuser: bool,
-    },
-    /// Retire USERNAME: remove the user and every assignment they hold (audited).
-    Retire { username: String },
-}
-
-#[derive(Debug, Args)]
-pub struct Target {
-    /// The username.
-    pub subject: String,
-    /// A role, like `course_staff` (see `provost roles list`).
-    pub role: String,
-    /// A scope key or glob, like `org:MITx` or `course-v1:MITx+*`.
-    pub scope: String,
-}
-
-#[derive(Debug, Args)]
-pub struct AssignArgs {
-    #[command(flatten)]
-    pub target: Target,
-    /// Valid from this time (RFC 3339, e.g. 2026-01-01T00:00:00Z).
-    #[arg(long)]
-    pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Valid until this time, exclusive (RFC 3339).
-    #[arg(long)]
-    pub until: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Debug, Args)]
-pub struct Question {
-    pub subject: String,
-    /// A permission, like `courses.edit_course_content`.
-    pub action: String,
-    /// A scope key or glob.
-    pub scope: String,
+    /// clap's own checks over the assembled command line: among others, that no two apps (nor an
+    /// app and the binary) claim the same command name.
+    #[test]
+    fn the_command_line_with_every_app_is_consistent() {
+        Cli::with_apps().debug_assert();
+    }
 }

@@ -7,8 +7,6 @@ mod serve;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// mimalloc: index builds free, from the building thread, millions of strings the reading thread
 /// allocated, and requests allocate per call; glibc's arenas made both measurably slower (cold
 /// start of 1 M assignments ~25 % faster with mimalloc).
@@ -17,7 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let (cli, matches) = cli::Cli::parse_with_apps();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PROVOST_LOG")
@@ -29,7 +27,7 @@ async fn main() -> ExitCode {
         cli::LogFormat::Json => logs.json().init(),
     }
     let json = cli.json;
-    match commands::run(cli).await {
+    match commands::run(cli, &matches).await {
         Ok(code) => code,
         Err(failure) => failure.report(json),
     }

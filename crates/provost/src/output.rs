@@ -4,7 +4,6 @@ use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use provost_server::Error;
-use serde::Serialize;
 
 /// The code of a `Failure` that is no failure: stdout was closed by its reader
 /// (`provost audit | head -1`), so the command ends quietly with status 0.
@@ -71,22 +70,5 @@ pub fn print(text: &str) -> Result<(), Failure> {
             code: "cannot_write",
             message: format!("cannot write the output: {e}"),
         }),
-    }
-}
-
-/// Prints `value` as JSON, or `text` for people.
-pub fn emit<T: Serialize>(
-    json: bool,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> Result<(), Failure> {
-    if json {
-        print(&serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()))
-    } else {
-        let text = text();
-        if text.is_empty() {
-            return Ok(());
-        }
-        print(&text)
     }
 }

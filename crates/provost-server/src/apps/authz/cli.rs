@@ -1,0 +1,408 @@
+//! The authz app's `provost` subcommands: the same services as its HTTP routes, as the operator.
+
+use clap::{Args, Subcommand};
+use provost_engine::{Change, Explanation, User, DEFAULT_POLICY};
+use provost_store::{AuditFilter, AuditRange};
+use serde_json::json;
+
+use super::roles;
+use super::service::{self, AssignmentInput, BulkResult, CheckAnswer};
+use crate::access;
+use crate::apps::{CliContext, Outcome};
+use crate::err::{Error, ErrorClass, Result};
+
+#[derive(Debug, Subcommand)]
+pub enum AuthzCommand {
+    /// Load roles and permissions from a policy file.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// List roles.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Create, update or retire users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Give SUBJECT the role ROLE at SCOPE (and everything below it).
+    Assign(AssignArgs),
+    /// Take ROLE at SCOPE away from SUBJECT.
+    Unassign(Target),
+    /// Decide whether SUBJECT may do ACTION at SCOPE. Exit status: 0 allowed, 1 denied, 2 error.
+    Check(Question),
+    /// Decide, and show which assignments decided it (or why it was denied).
+    Explain(Question),
+    /// List the subjects allowed to do ACTION at SCOPE.
+    Who {
+        /// A permission, like `courses.edit_course_content`.
+        action: String,
+        /// A scope key or glob.
+        scope: String,
+    },
+    /// List where SUBJECT may do ACTION: scopes and globs.
+    Scopes {
+        subject: String,
+        action: String,
+        /// Only scopes of this kind (course, library, program, batch, enterprise, org, instance).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Register a program under its org(s), or a batch under its course.
+    Register {
+        /// `program:KEY` or `batch:ID`.
+        scope: String,
+        /// A parent: `org:ORG` for programs (repeat for joint programs), the course key for batches.
+        #[arg(long = "parent", required = true)]
+        parents: Vec<String>,
+    },
+    /// Show the change log (every write, with its actor and revision), newest first.
+    Audit {
+        /// Read forward from this revision instead, oldest first (a change feed; `--since 0` from the start).
+        #[arg(long, conflicts_with = "before")]
+        since: Option<u64>,
+        /// Only changes before this revision, newest first (the next page: the last revision shown).
+        #[arg(long)]
+        before: Option<u64>,
+        /// Only changes about this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only changes at this scope.
+        #[arg(long)]
+        scope: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Load FILE (default: the built-in policy). Loading the same file twice changes nothing.
+    Load {
+        file: Option<std::path::PathBuf>,
+        /// Also remove built-in roles and permissions that FILE no longer has.
+        #[arg(long)]
+        prune: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Every role with its permissions (after implication) and how often it is assigned.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create or update USERNAME.
+    Upsert {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Platform staff: pass on every course and library.
+        #[arg(long)]
+        staff: bool,
+        /// Superuser: pass everywhere.
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Retire USERNAME: remove the user and every assignment they hold (audited).
+    Retire { username: String },
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The username.
+    pub subject: String,
+    /// A role, like `course_staff` (see `provost roles list`).
+    pub role: String,
+    /// A scope key or glob, like `org:MITx` or `course-v1:MITx+*`.
+    pub scope: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Valid from this time (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Valid until this time, exclusive (RFC 3339).
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Args)]
+pub struct Question {
+    pub subject: String,
+    /// A permission, like `courses.edit_course_content`.
+    pub action: String,
+    /// A scope key or glob.
+    pub scope: String,
+}
+
+/// Runs one authz command.
+pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
+    let CliContext { node, actor } = cx;
+    let outcome = match command {
+        AuthzCommand::Policy(PolicyCommand::Load { file, prune }) => {
+            let text = match &file {
+                Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                    Error::bad_request(
+                        "unreadable_file",
+                        format!("cannot read `{}`: {e}", path.display()),
+                    )
+                })?,
+                None => DEFAULT_POLICY.to_owned(),
+            };
+            let load = roles::load_policy(node, actor, &text, prune).await?;
+            let text = format!("{} change(s); revision {}", load.changes, load.revision);
+            Outcome::done(&load, text)
+        }
+        AuthzCommand::Roles(RolesCommand::List) => {
+            let roles = roles::roles(node).await?;
+            let text = roles
+                .iter()
+                .map(|r| {
+                    let kind = if r.builtin { "built-in" } else { "custom" };
+                    format!(
+                        "{:<32} {:>6} assigned  {kind:<8} {}",
+                        r.name,
+                        r.assignments,
+                        r.closure.join(" ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Outcome::done(&roles, text)
+        }
+        AuthzCommand::Users(UsersCommand::Upsert {
+            username,
+            email,
+            staff,
+            superuser,
+        }) => {
+            let user = User {
+                username: username.clone(),
+                email,
+                staff,
+                superuser,
+            };
+            let revision = service::upsert_user(node, actor, user).await?;
+            Outcome::done(
+                &json!({ "username": username, "revision": revision }),
+                format!("saved `{username}`; revision {revision}"),
+            )
+        }
+        AuthzCommand::Users(UsersCommand::Retire { username }) => {
+            let revision = service::retire_user(node, actor, &username).await?;
+            Outcome::done(
+                &json!({ "username": username, "revision": revision }),
+                format!("retired `{username}`; revision {revision}"),
+            )
+        }
+        AuthzCommand::Assign(args) => {
+            let item = input(args.target, args.from, args.until);
+            single(service::assign(node, actor, &[item], true).await?)?
+        }
+        AuthzCommand::Unassign(target) => {
+            let item = input(target, None, None);
+            single(service::unassign(node, actor, &[item], true).await?)?
+        }
+        AuthzCommand::Check(q) => {
+            let (answer, e) = ask(cx, &q)?;
+            let reason = e.reason;
+            let text = format!(
+                "{} ({})",
+                if answer.allowed { "allowed" } else { "denied" },
+                reason.as_str()
+            );
+            let value =
+                json!({ "allowed": answer.allowed, "reason": reason, "revision": answer.revision });
+            Outcome {
+                status_is_answer: true,
+                ..Outcome::verdict(answer.allowed, &value, text)
+            }
+        }
+        AuthzCommand::Explain(q) => {
+            let (_, e) = ask(cx, &q)?;
+            Outcome::verdict(e.allowed, &e, explanation(&e))
+        }
+        AuthzCommand::Register { scope, parents } => {
+            let revision = access::register_scope(node, actor, &scope, &parents).await?;
+            Outcome::done(
+                &json!({ "scope": scope, "parents": parents, "revision": revision }),
+                format!("registered `{scope}`; revision {revision}"),
+            )
+        }
+        AuthzCommand::Who { action, scope } => {
+            let subjects = service::who(&node.index(), actor, &action, &scope)?;
+            Outcome::done(&subjects, subjects.join("\n"))
+        }
+        AuthzCommand::Scopes {
+            subject,
+            action,
+            kind,
+        } => {
+            let scopes = service::scopes(
+                &node.index(),
+                actor,
+                Some(&subject),
+                &action,
+                kind.as_deref(),
+            )?;
+            Outcome::done(&scopes, scopes.join("\n"))
+        }
+        AuthzCommand::Audit {
+            since,
+            before,
+            subject,
+            scope,
+            limit,
+        } => {
+            let range = since.map_or(AuditRange::Before(before), AuditRange::After);
+            let entries =
+                service::audit(node, actor, AuditFilter { subject, scope }, range, limit).await?;
+            let text = entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{:>8}  {}  {:<20} {}",
+                        e.revision,
+                        e.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                        e.actor,
+                        describe(&e.change)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Outcome::done(&entries, text)
+        }
+    };
+    Ok(outcome)
+}
+
+fn input(
+    t: Target,
+    valid_from: Option<chrono::DateTime<chrono::Utc>>,
+    valid_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> AssignmentInput {
+    AssignmentInput {
+        subject: t.subject,
+        role: t.role,
+        scope: t.scope,
+        valid_from,
+        valid_until,
+    }
+}
+
+/// A failure that only a bug could cause; the CLI has always called it `usage`.
+fn usage(message: &str) -> Error {
+    Error::new(ErrorClass::Internal, "usage", message)
+}
+
+/// Decides a question with its explanation, as the operator.
+fn ask(cx: CliContext<'_>, q: &Question) -> Result<(CheckAnswer, Explanation)> {
+    let answer = service::check(
+        &cx.node.index(),
+        cx.actor,
+        Some(&q.subject),
+        &q.action,
+        &q.scope,
+        true,
+    )?;
+    let explanation = answer
+        .explanation
+        .clone()
+        .ok_or_else(|| usage("no explanation"))?;
+    Ok((answer, explanation))
+}
+
+/// `explain` for people: the verdict, then one line per assignment (or rule) that decided it.
+fn explanation(e: &Explanation) -> String {
+    let mut lines = vec![e.message.clone()];
+    for b in &e.because {
+        let mut line = format!("  via {}", b.via.as_str());
+        if let (Some(role), Some(at)) = (&b.role, &b.held_at) {
+            let how = if b.inherited {
+                "inherited from"
+            } else {
+                "held at"
+            };
+            line = format!("  role `{role}` {how} `{at}`");
+        }
+        if let Some(p) = &b.permission {
+            line.push_str(&format!(", through `{p}`"));
+        }
+        if let Some(until) = b.valid_until {
+            line.push_str(&format!(", valid until {}", time(until)));
+        }
+        if let Some(from) = b.valid_from {
+            line.push_str(&format!(", valid from {}", time(from)));
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+/// The one item of a single assign/unassign; an item error is a failure (exit 2).
+fn single(result: BulkResult) -> Result<Outcome> {
+    let item = result
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(|| usage("no result"))?;
+    if let Some(e) = item.error {
+        return Err(Error::new(ErrorClass::Refused, e.code, e.message));
+    }
+    let revision = result.revision;
+    Ok(Outcome::done(
+        &json!({ "status": item.status, "assignment": item.assignment, "revision": revision }),
+        format!("{}; revision {revision}", item.status),
+    ))
+}
+
+fn time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+}
+
+fn describe(change: &Change) -> String {
+    use Change::*;
+    match change {
+        AssignmentAdd { assignment: a } => format!("assign {} {} {}", a.subject, a.role, a.scope),
+        AssignmentRemove {
+            subject,
+            role,
+            scope,
+        } => format!("unassign {subject} {role} {scope}"),
+        UserPut { user } => format!(
+            "user {}{}{}",
+            user.username,
+            if user.staff { " staff" } else { "" },
+            if user.superuser { " superuser" } else { "" }
+        ),
+        UserRemove { username } => format!("retire {username}"),
+        RolePut { role } => format!(
+            "role {} ({} permissions)",
+            role.name,
+            role.permissions.len()
+        ),
+        RoleRemove { name } => format!("remove role {name}"),
+        PermissionPut { permission } => format!("permission {}", permission.name),
+        PermissionRemove { name } => format!("remove permission {name}"),
+        AppPut {
+            app,
+            kind,
+            manage: None,
+        } => format!("app {app} → {kind}"),
+        AppPut {
+            app,
+            kind,
+            manage: Some(manage),
+        } => format!("app {app} → {kind}, teams managed with {manage}"),
+        ScopeRegister { registration } => format!(
+            "register {} under {}",
+            registration.scope,
+            registration.parents.join(", ")
+        ),
+        ScopeRemove { scope } => format!("unregister {scope}"),
+    }
+}
