@@ -14,8 +14,8 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Connection;
 use tokio::task::JoinHandle;
 
-use crate::cluster::Database;
 use crate::support::{serve_node, start_on, test_config, TestServer, COURSE};
+use provost_testkit::TestDatabase;
 
 fn staff(subjects: impl IntoIterator<Item = String>) -> Value {
     let items: Vec<Value> = subjects
@@ -146,7 +146,9 @@ impl Relay {
 /// 10 s it would be the request timeout that answered (`timeout`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_outage_fails_writes_within_the_acquire_timeout() {
-    let db = Database::create().await;
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     let (authority, rest) = db
         .url
         .split_once("://")
@@ -191,14 +193,16 @@ async fn a_postgres_outage_fails_writes_within_the_acquire_timeout() {
     assert_eq!(answer.code(), "database_unavailable");
     assert!(allowed(&server, "alice", None).await, "checks still work");
     drop(server);
-    db.drop().await;
+    drop(db);
 }
 
 /// A read-only node on the database a writable node writes: it serves checks, follows the
 /// writer's changes, and answers every write 503 `read_only`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_postgres_node_refuses_writes_and_follows_changes() {
-    let db = Database::create().await;
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     let writer = start_on(&db.url).await;
     let first = writer
         .assign(staff(["alice".to_owned()])["assignments"].clone())
@@ -258,5 +262,5 @@ async fn a_read_only_postgres_node_refuses_writes_and_follows_changes() {
     assert!(allowed(&reader, "dave", Some(second)).await);
     assert!(allowed(&reader, "alice", None).await, "nothing was removed");
     drop((reader, writer));
-    db.drop().await;
+    drop(db);
 }
