@@ -255,6 +255,13 @@ impl TestServer {
             .revision()
     }
 
+    /// Whether `subject` may do `action` at `scope` (asked as admin; panics on a refusal).
+    pub async fn allows(&self, subject: &str, action: &str, scope: &str) -> bool {
+        let question = json!({ "subject": subject, "action": action, "scope": scope });
+        let answer = self.as_admin().post("/api/v1/check", question).await.ok();
+        answer.body["allowed"].as_bool().expect("allowed")
+    }
+
     pub async fn check(&self, token: &str, body: Value) -> Answer {
         self.post("/api/v1/check", token, body).await
     }
