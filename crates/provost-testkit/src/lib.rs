@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod db;
+pub mod relay;
 pub mod scenario;
 pub mod server;
 

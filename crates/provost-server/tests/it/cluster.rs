@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use provost_testkit::relay::Relay;
 use provost_testkit::TestDatabase;
 use serde_json::json;
 
@@ -164,68 +165,14 @@ async fn concurrent_writers_on_two_nodes_lose_nothing_and_agree() {
     drop(db);
 }
 
-/// A TCP relay in front of PostgreSQL that the test can cut (closing every connection and
-/// refusing new ones) and restore: a database outage without touching the shared server.
-struct Relay {
-    port: u16,
-    up: tokio::sync::watch::Sender<bool>,
-}
-
-impl Relay {
-    async fn start(target: String) -> Relay {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind relay");
-        let port = listener.local_addr().expect("addr").port();
-        let (up, watch) = tokio::sync::watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*watch.borrow() {
-                    continue; // dropped: the connection closes at once
-                }
-                let mut watch = watch.clone();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Relay { port, up }
-    }
-
-    fn cut(&self) {
-        let _ = self.up.send(false);
-    }
-
-    fn restore(&self) {
-        let _ = self.up.send(true);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_survive_a_database_outage_and_nodes_converge_after() {
     let Some(db) = TestDatabase::postgres().await else {
         return;
     };
-    let target = db
-        .url
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("127.0.0.1:5432")
-        .to_owned();
-    let relay = Relay::start(target.clone()).await;
-    let via_relay = db
-        .url
-        .replace(&target, &format!("127.0.0.1:{}", relay.port));
-    let a = std::sync::Arc::new(start_on(&via_relay).await);
-    let b = std::sync::Arc::new(start_on(&via_relay).await);
+    let relay = Relay::start(&db.url).await;
+    let a = std::sync::Arc::new(start_on(&relay.url).await);
+    let b = std::sync::Arc::new(start_on(&relay.url).await);
     let written = a
         .post(
             "/api/v1/assignments",
