@@ -9,7 +9,6 @@ mod model;
 mod policy;
 #[cfg(feature = "reference")]
 pub mod reference;
-pub mod scenario;
 mod scope;
 mod shard;
 

@@ -1,9 +1,7 @@
-//! The shared conformance scenario, run through the engine, with listings cross-checked.
+//! The shared conformance scenarios, run through the engine, with listings cross-checked.
 
-use provost_engine::scenario::Scenario;
-use provost_engine::{policy_changes, Index, PolicyDoc};
-
-const CORE: &str = include_str!("../../../../tests/scenarios/core.toml");
+use provost_engine::{policy_changes, Assignment, Index, PolicyDoc, ScopeRegistration, User};
+use provost_testkit::scenario::{Implementation, Outcome, Scenario};
 
 fn now() -> i64 {
     // Scenario windows are 2000-01-01 .. 2100-01-01; any time in between is "now".
@@ -11,34 +9,72 @@ fn now() -> i64 {
 }
 
 fn load() -> (Scenario, Index) {
-    let scenario = Scenario::from_toml(CORE).expect("scenario parses");
+    let scenario = Scenario::core();
     let mut index = Index::new();
     index.apply(1, &policy_changes(&PolicyDoc::default_policy()));
     index.apply(2, &scenario.changes());
     (scenario, index)
 }
 
-#[test]
-fn every_scenario_check_gives_its_expected_decision() {
-    let (scenario, index) = load();
-    let mut failures = Vec::new();
-    for c in &scenario.checks {
-        let decision = index.check(&c.subject, &c.action, &c.scope, now());
-        let reason_ok = c
-            .reason
-            .as_deref()
-            .is_none_or(|r| r == decision.reason.as_str());
-        if decision.allowed != c.allowed || !reason_ok {
-            failures.push(format!("{}: got {:?}", c.name, decision));
+/// The engine in memory, each set-up step one revision.
+struct InMemory {
+    index: Index,
+    revision: u64,
+}
+
+impl InMemory {
+    fn new() -> InMemory {
+        let mut index = Index::new();
+        index.apply(1, &policy_changes(&PolicyDoc::default_policy()));
+        InMemory { index, revision: 1 }
+    }
+
+    fn apply(&mut self, changes: Vec<provost_engine::Change>) {
+        self.revision += 1;
+        self.index.apply(self.revision, &changes);
+    }
+}
+
+impl Implementation for InMemory {
+    async fn put_users(&mut self, users: &[User]) {
+        let changes = users
+            .iter()
+            .cloned()
+            .map(|user| provost_engine::Change::UserPut { user });
+        self.apply(changes.collect());
+    }
+
+    async fn register_scopes(&mut self, registrations: &[ScopeRegistration]) {
+        let changes = registrations
+            .iter()
+            .cloned()
+            .map(|registration| provost_engine::Change::ScopeRegister { registration });
+        self.apply(changes.collect());
+    }
+
+    async fn assign(&mut self, assignments: &[Assignment]) {
+        let changes = assignments
+            .iter()
+            .cloned()
+            .map(|assignment| provost_engine::Change::AssignmentAdd { assignment });
+        self.apply(changes.collect());
+    }
+
+    async fn check(&mut self, subject: &str, action: &str, scope: &str) -> Outcome {
+        let decision = self.index.check(subject, action, scope, now());
+        Outcome {
+            allowed: decision.allowed,
+            reason: decision.reason.as_str().to_owned(),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} checks failed:\n{}",
-        failures.len(),
-        scenario.checks.len(),
-        failures.join("\n")
-    );
+}
+
+#[tokio::test]
+async fn every_scenario_check_gives_its_expected_decision() {
+    for (name, scenario) in Scenario::all() {
+        eprintln!("scenario {name}");
+        scenario.run(&mut InMemory::new()).await;
+    }
 }
 
 #[test]

@@ -1,51 +1,14 @@
 //! Several nodes on one PostgreSQL: read-your-writes across nodes, the change feed, and
 //! concurrent writers. PostgreSQL must be reachable (`scripts/test.sh` starts it); these tests
-//! fail rather than skip when it is not.
+//! fail when it is not, unless `PROVOST_SKIP_POSTGRES=1` skips them.
 
 use std::time::{Duration, Instant};
 
+use provost_testkit::relay::Relay;
+use provost_testkit::TestDatabase;
 use serde_json::json;
-use sqlx::{Connection, Executor, PgConnection};
 
 use crate::support::{start_on, TestServer, COURSE};
-
-/// A fresh database on the test PostgreSQL, dropped (forcibly) when the guard goes.
-pub struct Database {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl Database {
-    pub async fn create() -> Database {
-        let admin_url = std::env::var("PROVOST_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("provost_cluster_{}", rand::random::<u64>());
-        let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin_url} is needed for the cluster tests (run scripts/test.sh): {e}")
-        });
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        let url = format!("{base}/{name}");
-        Database {
-            admin_url,
-            name,
-            url,
-        }
-    }
-
-    pub async fn drop(self) {
-        if let Ok(mut conn) = PgConnection::connect(&self.admin_url).await {
-            let _ = conn
-                .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-                .await;
-        }
-    }
-}
 
 fn grant(subject: &str, scope: &str) -> serde_json::Value {
     json!({ "assignments": [{ "subject": subject, "role": "course_staff", "scope": scope }] })
@@ -67,7 +30,9 @@ async fn allowed_on(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_is_read_on_the_other() {
-    let db = Database::create().await;
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     let a = start_on(&db.url).await;
     let b = start_on(&db.url).await;
 
@@ -104,12 +69,14 @@ async fn a_write_on_one_node_is_read_on_the_other() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop((a, b));
-    db.drop().await;
+    drop(db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_on_two_nodes_lose_nothing_and_agree() {
-    let db = Database::create().await;
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     let a = start_on(&db.url).await;
     let b = start_on(&db.url).await;
     let before = a.revision().await;
@@ -195,69 +162,17 @@ async fn concurrent_writers_on_two_nodes_lose_nothing_and_agree() {
     assert_eq!(digest(&a), digest(&b));
     assert_eq!(digest(&a).len(), 64 * 4);
     drop((a, b));
-    db.drop().await;
-}
-
-/// A TCP relay in front of PostgreSQL that the test can cut (closing every connection and
-/// refusing new ones) and restore: a database outage without touching the shared server.
-struct Relay {
-    port: u16,
-    up: tokio::sync::watch::Sender<bool>,
-}
-
-impl Relay {
-    async fn start(target: String) -> Relay {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind relay");
-        let port = listener.local_addr().expect("addr").port();
-        let (up, watch) = tokio::sync::watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*watch.borrow() {
-                    continue; // dropped: the connection closes at once
-                }
-                let mut watch = watch.clone();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Relay { port, up }
-    }
-
-    fn cut(&self) {
-        let _ = self.up.send(false);
-    }
-
-    fn restore(&self) {
-        let _ = self.up.send(true);
-    }
+    drop(db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_survive_a_database_outage_and_nodes_converge_after() {
-    let db = Database::create().await;
-    let target = db
-        .url
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("127.0.0.1:5432")
-        .to_owned();
-    let relay = Relay::start(target.clone()).await;
-    let via_relay = db
-        .url
-        .replace(&target, &format!("127.0.0.1:{}", relay.port));
-    let a = std::sync::Arc::new(start_on(&via_relay).await);
-    let b = std::sync::Arc::new(start_on(&via_relay).await);
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let relay = Relay::start(&db.url).await;
+    let a = std::sync::Arc::new(start_on(&relay.url).await);
+    let b = std::sync::Arc::new(start_on(&relay.url).await);
     let written = a
         .post(
             "/api/v1/assignments",
@@ -340,5 +255,5 @@ async fn checks_survive_a_database_outage_and_nodes_converge_after() {
     assert_eq!(a.node.engine().revision(), b.node.engine().revision());
     assert_eq!(allowed_on(&a, "bob", None).await.1["allowed"], true);
     drop((a, b));
-    db.drop().await;
+    drop(db);
 }

@@ -1,10 +1,8 @@
 //! Custom roles cannot be hijacked: who may change or delete a role is judged against the role as
 //! stored, its org is fixed, and whatever a role gains is a grant wherever it is assigned.
 
-use reqwest::{Method, StatusCode};
+use provost_testkit::{start, TestServer, COURSE};
 use serde_json::json;
-
-use crate::support::{start, TestServer, COURSE};
 
 const HARVARD_COURSE: &str = "course-v1:HarvardX+CS50+2024";
 
@@ -12,16 +10,13 @@ const HARVARD_COURSE: &str = "course-v1:HarvardX+CS50+2024";
 /// instance-wide role `reviewer` at `*`, `hal` holds HarvardX's own role in a HarvardX course.
 async fn setting() -> TestServer {
     let server = start().await;
-    let admin = server.admin();
     for (role, org) in [("reviewer", None), ("harvard_grader", Some("HarvardX"))] {
-        let created = server
-            .post(
-                "/api/v1/roles",
-                &admin,
-                json!({ "name": role, "permissions": ["courses.view_course"], "org": org }),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let role = json!({ "name": role, "permissions": ["courses.view_course"], "org": org });
+        server
+            .as_admin()
+            .post("/api/v1/roles", role)
+            .await
+            .expect_status(201);
     }
     server
         .assign(json!([
@@ -33,153 +28,92 @@ async fn setting() -> TestServer {
     server
 }
 
-async fn may(server: &TestServer, subject: &str, action: &str, scope: &str) -> bool {
-    let answer = server
-        .check(
-            &server.admin(),
-            json!({ "subject": subject, "action": action, "scope": scope }),
-        )
-        .await;
-    answer.body["allowed"].as_bool().expect("allowed")
-}
-
 #[tokio::test]
 async fn an_org_admin_cannot_take_over_an_instance_role_or_another_orgs_role() {
     let server = setting().await;
-    let olga = server.token("olga");
+    let olga = server.as_user("olga");
     for (role, victim, scope) in [
         ("reviewer", "carol", "course-v1:HarvardX+CS50+2024"),
         ("harvard_grader", "hal", HARVARD_COURSE),
     ] {
-        let hijack = server
-            .call(
-                Method::PUT,
-                &format!("/api/v1/roles/{role}"),
-                Some(&olga),
-                Some(json!({
-                    "org": "MITx",
-                    "permissions": ["courses.view_course", "courses.manage_course_team"],
-                })),
-            )
-            .await;
-        assert_eq!(
-            (hijack.status, hijack.code()),
-            (StatusCode::FORBIDDEN, "forbidden"),
-            "{role}: {}",
-            hijack.text
+        let path = format!("/api/v1/roles/{role}");
+        let grown = json!({
+            "org": "MITx",
+            "permissions": ["courses.view_course", "courses.manage_course_team"],
+        });
+        olga.put(&path, grown).await.expect(403, "forbidden");
+        assert!(
+            !server
+                .allows(victim, "courses.manage_course_team", scope)
+                .await
         );
-        assert!(!may(&server, victim, "courses.manage_course_team", scope).await);
-        let stored = server.get(&format!("/api/v1/roles/{role}"), &olga).await;
+        let stored = olga.get(&path).await;
         assert_eq!(stored.body["permissions"], json!(["courses.view_course"]));
 
-        let delete = server
-            .call(
-                Method::DELETE,
-                &format!("/api/v1/roles/{role}"),
-                Some(&olga),
-                None,
-            )
-            .await;
-        assert_eq!(delete.status, StatusCode::FORBIDDEN, "{}", delete.text);
-        assert!(may(&server, victim, "courses.view_course", scope).await);
+        olga.delete(&path).await.expect_status(403);
+        assert!(server.allows(victim, "courses.view_course", scope).await);
     }
 }
 
 #[tokio::test]
 async fn a_roles_org_is_fixed_at_creation() {
     let server = setting().await;
-    let moved = server
-        .call(
-            Method::PUT,
+    let admin = server.as_admin();
+    admin
+        .put(
             "/api/v1/roles/harvard_grader",
-            Some(&server.admin()),
-            Some(json!({ "org": "MITx", "permissions": [] })),
+            json!({ "org": "MITx", "permissions": [] }),
         )
-        .await;
-    assert_eq!(
-        (moved.status, moved.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "role_org_fixed"),
-        "{}",
-        moved.text
-    );
+        .await
+        .expect(422, "role_org_fixed");
     // Leaving the org out keeps the stored one.
-    let kept = server
-        .call(
-            Method::PUT,
+    let kept = admin
+        .put(
             "/api/v1/roles/harvard_grader",
-            Some(&server.admin()),
-            Some(json!({ "permissions": ["courses.view_course"] })),
+            json!({ "permissions": ["courses.view_course"] }),
         )
-        .await;
-    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text);
+        .await
+        .ok();
     assert_eq!(kept.body["org"], "HarvardX");
 }
 
 #[tokio::test]
 async fn an_org_admin_manages_their_own_orgs_roles_within_what_they_hold() {
     let server = setting().await;
-    let olga = server.token("olga");
-    let created = server
-        .post(
-            "/api/v1/roles",
-            &olga,
-            json!({ "name": "mitx_helper", "org": "MITx", "permissions": ["courses.view_course"] }),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let assigned = server
-        .post(
-            "/api/v1/assignments",
-            &olga,
-            json!({ "assignments": [{ "subject": "hugo", "role": "mitx_helper", "scope": COURSE }] }),
-        )
-        .await;
-    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.text);
-    let grown = server
-        .call(
-            Method::PUT,
-            "/api/v1/roles/mitx_helper",
-            Some(&olga),
-            Some(json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] })),
-        )
-        .await;
-    assert_eq!(grown.status, StatusCode::OK, "{}", grown.text);
-    assert!(may(&server, "hugo", "courses.edit_course_content", COURSE).await);
+    let olga = server.as_user("olga");
+    let helper =
+        json!({ "name": "mitx_helper", "org": "MITx", "permissions": ["courses.view_course"] });
+    olga.post("/api/v1/roles", helper).await.expect_status(201);
+    let grant =
+        json!({ "assignments": [{ "subject": "hugo", "role": "mitx_helper", "scope": COURSE }] });
+    olga.post("/api/v1/assignments", grant).await.ok();
+    let grown = json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] });
+    olga.put("/api/v1/roles/mitx_helper", grown).await.ok();
+    assert!(
+        server
+            .allows("hugo", "courses.edit_course_content", COURSE)
+            .await
+    );
     // Library permissions reach nothing at a course, but olga holds none at MITx to give.
-    let beyond = server
-        .call(
-            Method::PUT,
-            "/api/v1/roles/mitx_helper",
-            Some(&olga),
-            Some(
-                json!({ "permissions": ["courses.view_course", "content_libraries.view_library"] }),
-            ),
-        )
-        .await;
-    assert_eq!(beyond.status, StatusCode::FORBIDDEN, "{}", beyond.text);
-    let deleted = server
-        .call(
-            Method::DELETE,
-            "/api/v1/roles/mitx_helper",
-            Some(&olga),
-            None,
-        )
-        .await;
-    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    let beyond =
+        json!({ "permissions": ["courses.view_course", "content_libraries.view_library"] });
+    olga.put("/api/v1/roles/mitx_helper", beyond)
+        .await
+        .expect_status(403);
+    olga.delete("/api/v1/roles/mitx_helper").await.ok();
 }
 
 #[tokio::test]
 async fn adding_a_permission_grants_it_wherever_the_role_is_assigned() {
     let server = start().await;
-    let admin = server.admin();
-    let created = server
+    server
+        .as_admin()
         .post(
             "/api/v1/roles",
-            &admin,
             json!({ "name": "helper", "permissions": ["courses.view_course"] }),
         )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        .await
+        .expect_status(201);
     server
         .assign(json!([
             { "subject": "rolf", "role": "authz_admin", "scope": "*" },
@@ -189,15 +123,14 @@ async fn adding_a_permission_grants_it_wherever_the_role_is_assigned() {
         ]))
         .await;
     // rolf manages roles everywhere, but holds no course permission to hand out.
-    let grown = server
-        .call(
-            Method::PUT,
+    let rolf = server.as_user("rolf");
+    let grown = rolf
+        .put(
             "/api/v1/roles/helper",
-            Some(&server.token("rolf")),
-            Some(json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] })),
+            json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] }),
         )
-        .await;
-    assert_eq!(grown.status, StatusCode::FORBIDDEN, "{}", grown.text);
+        .await
+        .expect_status(403);
     let scopes: Vec<&str> = grown.body["error"]["details"]["scopes"]
         .as_array()
         .expect("offending scopes")
@@ -205,17 +138,15 @@ async fn adding_a_permission_grants_it_wherever_the_role_is_assigned() {
         .filter_map(|s| s["scope"].as_str())
         .collect();
     assert_eq!(scopes, vec![COURSE, "org:HarvardX"]);
-    assert!(!may(&server, "hugo", "courses.edit_course_content", COURSE).await);
+    assert!(
+        !server
+            .allows("hugo", "courses.edit_course_content", COURSE)
+            .await
+    );
     // Shrinking hands out nothing, so it needs no holding.
-    let shrunk = server
-        .call(
-            Method::PUT,
-            "/api/v1/roles/helper",
-            Some(&server.token("rolf")),
-            Some(json!({ "permissions": [] })),
-        )
-        .await;
-    assert_eq!(shrunk.status, StatusCode::OK, "{}", shrunk.text);
+    rolf.put("/api/v1/roles/helper", json!({ "permissions": [] }))
+        .await
+        .ok();
 }
 
 #[tokio::test]
@@ -227,47 +158,36 @@ async fn staff_cannot_make_superusers_nor_grant_beyond_courses_and_libraries() {
         ttl: std::time::Duration::from_secs(600),
         ..Default::default()
     });
-    let promote = server
-        .call(
-            Method::PUT,
-            "/api/v1/users/mallory",
-            Some(&staff),
-            Some(json!({ "superuser": true })),
-        )
-        .await;
-    assert_eq!(promote.status, StatusCode::FORBIDDEN, "{}", promote.text);
-    let enterprise = server
+    let staff = server.with_token(&staff);
+    staff
+        .put("/api/v1/users/mallory", json!({ "superuser": true }))
+        .await
+        .expect_status(403);
+    let enterprise = staff
         .post(
             "/api/v1/assignments",
-            &staff,
             json!({ "assignments": [{ "subject": "mallory", "role": "enterprise_admin", "scope": "enterprise:00000000-0000-4000-8000-000000000001" }] }),
         )
-        .await;
-    assert_eq!(
-        enterprise.status,
-        StatusCode::FORBIDDEN,
-        "{}",
-        enterprise.text
-    );
+        .await
+        .expect_status(403);
     assert_eq!(
         enterprise.body["error"]["details"]["items"][0]["error"]["code"],
         "forbidden"
     );
     // Course roles that carry only course permissions, even org-wide, are within staff's reach.
-    let course = server
+    staff
         .post(
             "/api/v1/assignments",
-            &staff,
             json!({ "assignments": [{ "subject": "mallory", "role": "course_auditor", "scope": "org:MITx" }] }),
         )
-        .await;
-    assert_eq!(course.status, StatusCode::OK, "{}", course.text);
+        .await
+        .ok();
 }
 
 #[tokio::test]
 async fn an_org_role_held_outside_its_org_grants_nothing_and_explain_says_why() {
     let server = start().await;
-    let admin = server.admin();
+    let admin = server.as_admin();
     let operator = provost_server::access::Actor::operator();
     let register = |parent: &'static str| {
         let node = server.node.clone();
@@ -284,24 +204,26 @@ async fn an_org_role_held_outside_its_org_grants_nothing_and_explain_says_why() 
         }
     };
     register("org:MITx").await;
-    let created = server
+    admin
         .post(
             "/api/v1/roles",
-            &admin,
             json!({ "name": "mitx_reports", "org": "MITx", "permissions": ["programs.read_reports"] }),
         )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        .await
+        .expect_status(201);
     server
         .assign(json!([{ "subject": "rita", "role": "mitx_reports", "scope": "program:ds" }]))
         .await;
-    assert!(may(&server, "rita", "programs.read_reports", "program:ds").await);
+    assert!(
+        server
+            .allows("rita", "programs.read_reports", "program:ds")
+            .await
+    );
     // The program moves to another org: the assignment now lies outside the role's org.
     let revision = register("org:HarvardX").await;
-    let explained = server
+    let explained = admin
         .post(
             "/api/v1/check?explain=true",
-            &admin,
             json!({ "subject": "rita", "action": "programs.read_reports", "scope": "program:ds", "at_least_revision": revision }),
         )
         .await;
@@ -313,10 +235,9 @@ async fn an_org_role_held_outside_its_org_grants_nothing_and_explain_says_why() 
     );
     assert_eq!(explained.body["because"][0]["via"], "role_outside_org");
     // And a new one outside the org is refused.
-    let outside = server
+    let outside = admin
         .post(
             "/api/v1/assignments",
-            &admin,
             json!({ "assignments": [{ "subject": "rita", "role": "mitx_reports", "scope": "program:ds" }] }),
         )
         .await;

@@ -2,7 +2,6 @@
 //! the acquire timeout), and read-only nodes (503 `read_only`, still following the writers).
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use provost_server::{Node, ServerConfig};
@@ -12,10 +11,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Connection;
-use tokio::task::JoinHandle;
 
-use crate::cluster::Database;
 use crate::support::{serve_node, start_on, test_config, TestServer, COURSE};
+use provost_testkit::relay::Relay;
+use provost_testkit::TestDatabase;
 
 fn staff(subjects: impl IntoIterator<Item = String>) -> Value {
     let items: Vec<Value> = subjects
@@ -99,65 +98,16 @@ async fn a_full_disk_answers_507_and_healthz_reports_it() {
     assert!(!allowed(&server, "learner-0000-with-a-long-name", None).await);
 }
 
-/// A TCP relay to PostgreSQL that can be cut, as an outage: new connections are refused and
-/// the open ones drop.
-struct Relay {
-    port: u16,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Relay {
-    async fn start(upstream: String) -> Relay {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let held = tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let task = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                held.lock().expect("lock").push(task);
-            }
-        });
-        Relay {
-            port,
-            tasks,
-            accept,
-        }
-    }
-
-    fn cut(&self) {
-        self.accept.abort();
-        for task in self.tasks.lock().expect("lock").drain(..) {
-            task.abort();
-        }
-    }
-}
-
 /// During an outage a write gives up after the store's acquire timeout (here 200 ms) with
 /// `database_unavailable`, well inside the request timeout (5 s): with the pool's old fixed
 /// 10 s it would be the request timeout that answered (`timeout`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_outage_fails_writes_within_the_acquire_timeout() {
-    let db = Database::create().await;
-    let (authority, rest) = db
-        .url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .expect("a postgres://user@host:port/db url");
-    let relay = Relay::start(authority.to_owned()).await;
-    let url = db
-        .url
-        .replace(authority, &format!("127.0.0.1:{}", relay.port));
-    assert!(url.ends_with(rest));
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let relay = Relay::start(&db.url).await;
+    let url = relay.url.clone();
     let options = StoreOptions {
         acquire_timeout: Duration::from_millis(200),
         ..StoreOptions::default()
@@ -191,14 +141,16 @@ async fn a_postgres_outage_fails_writes_within_the_acquire_timeout() {
     assert_eq!(answer.code(), "database_unavailable");
     assert!(allowed(&server, "alice", None).await, "checks still work");
     drop(server);
-    db.drop().await;
+    drop(db);
 }
 
 /// A read-only node on the database a writable node writes: it serves checks, follows the
 /// writer's changes, and answers every write 503 `read_only`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_postgres_node_refuses_writes_and_follows_changes() {
-    let db = Database::create().await;
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     let writer = start_on(&db.url).await;
     let first = writer
         .assign(staff(["alice".to_owned()])["assignments"].clone())
@@ -258,5 +210,5 @@ async fn a_read_only_postgres_node_refuses_writes_and_follows_changes() {
     assert!(allowed(&reader, "dave", Some(second)).await);
     assert!(allowed(&reader, "alice", None).await, "nothing was removed");
     drop((reader, writer));
-    db.drop().await;
+    drop(db);
 }

@@ -140,22 +140,6 @@ async fn postgres_commits_notify_their_last_revision() {
     db.finish().await;
 }
 
-#[test]
-fn test_database_urls_replace_the_database_name() {
-    assert_eq!(
-        support::with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        support::with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-        "postgres://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(
-        support::with_database("postgresql://h:5432", "x"),
-        "postgresql://h:5432/x"
-    );
-}
-
 #[tokio::test]
 async fn read_only_stores_need_the_schema_and_never_create_it() {
     let read_only = StoreOptions {
@@ -183,7 +167,9 @@ async fn read_only_stores_need_the_schema_and_never_create_it() {
     let Some(db) = support::postgres().await else {
         return;
     };
-    let empty_pg = support::postgres_database().await;
+    let Some(empty_pg) = provost_testkit::TestDatabase::postgres().await else {
+        return;
+    };
     let error = Store::connect_with(&empty_pg.url, &read_only)
         .await
         .expect_err("no schema");

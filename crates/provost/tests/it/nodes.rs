@@ -1,12 +1,13 @@
 //! Two real `provost serve` processes on one PostgreSQL: read-your-writes across them, and a node
 //! killed with SIGKILL that comes back with everything, by cold start and the change feed.
-//! PostgreSQL must be reachable (`scripts/test.sh` starts it); this fails rather than skips.
+//! PostgreSQL must be reachable (`scripts/test.sh` starts it); this fails when it is not, unless
+//! `PROVOST_SKIP_POSTGRES=1` skips it.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use provost_testkit::TestDatabase;
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor, PgConnection};
 
 use crate::{ServeNode, SECRET};
 
@@ -70,24 +71,10 @@ fn admin_token() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_nodes_share_writes_and_a_killed_node_comes_back_whole() {
-    let admin_url = std::env::var("PROVOST_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("provost_nodes_{}", std::process::id());
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL at {admin_url} is needed (run scripts/test.sh): {e}")
-    });
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop an old database");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    let database_url = format!("{base}/{name}");
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let database_url = db.url.clone();
 
     let a = ServeNode::start(&database_url);
     let mut b = ServeNode::start(&database_url);
@@ -118,7 +105,5 @@ async fn serve_nodes_share_writes_and_a_killed_node_comes_back_whole() {
     assert!(a.allowed(&token, "carol", None).await);
 
     drop((a, b));
-    let _ = admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await;
+    drop(db);
 }
