@@ -17,6 +17,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use err::StoreError;
+/// What a `Store::write` closure returns, re-exported so apps need no `futures` of their own.
+pub use futures_util::future::BoxFuture;
 pub use model::{
     AppAudit, AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed,
     Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
