@@ -156,6 +156,18 @@ macro_rules! write_tx {
                     .collect())
             }
 
+            async fn role_scopes(
+                &mut self,
+                role: &str,
+            ) -> Result<Vec<String>, $crate::err::StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT scope FROM assignments WHERE role = $1 ORDER BY scope",
+                )
+                .bind(role)
+                .fetch_all(self)
+                .await?)
+            }
+
             async fn append(
                 &mut self,
                 rows: &[$crate::bulk::AuditValues<'_>],

@@ -326,3 +326,45 @@ async fn an_org_role_held_outside_its_org_grants_nothing_and_explain_says_why() 
         outside.text
     );
 }
+
+#[tokio::test]
+async fn growing_a_role_sees_an_assignment_another_process_just_committed() {
+    let server = start().await;
+    let admin = server.admin();
+    let created = server
+        .post(
+            "/api/v1/roles",
+            &admin,
+            json!({ "name": "helper", "permissions": ["courses.view_course"] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    server
+        .assign(json!([{ "subject": "rolf", "role": "authz_admin", "scope": "*" }]))
+        .await;
+    // Another process assigns the role, straight into the database: this node's engine has not
+    // read it yet, but the check reads the role's scopes in the transaction that grows it.
+    let other = provost_store::Store::connect(&server.url)
+        .await
+        .expect("second store");
+    let assignment = provost_engine::Assignment::new("hugo", "helper", COURSE);
+    other
+        .commit(
+            "other",
+            &[provost_engine::Change::AssignmentAdd { assignment }],
+        )
+        .await
+        .expect("assigned");
+    let grown = server
+        .call(
+            Method::PUT,
+            "/api/v1/roles/helper",
+            Some(&server.token("rolf")),
+            Some(json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] })),
+        )
+        .await;
+    assert_eq!(grown.status, StatusCode::FORBIDDEN, "{}", grown.text);
+    assert_eq!(grown.body["error"]["details"]["scope_count"], 1);
+    assert_eq!(grown.body["error"]["details"]["scopes"][0]["scope"], COURSE);
+    other.close().await;
+}
