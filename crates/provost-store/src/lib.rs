@@ -21,7 +21,7 @@ pub use err::StoreError;
 pub use futures_util::future::BoxFuture;
 pub use model::{
     AppAudit, AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed,
-    Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
+    LogEntry, Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
 };
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;

@@ -36,6 +36,23 @@ pub struct AppEntry {
     pub before: Option<serde_json::Value>,
 }
 
+/// One row of the audit log as people read it: an engine change or an app's operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum LogEntry {
+    Engine(AuditEntry),
+    App(AppEntry),
+}
+
+impl LogEntry {
+    pub fn revision(&self) -> u64 {
+        match self {
+            LogEntry::Engine(e) => e.revision,
+            LogEntry::App(e) => e.revision,
+        }
+    }
+}
+
 /// What an app asks `Tx::audit` to record; the transaction adds revision, time and actor.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppAudit {

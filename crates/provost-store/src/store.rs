@@ -7,8 +7,8 @@ use crate::audit::{self, Which};
 use crate::commit;
 use crate::err::StoreError;
 use crate::model::{
-    AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed, Snapshot,
-    StoreOptions, Written,
+    AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed, LogEntry,
+    Snapshot, StoreOptions, Written,
 };
 use crate::postgres::PgStore;
 use crate::rows::AuditRow;
@@ -218,6 +218,18 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         audit::engine_entries(self.audit_rows(Which::Engine(filter), range, limit).await?)
+    }
+
+    /// The whole audit log as people read it: the engine's rows and the apps' (`Tx::audit`) in
+    /// one revision order, those whose subject and scope match the filter, in `range`, at most
+    /// `limit`.
+    pub async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        range: AuditRange,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        audit::log_entries(self.audit_rows(Which::Log(filter), range, limit).await?)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

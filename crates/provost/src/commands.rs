@@ -7,7 +7,7 @@ use provost_server::access::{self, Actor};
 use provost_server::apps::authz::roles;
 use provost_server::apps::authz::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use provost_server::Node;
-use provost_store::{AuditFilter, AuditRange, StoreOptions};
+use provost_store::{AppEntry, AuditFilter, AuditRange, LogEntry, StoreOptions};
 
 use crate::cli::{Cli, Command, PolicyCommand, Question, RolesCommand, UsersCommand};
 use crate::output::{emit, Failure};
@@ -208,12 +208,16 @@ async fn run_on(node: &Node, json: bool, command: Command) -> Result<ExitCode, F
                 entries
                     .iter()
                     .map(|e| {
+                        let (at, actor, what) = match e {
+                            LogEntry::Engine(e) => (e.at, &e.actor, describe(&e.change)),
+                            LogEntry::App(e) => (e.at, &e.actor, describe_app(e)),
+                        };
                         format!(
                             "{:>8}  {}  {:<20} {}",
-                            e.revision,
-                            e.at.format("%Y-%m-%dT%H:%M:%SZ"),
-                            e.actor,
-                            describe(&e.change)
+                            e.revision(),
+                            at.format("%Y-%m-%dT%H:%M:%SZ"),
+                            actor,
+                            what
                         )
                     })
                     .collect::<Vec<_>>()
@@ -277,6 +281,16 @@ fn single(json: bool, result: BulkResult) -> Result<ExitCode, Failure> {
 
 fn time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+}
+
+/// An app's audit entry in one line: the app, its operation, whom and where it concerns.
+fn describe_app(entry: &AppEntry) -> String {
+    let mut line = format!("{} {}", entry.app, entry.operation);
+    for part in [&entry.subject, &entry.scope].into_iter().flatten() {
+        line.push(' ');
+        line.push_str(part);
+    }
+    line
 }
 
 fn describe(change: &provost_engine::Change) -> String {
