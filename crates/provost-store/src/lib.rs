@@ -7,14 +7,13 @@ mod commit;
 mod dialect;
 mod err;
 mod model;
+mod postgres;
 mod rows;
 mod schema;
 mod snapshot;
+mod sqlite;
 mod store;
 mod tx;
-
-pub mod postgres;
-pub mod sqlite;
 
 pub use err::StoreError;
 /// What a `Store::write` closure returns, re-exported so apps need no `futures` of their own.
@@ -23,6 +22,7 @@ pub use model::{
     AppAudit, AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed,
     LogEntry, Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
 };
+pub use postgres::Notifier;
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;
 pub use tx::{Conn, Tx};
