@@ -103,7 +103,7 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         by: Of<'_>,
     ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
-    /// The distinct scopes where `role` is assigned, sorted.
+    /// The distinct scopes where `role` is assigned, sorted by bytes on both dialects.
     fn role_scopes(
         &mut self,
         role: &str,

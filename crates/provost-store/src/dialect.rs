@@ -160,12 +160,14 @@ macro_rules! write_tx {
                 &mut self,
                 role: &str,
             ) -> Result<Vec<String>, $crate::err::StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT DISTINCT scope FROM assignments WHERE role = $1 ORDER BY scope",
-                )
-                .bind(role)
-                .fetch_all(self)
-                .await?)
+                let mut scopes: Vec<String> =
+                    sqlx::query_scalar("SELECT DISTINCT scope FROM assignments WHERE role = $1")
+                        .bind(role)
+                        .fetch_all(self)
+                        .await?;
+                // Sorted here, by bytes: PostgreSQL's ORDER BY follows the database's collation.
+                scopes.sort_unstable();
+                Ok(scopes)
             }
 
             async fn append(
