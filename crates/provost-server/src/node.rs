@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provost_engine::{policy_changes, policy_diff, Change, Engine, Index, PolicyDoc};
-use provost_store::{Committed, Store, StoreOptions};
+use provost_store::{BoxFuture, Committed, Store, StoreOptions, Tx, Written};
 
 use crate::err::{Error, ErrorClass, Result};
 
@@ -79,8 +79,8 @@ impl Node {
         self.commit(actor, &changes).await
     }
 
-    /// Commits changes in one transaction and brings the engine up to the new revision. Every
-    /// write of every app comes through here; a read-only node's store refuses it (`read_only`).
+    /// Commits engine changes in one transaction and brings the engine up to the new revision:
+    /// a `write` that only applies `changes`. Nothing to change writes nothing.
     pub async fn commit(&self, actor: &str, changes: &[Change]) -> Result<Committed> {
         if changes.is_empty() {
             let revision = self.engine.revision();
@@ -90,15 +90,38 @@ impl Node {
                 entries: Vec::new(),
             });
         }
-        let committed = self.store.commit(actor, changes).await;
-        match &committed {
+        let written = self
+            .write(actor, |tx| {
+                Box::pin(async move { Ok(tx.apply_all(changes).await?) })
+            })
+            .await?;
+        Ok(Committed {
+            revision: written.revision,
+            outcomes: written.value,
+            entries: written.entries,
+        })
+    }
+
+    /// Runs `f` in one store transaction (`Store::write`: engine changes, the app's own rows and
+    /// its audit entries, all or nothing) and brings the engine up to the new revision before
+    /// returning, so the writer reads its own write. Every write of every app comes through
+    /// here; a read-only node's store refuses it (`read_only`). A full disk is remembered for
+    /// `/healthz` until a write succeeds.
+    pub async fn write<'a, T, F>(&self, actor: &str, f: F) -> Result<Written<T>>
+    where
+        F: for<'t> FnOnce(&'t mut Tx<'a>) -> BoxFuture<'t, Result<T>>,
+    {
+        let written = self.store.write(actor, f).await;
+        match &written {
             Ok(_) => self.storage_full.store(false, Ordering::Relaxed),
-            Err(e) if e.is_full() => self.storage_full.store(true, Ordering::Relaxed),
+            Err(e) if e.class == ErrorClass::StorageFull => {
+                self.storage_full.store(true, Ordering::Relaxed);
+            }
             Err(_) => {}
         }
-        let committed = committed?;
+        let written = written?;
         self.sync().await?;
-        Ok(committed)
+        Ok(written)
     }
 
     /// Whether the last write found the disk full.
@@ -188,7 +211,7 @@ impl Node {
     }
 }
 
-/// Read access to the parts; writes go through `commit`, so the engine stays in step with the store.
+/// Read access to the parts; writes go through `write`, so the engine stays in step with the store.
 impl Node {
     /// The store: reads of what the engine does not hold (assignment pages, the audit log).
     pub fn store(&self) -> &Store {

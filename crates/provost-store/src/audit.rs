@@ -4,7 +4,7 @@
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::err::StoreError;
-use crate::model::{AppEntry, AuditEntry, AuditFilter, AuditRange, Feed};
+use crate::model::{AppEntry, AuditEntry, AuditFilter, AuditRange, Feed, LogEntry};
 use crate::rows::{to_i64, to_u64, AuditRow};
 
 /// The audit columns `AuditRow` reads, JSON as text on both dialects.
@@ -18,6 +18,8 @@ pub(crate) enum Which<'a> {
     Engine(&'a AuditFilter),
     /// The rows one app appended.
     App(&'a str),
+    /// Every row, the engine's and the apps', about the filter's subject and scope: for people.
+    Log(&'a AuditFilter),
     /// Every row: the change feed, which must see app rows to move past them.
     All,
 }
@@ -50,13 +52,9 @@ where
     match which {
         Which::Engine(filter) => {
             query.push(" AND app IS NULL");
-            if let Some(subject) = &filter.subject {
-                query.push(" AND subject = ").push_bind(subject.as_str());
-            }
-            if let Some(scope) = &filter.scope {
-                query.push(" AND scope = ").push_bind(scope.as_str());
-            }
+            push_filter(&mut query, filter);
         }
+        Which::Log(filter) => push_filter(&mut query, filter),
         Which::App(app) => {
             query.push(" AND app = ").push_bind(app);
         }
@@ -64,6 +62,33 @@ where
     }
     query.push(order).push_bind(i64::from(limit));
     query
+}
+
+/// Appends the conditions of `filter`'s subject and scope.
+fn push_filter<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &'a AuditFilter)
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    if let Some(subject) = &filter.subject {
+        query.push(" AND subject = ").push_bind(subject.as_str());
+    }
+    if let Some(scope) = &filter.scope {
+        query.push(" AND scope = ").push_bind(scope.as_str());
+    }
+}
+
+/// Rows of any kind as log entries: the app's when a row names one, the engine's otherwise.
+pub(crate) fn log_entries(rows: Vec<AuditRow>) -> Result<Vec<LogEntry>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            Ok(if row.app.is_some() {
+                LogEntry::App(AppEntry::try_from(row)?)
+            } else {
+                LogEntry::Engine(AuditEntry::try_from(row)?)
+            })
+        })
+        .collect()
 }
 
 /// Rows of the engine's own changes as entries.

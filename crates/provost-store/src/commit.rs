@@ -103,6 +103,11 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         by: Of<'_>,
     ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
+    /// The distinct scopes where `role` is assigned, sorted by bytes on both dialects.
+    fn role_scopes(
+        &mut self,
+        role: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Appends audit rows (at most `bulk::ROWS`).
     fn append(
         &mut self,

@@ -156,6 +156,20 @@ macro_rules! write_tx {
                     .collect())
             }
 
+            async fn role_scopes(
+                &mut self,
+                role: &str,
+            ) -> Result<Vec<String>, $crate::err::StoreError> {
+                let mut scopes: Vec<String> =
+                    sqlx::query_scalar("SELECT DISTINCT scope FROM assignments WHERE role = $1")
+                        .bind(role)
+                        .fetch_all(self)
+                        .await?;
+                // Sorted here, by bytes: PostgreSQL's ORDER BY follows the database's collation.
+                scopes.sort_unstable();
+                Ok(scopes)
+            }
+
             async fn append(
                 &mut self,
                 rows: &[$crate::bulk::AuditValues<'_>],

@@ -7,20 +7,22 @@ mod commit;
 mod dialect;
 mod err;
 mod model;
+mod postgres;
 mod rows;
 mod schema;
 mod snapshot;
+mod sqlite;
 mod store;
 mod tx;
 
-pub mod postgres;
-pub mod sqlite;
-
 pub use err::StoreError;
+/// What a `Store::write` closure returns, re-exported so apps need no `futures` of their own.
+pub use futures_util::future::BoxFuture;
 pub use model::{
     AppAudit, AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed,
-    Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
+    LogEntry, Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
 };
+pub use postgres::Notifier;
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;
 pub use tx::{Conn, Tx};

@@ -36,6 +36,23 @@ pub struct AppEntry {
     pub before: Option<serde_json::Value>,
 }
 
+/// One row of the audit log as people read it: an engine change or an app's operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum LogEntry {
+    Engine(AuditEntry),
+    App(AppEntry),
+}
+
+impl LogEntry {
+    pub fn revision(&self) -> u64 {
+        match self {
+            LogEntry::Engine(e) => e.revision,
+            LogEntry::App(e) => e.revision,
+        }
+    }
+}
+
 /// What an app asks `Tx::audit` to record; the transaction adds revision, time and actor.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppAudit {
@@ -146,6 +163,9 @@ pub struct StoreOptions {
     /// Open without ever writing: no migrations (the schema must already be there) and every
     /// commit refused with `read_only`. For a read-only SQLite file or a PostgreSQL hot standby.
     pub read_only: bool,
+    /// SQLite only: the most pages the database file may hold, a quota past which writes fail
+    /// with `storage_full` as on a full disk (reads go on); PostgreSQL ignores it.
+    pub sqlite_max_pages: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -153,6 +173,7 @@ impl Default for StoreOptions {
         StoreOptions {
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             read_only: false,
+            sqlite_max_pages: None,
         }
     }
 }

@@ -7,18 +7,24 @@ use crate::audit::{self, Which};
 use crate::commit;
 use crate::err::StoreError;
 use crate::model::{
-    AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed, Snapshot,
-    StoreOptions, Written,
+    AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed, LogEntry,
+    Snapshot, StoreOptions, Written,
 };
-use crate::postgres::PgStore;
+use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
 use crate::tx::{self, Tx};
 
-/// Provost's persistence. Cheap to clone: clones share one connection pool.
+/// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
+/// is stays inside: callers see the same calls and types on both.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgStore),
 }
@@ -26,9 +32,9 @@ pub enum Store {
 /// Calls the same method on whichever backend this is.
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
-        match $self {
-            Store::Sqlite(store) => store.$method($($arg),*).await,
-            Store::Postgres(store) => store.$method($($arg),*).await,
+        match &$self.backend {
+            Backend::Sqlite(store) => store.$method($($arg),*).await,
+            Backend::Postgres(store) => store.$method($($arg),*).await,
         }
     };
 }
@@ -43,9 +49,13 @@ impl Store {
     /// Opens the database at `url` as `options` say (read-only, how long to wait for a connection).
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::connect(url, options).await?))
+            Ok(Store {
+                backend: Backend::Sqlite(SqliteStore::connect(url, options).await?),
+            })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(PgStore::connect(url, options).await?))
+            Ok(Store {
+                backend: Backend::Postgres(PgStore::connect(url, options).await?),
+            })
         } else {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             Err(StoreError::InvalidUrl(format!(
@@ -55,18 +65,18 @@ impl Store {
     }
 
     /// Commit notifications where the backend has them (PostgreSQL); None means poll.
-    pub async fn listen(&self) -> Result<Option<crate::postgres::Notifier>, StoreError> {
-        match self {
-            Store::Sqlite(_) => Ok(None),
-            Store::Postgres(store) => store.listen().await.map(Some),
+    pub async fn listen(&self) -> Result<Option<Notifier>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(store) => store.listen().await.map(Some),
         }
     }
 
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
     }
 
@@ -129,9 +139,9 @@ impl Store {
 
     /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.
     pub fn read_only(&self) -> bool {
-        match self {
-            Store::Sqlite(store) => store.read_only(),
-            Store::Postgres(store) => store.read_only(),
+        match &self.backend {
+            Backend::Sqlite(store) => store.read_only(),
+            Backend::Postgres(store) => store.read_only(),
         }
     }
 
@@ -218,6 +228,18 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         audit::engine_entries(self.audit_rows(Which::Engine(filter), range, limit).await?)
+    }
+
+    /// The whole audit log as people read it: the engine's rows and the apps' (`Tx::audit`) in
+    /// one revision order, those whose subject and scope match the filter, in `range`, at most
+    /// `limit`.
+    pub async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        range: AuditRange,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        audit::log_entries(self.audit_rows(Which::Log(filter), range, limit).await?)
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

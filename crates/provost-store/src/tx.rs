@@ -90,6 +90,14 @@ impl Tx<'_> {
         result
     }
 
+    /// The distinct scopes where `role` is assigned, sorted, as this transaction sees them: it
+    /// holds the write lock, so no assignment of the role can be added before it commits.
+    pub async fn role_scopes(&mut self, role: &str) -> Result<Vec<String>, StoreError> {
+        let result = on_conn!(self, c => commit::WriteTx::role_scopes(c, role).await);
+        self.failed |= result.is_err();
+        result
+    }
+
     /// The connection, for the app's own queries in this transaction.
     pub fn conn(&mut self) -> Conn<'_> {
         match &mut self.locked {

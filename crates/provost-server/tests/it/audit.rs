@@ -65,3 +65,57 @@ async fn the_newest_changes_come_first_and_since_reads_forward() {
     assert_eq!(revisions(&rest), [mine[2]]);
     assert!(rest["next_cursor"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apps_entries_are_listed_with_the_engines_in_one_revision_order() {
+    let server = start().await;
+    let before = server.revision().await;
+    // What a batches app would write: its creator's assignment and its own entry, at once.
+    let written = server
+        .node
+        .write("ada", |tx| {
+            Box::pin(async move {
+                let assignment = provost_engine::Assignment::new("ada", "course_staff", COURSE);
+                tx.apply(&provost_engine::Change::AssignmentAdd { assignment })
+                    .await?;
+                tx.audit(provost_store::AppAudit {
+                    app: "batches".into(),
+                    operation: "batch_create".into(),
+                    subject: Some("ada".into()),
+                    scope: Some("batch:7".into()),
+                    after: Some(json!({ "name": "Python 101" })),
+                    before: None,
+                })
+                .await?;
+                Ok("created")
+            })
+        })
+        .await
+        .expect("the app's write");
+    assert_eq!((written.value, written.revision), ("created", before + 2));
+    // The write returns once this node has applied it.
+    assert_eq!(server.node.engine().revision(), before + 2);
+
+    let newest = page(&server, "limit=2").await;
+    assert_eq!(revisions(&newest), [before + 2, before + 1]);
+    let app = &newest["items"][0];
+    assert_eq!(
+        (&app["app"], &app["op"], &app["actor"]),
+        (&json!("batches"), &json!("batch_create"), &json!("ada"))
+    );
+    assert_eq!(
+        (&app["subject"], &app["scope"]),
+        (&json!("ada"), &json!("batch:7"))
+    );
+    assert_eq!(app["change"], json!({ "name": "Python 101" }));
+    let engine = &newest["items"][1];
+    assert_eq!(engine["op"], "assignment_add");
+    assert!(engine.get("app").is_none(), "{engine}");
+
+    let forward = page(&server, &format!("since={}", before)).await;
+    assert_eq!(revisions(&forward), [before + 1, before + 2]);
+    let about_ada = page(&server, "subject=ada").await;
+    assert_eq!(revisions(&about_ada), [before + 2, before + 1]);
+    let in_the_batch = page(&server, "scope=batch:7").await;
+    assert_eq!(revisions(&in_the_batch), [before + 2]);
+}

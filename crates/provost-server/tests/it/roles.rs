@@ -1,7 +1,8 @@
 //! Custom roles cannot be hijacked: who may change or delete a role is judged against the role as
 //! stored, its org is fixed, and whatever a role gains is a grant wherever it is assigned.
 
-use provost_testkit::{start, TestServer, COURSE};
+use provost_testkit::{start, TestDatabase, TestServer, COURSE};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const HARVARD_COURSE: &str = "course-v1:HarvardX+CS50+2024";
@@ -246,4 +247,135 @@ async fn an_org_role_held_outside_its_org_grants_nothing_and_explain_says_why() 
         "{}",
         outside.text
     );
+}
+
+#[tokio::test]
+async fn growing_a_role_sees_an_assignment_another_process_just_committed() {
+    let server = start().await;
+    let admin = server.admin();
+    let created = server
+        .post(
+            "/api/v1/roles",
+            &admin,
+            json!({ "name": "helper", "permissions": ["courses.view_course"] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    server
+        .assign(json!([{ "subject": "rolf", "role": "authz_admin", "scope": "*" }]))
+        .await;
+    // Another process assigns the role, straight into the database: this node's engine has not
+    // read it yet, but the check reads the role's scopes in the transaction that grows it.
+    let other = provost_store::Store::connect(&server.url)
+        .await
+        .expect("second store");
+    let assignment = provost_engine::Assignment::new("hugo", "helper", COURSE);
+    other
+        .commit(
+            "other",
+            &[provost_engine::Change::AssignmentAdd { assignment }],
+        )
+        .await
+        .expect("assigned");
+    let grown = server
+        .call(
+            Method::PUT,
+            "/api/v1/roles/helper",
+            Some(&server.token("rolf")),
+            Some(json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] })),
+        )
+        .await;
+    assert_eq!(grown.status, StatusCode::FORBIDDEN, "{}", grown.text);
+    assert_eq!(grown.body["error"]["details"]["scope_count"], 1);
+    assert_eq!(grown.body["error"]["details"]["scopes"][0]["scope"], COURSE);
+    other.close().await;
+}
+
+/// The race itself, on PostgreSQL where a writer waiting for the write lock shows in `pg_locks`:
+/// another process assigns the role in a transaction that holds the lock while the role's growth
+/// is asked for; the growth waits, then sees the assignment. A check made before taking the lock
+/// would have found no assignment and let the growth through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_racing_a_role_growth_is_seen_by_the_check() {
+    use sqlx::Connection;
+
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let server = crate::support::start_on(&db.url).await;
+    let admin = server.admin();
+    let created = server
+        .post(
+            "/api/v1/roles",
+            &admin,
+            json!({ "name": "helper", "permissions": ["courses.view_course"] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    server
+        .assign(json!([{ "subject": "rolf", "role": "authz_admin", "scope": "*" }]))
+        .await;
+
+    let other = provost_store::Store::connect(&db.url)
+        .await
+        .expect("second store");
+    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let assigning = tokio::spawn(async move {
+        let written = other
+            .write("other", |tx| {
+                Box::pin(async move {
+                    let assignment = provost_engine::Assignment::new("hugo", "helper", COURSE);
+                    tx.apply(&provost_engine::Change::AssignmentAdd { assignment })
+                        .await?;
+                    let _ = locked.send(());
+                    let _ = released.await;
+                    Ok::<_, provost_store::StoreError>(())
+                })
+            })
+            .await;
+        other.close().await;
+        written.map(|w| w.revision)
+    });
+    is_locked.await.expect("the other writer holds the lock");
+
+    let rolf = server.token("rolf");
+    let grow = server.call(
+        Method::PUT,
+        "/api/v1/roles/helper",
+        Some(&rolf),
+        Some(json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] })),
+    );
+    let let_go = async {
+        // Commit the assignment only once the growth waits for the write lock.
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("pg_locks");
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let _ = release.send(());
+    };
+    let (grown, ()) = tokio::join!(grow, let_go);
+    assigning
+        .await
+        .expect("the other writer")
+        .expect("assigned");
+    assert_eq!(grown.status, StatusCode::FORBIDDEN, "{}", grown.text);
+    assert_eq!(grown.body["error"]["details"]["scopes"][0]["scope"], COURSE);
+    assert!(
+        !server
+            .allows("hugo", "courses.edit_course_content", COURSE)
+            .await
+    );
+    drop(server);
+    drop(db);
 }

@@ -1,15 +1,12 @@
 //! Storage in trouble: a full SQLite disk (507 `storage_full`), a PostgreSQL outage (fails within
 //! the acquire timeout), and read-only nodes (503 `read_only`, still following the writers).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use provost_server::{Node, ServerConfig};
-use provost_store::sqlite::SqliteStore;
 use provost_store::{Store, StoreOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Connection;
 
 use crate::support::{serve_node, start_on, test_config, TestServer, COURSE};
@@ -69,13 +66,12 @@ async fn a_full_disk_answers_507_and_healthz_reports_it() {
             .await
             .expect("page count")
     };
-    let connect = SqliteConnectOptions::from_str(&url)
-        .expect("url")
-        .pragma("max_page_count", pages.to_string());
-    let store = SqliteStore::open(connect, false, &StoreOptions::default())
-        .await
-        .expect("open");
-    let node = Node::from_store(Store::Sqlite(store)).await.expect("node");
+    let options = StoreOptions {
+        sqlite_max_pages: Some(u64::try_from(pages).expect("pages")),
+        ..StoreOptions::default()
+    };
+    let store = Store::connect_with(&url, &options).await.expect("open");
+    let node = Node::from_store(store).await.expect("node");
     let server = serve_node(node, test_config(), url, dir).await;
     assert_eq!(health(&server).await["database"], "ok");
 

@@ -35,9 +35,8 @@ impl SqliteStore {
         SqliteStore::open(connect, in_memory, options).await
     }
 
-    /// Opens the database `connect` describes; `connect` may carry pragmas of its own
-    /// (tests lower `max_page_count` to fill the "disk").
-    pub async fn open(
+    /// Opens the database `connect` describes.
+    async fn open(
         connect: SqliteConnectOptions,
         in_memory: bool,
         options: &StoreOptions,
@@ -48,6 +47,10 @@ impl SqliteStore {
             // Rows cross from SQLite's worker thread one message at a time; a deep buffer lets a
             // snapshot's reader drain thousands per wake-up instead of waking per row.
             .row_buffer_size(4096);
+        let connect = match options.sqlite_max_pages {
+            Some(pages) => connect.pragma("max_page_count", pages.to_string()),
+            None => connect,
+        };
         let connect = if options.read_only {
             // `mode=ro`: SQLite itself refuses writes; the file's journal mode (WAL, set by the
             // writer) is left as it is, since changing it would be a write.

@@ -1,11 +1,7 @@
 //! Connecting: URL schemes, unreachable databases, in-memory SQLite, PostgreSQL notifications.
 
-use std::str::FromStr;
-
 use provost_engine::{Change, User};
-use provost_store::sqlite::SqliteStore;
 use provost_store::{Outcome, Store, StoreOptions};
-use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Connection;
 
 use crate::support;
@@ -196,14 +192,11 @@ async fn a_full_sqlite_database_is_storage_full() {
             .await
             .expect("page count")
     };
-    let connect = SqliteConnectOptions::from_str(&db.url)
-        .expect("url")
-        .pragma("max_page_count", pages.to_string());
-    let full = Store::Sqlite(
-        SqliteStore::open(connect, false, &StoreOptions::default())
-            .await
-            .expect("open"),
-    );
+    let options = StoreOptions {
+        sqlite_max_pages: Some(u64::try_from(pages).expect("pages")),
+        ..StoreOptions::default()
+    };
+    let full = Store::connect_with(&db.url, &options).await.expect("open");
     let users: Vec<Change> = (0..500)
         .map(|i| Change::UserPut {
             user: User {

@@ -278,3 +278,50 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(code, 2);
     assert!(err.contains("text") && err.contains("json"), "{err}");
 }
+
+#[test]
+fn audit_lists_an_apps_entries_beside_the_engines() {
+    let cli = Cli::new();
+    cli.ok(&["assign", "alice", "course_staff", COURSE]);
+    // An app's entry, written as an app would (the CLI has no app command to write one).
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let store = provost_store::Store::connect(&cli.url())
+                .await
+                .expect("store");
+            store
+                .write("ada", |tx| {
+                    Box::pin(tx.audit(provost_store::AppAudit {
+                        app: "batches".into(),
+                        operation: "batch_create".into(),
+                        subject: Some("ada".into()),
+                        scope: Some("batch:7".into()),
+                        ..provost_store::AppAudit::default()
+                    }))
+                })
+                .await
+                .expect("app entry");
+            store.close().await;
+        });
+    let text = cli.ok(&["audit", "--limit", "2"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("ada") && lines[0].ends_with("batches batch_create ada batch:7"),
+        "{text}"
+    );
+    assert!(
+        lines[1].ends_with(&format!("assign alice course_staff {COURSE}")),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "audit", "--limit", "1"])).expect("json");
+    assert_eq!(
+        (&json[0]["app"], &json[0]["operation"]),
+        (
+            &serde_json::json!("batches"),
+            &serde_json::json!("batch_create")
+        )
+    );
+}

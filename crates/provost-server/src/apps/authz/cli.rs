@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use provost_engine::{Change, Explanation, User, DEFAULT_POLICY};
-use provost_store::{AuditFilter, AuditRange};
+use provost_store::{AppEntry, AuditFilter, AuditRange, LogEntry};
 use serde_json::json;
 
 use super::roles;
@@ -264,12 +264,16 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
             let text = entries
                 .iter()
                 .map(|e| {
+                    let (at, who, what) = match e {
+                        LogEntry::Engine(e) => (e.at, &e.actor, describe(&e.change)),
+                        LogEntry::App(e) => (e.at, &e.actor, describe_app(e)),
+                    };
                     format!(
                         "{:>8}  {}  {:<20} {}",
-                        e.revision,
-                        e.at.format("%Y-%m-%dT%H:%M:%SZ"),
-                        e.actor,
-                        describe(&e.change)
+                        e.revision(),
+                        at.format("%Y-%m-%dT%H:%M:%SZ"),
+                        who,
+                        what
                     )
                 })
                 .collect::<Vec<_>>()
@@ -362,6 +366,16 @@ fn single(result: BulkResult) -> Result<Outcome> {
 
 fn time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+}
+
+/// An app's audit entry in one line: the app, its operation, whom and where it concerns.
+fn describe_app(entry: &AppEntry) -> String {
+    let mut line = format!("{} {}", entry.app, entry.operation);
+    for part in [&entry.subject, &entry.scope].into_iter().flatten() {
+        line.push(' ');
+        line.push_str(part);
+    }
+    line
 }
 
 fn describe(change: &Change) -> String {

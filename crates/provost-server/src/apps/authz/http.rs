@@ -376,7 +376,7 @@ pub async fn audit(
     };
     let mut entries = service::audit(state.node(), &actor, filter, range, limit + 1).await?;
     let next_cursor = next_page(&mut entries, limit, |e| {
-        encode_cursor(&range.next(e.revision))
+        encode_cursor(&range.next(e.revision()))
     });
     Ok(Json(AuditPage {
         items: entries.into_iter().map(AuditItem::from).collect(),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use provost_engine::{Because, Reason};
-use provost_store::AuditEntry;
+use provost_store::LogEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -334,28 +334,55 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// One entry of the audit log: an engine change (`op` and `change`), or an operation an app did
+/// on its own data (`app` set, `op` its operation, `change` what it wrote).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditItem {
     pub revision: u64,
     pub at: DateTime<Utc>,
     pub actor: String,
-    /// `assignment_add`, `user_put`, `role_remove`, ...
-    pub op: &'static str,
+    /// The app that wrote the entry, e.g. `batches`; absent on the engine's changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// `assignment_add`, `user_put`, `role_remove`, ...; an app's own operation, e.g. `batch_rename`.
+    pub op: String,
+    /// Whom and where an app's entry concerns (an engine change names them in `change`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The engine's change; for an app's entry, what it wrote (`{}` when nothing).
     #[schema(value_type = Object)]
     pub change: Value,
     #[schema(value_type = Option<Object>)]
     pub before: Option<Value>,
 }
 
-impl From<AuditEntry> for AuditItem {
-    fn from(e: AuditEntry) -> Self {
-        AuditItem {
-            revision: e.revision,
-            at: e.at,
-            actor: e.actor,
-            op: e.change.op(),
-            change: serde_json::to_value(&e.change).unwrap_or(Value::Null),
-            before: e.before,
+impl From<LogEntry> for AuditItem {
+    fn from(e: LogEntry) -> Self {
+        match e {
+            LogEntry::Engine(e) => AuditItem {
+                revision: e.revision,
+                at: e.at,
+                actor: e.actor,
+                app: None,
+                op: e.change.op().to_owned(),
+                subject: None,
+                scope: None,
+                change: serde_json::to_value(&e.change).unwrap_or(Value::Null),
+                before: e.before,
+            },
+            LogEntry::App(e) => AuditItem {
+                revision: e.revision,
+                at: e.at,
+                actor: e.actor,
+                app: Some(e.app),
+                op: e.operation,
+                subject: e.subject,
+                scope: e.scope,
+                change: e.after.unwrap_or_else(|| Value::Object(Default::default())),
+                before: e.before,
+            },
         }
     }
 }

@@ -3,7 +3,7 @@
 use provost_engine::{
     canonical_scope, valid_role_name, Change, Index, Policy, PolicyDoc, RoleDef, RoleInfo, Scope,
 };
-use provost_store::{AssignmentFilter, Outcome};
+use provost_store::{AssignmentFilter, Outcome, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -40,31 +40,51 @@ pub async fn load_policy(
         merged.apply(change);
     }
     let next = provost_engine::Policy::compile(&merged)?;
+    if changes.is_empty() {
+        return Ok(PolicyLoad {
+            changes: 0,
+            revision: node.engine().revision(),
+        });
+    }
     // Every role that gains permissions grants them wherever it is assigned.
     let index = node.index();
     let policy = index.policy();
-    for (_, role) in next.roles() {
-        let before = policy
-            .role_id(&role.def.name)
-            .and_then(|id| policy.role(id))
-            .map(|r| policy.names(&r.closure))
-            .unwrap_or_default();
-        let gained: Vec<String> = next
-            .names(&role.closure)
-            .into_iter()
-            .filter(|p| !before.contains(p))
-            .collect();
-        authorize_role_growth(node, &index, actor, &role.def.name, &gained).await?;
-    }
-    let committed = node.commit(&actor.username, &changes).await?;
-    let applied = committed
-        .outcomes
+    let growth: Vec<(String, Vec<String>)> = next
+        .roles()
+        .map(|(_, role)| {
+            let before = policy
+                .role_id(&role.def.name)
+                .and_then(|id| policy.role(id))
+                .map(|r| policy.names(&r.closure))
+                .unwrap_or_default();
+            let gained: Vec<String> = next
+                .names(&role.closure)
+                .into_iter()
+                .filter(|p| !before.contains(p))
+                .collect();
+            (role.def.name.clone(), gained)
+        })
+        .filter(|(_, gained)| !gained.is_empty())
+        .collect();
+    let (index, changes) = (&index, &changes);
+    let written = node
+        .write(&actor.username, |tx| {
+            Box::pin(async move {
+                for (role, gained) in &growth {
+                    authorize_role_growth(tx, index, actor, role, gained).await?;
+                }
+                Ok(tx.apply_all(changes).await?)
+            })
+        })
+        .await?;
+    let applied = written
+        .value
         .iter()
         .filter(|o| matches!(o, Outcome::Applied { .. }))
         .count();
     Ok(PolicyLoad {
         changes: applied,
-        revision: committed.revision,
+        revision: written.revision,
     })
 }
 
@@ -256,9 +276,7 @@ pub async fn save_role(
             .with_details(serde_json::json!({ "role": input.name, "scopes": [{"scope": scope, "permissions": missing}] })));
         }
     }
-    if existing.is_some() {
-        authorize_role_growth(node, &index, actor, &input.name, &gained).await?;
-    }
+    let grows = existing.is_some();
     let role = RoleDef {
         name: input.name.clone(),
         description: input.description,
@@ -266,8 +284,18 @@ pub async fn save_role(
         builtin: false,
         org,
     };
+    let index = &index;
     let revision = node
-        .commit(&actor.username, &[Change::RolePut { role }])
+        .write(&actor.username, |tx| {
+            Box::pin(async move {
+                // Checked in the transaction that writes the role: it holds the write lock, so
+                // no assignment of the role can slip in between the check and the write.
+                if grows {
+                    authorize_role_growth(tx, index, actor, &role.name, &gained).await?;
+                }
+                Ok(tx.apply(&Change::RolePut { role }).await?)
+            })
+        })
         .await?
         .revision;
     Ok((self::role(node, &input.name).await?, revision))
@@ -278,9 +306,10 @@ const MAX_REPORTED_SCOPES: usize = 100;
 
 /// A role that gains permissions grants them at every scope where it is assigned: refuses
 /// (403, the offending scopes in `details`) unless the actor holds each gained permission at
-/// each of them.
+/// each of them. The scopes are read in `tx`, the transaction that changes the role, so an
+/// assignment of the role made meanwhile is either seen here or waits until the role is written.
 pub(crate) async fn authorize_role_growth(
-    node: &Node,
+    tx: &mut Tx<'_>,
     index: &Index,
     actor: &Actor,
     role: &str,
@@ -289,25 +318,7 @@ pub(crate) async fn authorize_role_growth(
     if gained.is_empty() || actor.is_superuser(index) {
         return Ok(());
     }
-    let filter = AssignmentFilter {
-        role: Some(role.into()),
-        ..AssignmentFilter::default()
-    };
-    let mut scopes = std::collections::BTreeSet::new();
-    let mut after = None;
-    loop {
-        let page = node
-            .store()
-            .assignments(&filter, after.as_ref(), 1000)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(provost_engine::AssignmentKey {
-            subject: last.subject.clone(),
-            role: last.role.clone(),
-            scope: last.scope.clone(),
-        });
-        scopes.extend(page.into_iter().map(|a| a.scope));
-    }
+    let scopes = tx.role_scopes(role).await?;
     let at = now();
     let mut offending = Vec::new();
     for scope in &scopes {

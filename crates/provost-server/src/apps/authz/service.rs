@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use provost_engine::{
     canonical_scope, Assignment, Change, Claims, Explanation, Index, Kind, Scope, User,
 };
-use provost_store::{AssignmentFilter, AuditEntry, AuditFilter, Outcome};
+use provost_store::{AssignmentFilter, AuditFilter, LogEntry, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -434,17 +434,17 @@ pub async fn list_assignments(
     Ok(rows.into_iter().map(AssignmentInput::from).collect())
 }
 
-/// The change log, for admins: newest first (`AuditRange::Before`), or forward from a revision
-/// as a change feed (`AuditRange::After`).
+/// The audit log, for admins: the engine's changes and the apps' entries in one revision order,
+/// newest first (`AuditRange::Before`), or forward from a revision (`AuditRange::After`).
 pub async fn audit(
     node: &Node,
     actor: &Actor,
     filter: AuditFilter,
     range: provost_store::AuditRange,
     limit: u32,
-) -> Result<Vec<AuditEntry>> {
+) -> Result<Vec<LogEntry>> {
     require_admin(&node.index(), actor, "read the audit log")?;
-    Ok(node.store().audit(&filter, range, limit).await?)
+    Ok(node.store().audit_log(&filter, range, limit).await?)
 }
 
 /// Whether the caller may do `action` somewhere (a question without a scope), counting the

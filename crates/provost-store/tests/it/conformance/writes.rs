@@ -1,7 +1,7 @@
 //! Cases for `Store::write`: an app's rows, its audit entries and engine changes in one transaction.
 
 use provost_store::AuditRange::{After, Before};
-use provost_store::{AppAudit, AuditFilter, Conn, Outcome, Store, StoreError, Tx};
+use provost_store::{AppAudit, AuditFilter, Conn, LogEntry, Outcome, Store, StoreError, Tx};
 use serde_json::json;
 
 use super::*;
@@ -176,6 +176,29 @@ pub async fn app_write_is_atomic(db: &TestDb) {
         .expect("audit");
     assert_eq!(revisions(&listed), [9, 8, 7]);
     assert_eq!(whole_log(store).await.last(), written.entries.last());
+
+    // The log for people has both, in one revision order, filtered by subject and scope alike.
+    let everything = AuditFilter::default();
+    let log = store.audit_log(&everything, Before(None), 3).await;
+    let log: Vec<u64> = log
+        .expect("audit log")
+        .iter()
+        .map(LogEntry::revision)
+        .collect();
+    assert_eq!(log, [10, 9, 8]);
+    let about = AuditFilter {
+        subject: Some("alice".into()),
+        scope: None,
+    };
+    let log = store
+        .audit_log(&about, After(0), 100)
+        .await
+        .expect("audit log");
+    assert!(
+        matches!(log.as_slice(), [LogEntry::Engine(e), LogEntry::App(a)]
+        if e.revision == 9 && a == &written.app_entries[0]),
+        "{log:?}"
+    );
 
     // A node's feed applies revision 9 and moves past 10 without an entry for it.
     let feed = store.feed(base, 100).await.expect("feed");
