@@ -7,7 +7,7 @@ use provost_engine::{
     canonical_scope, Change, Claims, ExtraGrant, Index, Kind, Scope, ScopeRegistration, Timestamp,
 };
 
-use crate::err::{Error, Result};
+use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
 
 /// The caller of a service: a token's user over HTTP, the operator on the command line.
@@ -93,8 +93,8 @@ pub fn check_username(name: &str) -> Result<()> {
     if valid_username(name) {
         Ok(())
     } else {
-        Err(Error::bad_request(
-            "invalid_username",
+        Err(Error::new(
+            ErrorCode::InvalidUsername,
             format!(
                 "username `{}` must be 1-150 letters, digits or `@ . _ + - :`",
                 truncate(name)
@@ -291,7 +291,7 @@ pub fn scope_registration(
     let wanted = match parsed {
         Scope::Program(_) => Kind::Org,
         Scope::Batch(_) => Kind::Course,
-        _ => return Err(Error::bad_request("not_registrable", format!("`{scope}` takes its parents from its key; only programs and batches are registered"))),
+        _ => return Err(Error::new(ErrorCode::NotRegistrable, format!("`{scope}` takes its parents from its key; only programs and batches are registered"))),
     };
     if parents.is_empty() || (wanted == Kind::Course && parents.len() != 1) {
         let need = if wanted == Kind::Org {
@@ -299,8 +299,8 @@ pub fn scope_registration(
         } else {
             "exactly one course"
         };
-        return Err(Error::bad_request(
-            "invalid_parents",
+        return Err(Error::new(
+            ErrorCode::InvalidParents,
             format!("`{scope}` needs {need} as parent"),
         ));
     }
@@ -309,8 +309,8 @@ pub fn scope_registration(
         let text = canonical_scope(parent)?;
         let p = Scope::parse(&text)?;
         if p.kind() != wanted || p.is_glob() {
-            return Err(Error::bad_request(
-                "invalid_parents",
+            return Err(Error::new(
+                ErrorCode::InvalidParents,
                 format!("`{text}` cannot be a parent of `{scope}` (expected a {wanted} key)"),
             ));
         }

@@ -1,4 +1,5 @@
-//! `ApiError`: the one place that maps errors to HTTP statuses and Provost's error body.
+//! `ApiError`: the one place that maps errors to HTTP statuses and bodies (Provost's, or an
+//! app's envelope).
 
 use std::any::Any;
 
@@ -6,19 +7,21 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::Next;
+use axum::middleware::{map_response, Next};
 use axum::response::{IntoResponse, Response};
+use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::ToSchema;
 
-use crate::err::{Error, ErrorClass};
+use crate::err::{Error, ErrorClass, ErrorCode};
 
-/// An error on its way to the client: `{"error": {"code", "message", "details"?}}`.
+/// An error on its way to the client: `{"error": {"code", "message", "details"?}}`, or the
+/// route's app's envelope.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     /// Boxed: errors travel in every handler's `Result`, and a JSON value is large (larger still
     /// when a dependency turns on serde_json's `preserve_order`).
@@ -33,7 +36,7 @@ pub struct ErrorBody {
     pub error: ErrorInfo,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ErrorInfo {
     /// Stable, snake_case: what clients branch on.
     pub code: String,
@@ -44,23 +47,30 @@ pub struct ErrorInfo {
     pub details: Option<Value>,
 }
 
+/// How an app's routes answer errors (its own envelope): the body for a status and Provost's
+/// error. The status stays Provost's; 500s carry `details.request_id`.
+pub type Envelope = fn(StatusCode, &ErrorInfo) -> Value;
+
 /// The cause of a 500, carried from the response to the middleware that logs it once.
 #[derive(Clone, Debug)]
 pub struct InternalCause(pub String);
 
+/// The error an answer carries, for the middleware that renders it in an envelope.
+#[derive(Clone, Debug)]
+struct Carried(ErrorInfo);
+
+/// Marks an answer of a route whose app has its own envelope.
+#[derive(Clone, Copy)]
+struct UseEnvelope(Envelope);
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             message: message.into(),
             details: None,
             cause: None,
         }
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
@@ -81,23 +91,28 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        status_of(self.code.class())
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 }
 
+/// The one mapping from error classes to HTTP statuses.
 fn status_of(class: ErrorClass) -> StatusCode {
     match class {
         ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
         ErrorClass::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorClass::Forbidden => StatusCode::FORBIDDEN,
         ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorClass::Conflict => StatusCode::CONFLICT,
+        ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorClass::Refused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorClass::Busy => StatusCode::TOO_MANY_REQUESTS,
+        ErrorClass::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorClass::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,12 +121,10 @@ fn status_of(class: ErrorClass) -> StatusCode {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
-        let status = status_of(e.class);
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
+        if e.class() == ErrorClass::Internal {
             return internal(format!("{}: {}", e.code, e.message));
         }
         ApiError {
-            status,
             code: e.code,
             message: e.message,
             details: e.details.map(Box::new),
@@ -123,8 +136,7 @@ impl From<Error> for ApiError {
 /// A 500: the client learns nothing but the request id; `cause` goes to the log.
 pub fn internal(cause: impl Into<String>) -> ApiError {
     ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: "internal",
+        code: ErrorCode::Internal,
         message: "internal error".into(),
         details: None,
         cause: Some(cause.into()),
@@ -133,19 +145,25 @@ pub fn internal(cause: impl Into<String>) -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorInfo {
-                code: self.code.to_owned(),
-                message: self.message,
-                details: self.details.map(|d| *d),
-            },
+        let status = self.status();
+        let info = ErrorInfo {
+            code: self.code.as_str().to_owned(),
+            message: self.message,
+            details: self.details.map(|d| *d),
         };
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        let mut response = (
+            status,
+            axum::Json(ErrorBody {
+                error: info.clone(),
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        response.extensions_mut().insert(Carried(info));
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(InternalCause(cause));
         }
@@ -153,22 +171,31 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Makes `routes` answer their errors, panics included, in `envelope` (see `finish_errors`).
+pub(crate) fn enveloped<S>(routes: Router<S>, envelope: Envelope) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    // The service's panic catcher sits outside the app's routes, past this mark: catch here.
+    routes
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(map_response(move |mut response: Response| async move {
+            response.extensions_mut().insert(UseEnvelope(envelope));
+            response
+        }))
+}
+
 /// Unknown routes.
 pub async fn not_found(uri: Uri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("there is no route `{path}`"),
-    )
+    ApiError::new(ErrorCode::NotFound, format!("there is no route `{path}`"))
 }
 
 /// Known routes with the wrong method.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("`{method}` is not allowed on `{path}`"),
     )
 }
@@ -183,8 +210,9 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     internal(format!("panic: {message}")).into_response()
 }
 
-/// Logs every 500 once, with its cause and request id, and gives the client the request id.
-pub async fn finish_internal(request: Request, next: Next) -> Response {
+/// Logs every 500 once, with its cause and request id, and gives the client the request id;
+/// renders the errors of an app with its own envelope in that envelope.
+pub async fn finish_errors(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -194,27 +222,35 @@ pub async fn finish_internal(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return response;
-    }
-    let cause = response
-        .extensions()
-        .get::<InternalCause>()
-        .map_or("no cause recorded", |c| c.0.as_str())
-        .to_owned();
-    tracing::error!(%request_id, %method, %path, %cause, "internal error");
-    let body = ErrorBody {
-        error: ErrorInfo {
-            code: "internal".into(),
+    let status = response.status();
+    let envelope = response.extensions().get::<UseEnvelope>().map(|e| e.0);
+    let info = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let cause = response
+            .extensions()
+            .get::<InternalCause>()
+            .map_or("no cause recorded", |c| c.0.as_str())
+            .to_owned();
+        tracing::error!(%request_id, %method, %path, %cause, "internal error");
+        ErrorInfo {
+            code: ErrorCode::Internal.as_str().into(),
             message: format!("internal error (request id {request_id})"),
             details: Some(serde_json::json!({ "request_id": request_id })),
-        },
+        }
+    } else {
+        match (envelope, response.extensions().get::<Carried>()) {
+            (Some(_), Some(carried)) => carried.0.clone(),
+            _ => return response,
+        }
     };
+    let bytes = match envelope {
+        Some(envelope) => serde_json::to_vec(&envelope(status, &info)),
+        None => serde_json::to_vec(&ErrorBody { error: info }),
+    }
+    .unwrap_or_default();
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Actor;
 use crate::api_error::ApiError;
 use crate::config::{AuthConfig, TokenSpec};
-use crate::err::{Error, ErrorClass, Result};
+use crate::err::{Error, ErrorCode, Result};
 use crate::state::AppState;
 
 /// The claims Provost reads; every other claim of an LMS token is ignored.
@@ -40,8 +40,8 @@ struct Minted<'a> {
     roles: &'a [String],
 }
 
-fn unauthorized(code: &'static str, message: impl Into<String>) -> Error {
-    Error::new(ErrorClass::Unauthorized, code, message)
+fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::new(code, message)
 }
 
 impl AuthConfig {
@@ -49,7 +49,7 @@ impl AuthConfig {
     pub(crate) fn verify(&self, token: &str) -> Result<Actor> {
         // `alg: none` does not parse here, so it is refused with every other malformed header.
         let header = decode_header(token)
-            .map_err(|_| unauthorized("invalid_token", "the token is not a valid JWT"))?;
+            .map_err(|_| unauthorized(ErrorCode::InvalidToken, "the token is not a valid JWT"))?;
         let keys: Vec<&DecodingKey> = match header.alg {
             Algorithm::HS256 => self.hs256.iter().map(|(_, d)| d).collect(),
             Algorithm::RS256 => self
@@ -62,7 +62,7 @@ impl AuthConfig {
         };
         if keys.is_empty() {
             return Err(unauthorized(
-                "unsupported_algorithm",
+                ErrorCode::UnsupportedAlgorithm,
                 format!("tokens signed with {:?} are not accepted here", header.alg),
             ));
         }
@@ -76,26 +76,29 @@ impl AuthConfig {
         }
         Err(match last.as_ref().map(|e| e.kind()) {
             Some(ErrorKind::ExpiredSignature) => {
-                unauthorized("token_expired", "the token has expired")
+                unauthorized(ErrorCode::TokenExpired, "the token has expired")
             }
             Some(ErrorKind::ImmatureSignature) => unauthorized(
-                "token_not_yet_valid",
+                ErrorCode::TokenNotYetValid,
                 "the token is not valid yet (its `nbf` is in the future)",
             ),
-            Some(ErrorKind::InvalidSignature) => {
-                unauthorized("invalid_signature", "the token's signature does not verify")
-            }
-            Some(ErrorKind::InvalidIssuer) => {
-                unauthorized("invalid_issuer", "the token's issuer is not accepted")
-            }
-            Some(ErrorKind::InvalidAudience) => {
-                unauthorized("invalid_audience", "the token's audience is not accepted")
-            }
+            Some(ErrorKind::InvalidSignature) => unauthorized(
+                ErrorCode::InvalidSignature,
+                "the token's signature does not verify",
+            ),
+            Some(ErrorKind::InvalidIssuer) => unauthorized(
+                ErrorCode::InvalidIssuer,
+                "the token's issuer is not accepted",
+            ),
+            Some(ErrorKind::InvalidAudience) => unauthorized(
+                ErrorCode::InvalidAudience,
+                "the token's audience is not accepted",
+            ),
             Some(ErrorKind::MissingRequiredClaim(claim)) => unauthorized(
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 format!("the token lacks the `{claim}` claim"),
             ),
-            _ => unauthorized("invalid_token", "the token is not valid"),
+            _ => unauthorized(ErrorCode::InvalidToken, "the token is not valid"),
         })
     }
 
@@ -127,8 +130,8 @@ impl AuthConfig {
     /// Signs a HS256 token for `spec` with the configured secret, issuer and audience.
     pub fn mint(&self, spec: &TokenSpec) -> Result<String> {
         let Some((key, _)) = &self.hs256 else {
-            return Err(Error::bad_request(
-                "no_jwt_secret",
+            return Err(Error::new(
+                ErrorCode::NoJwtSecret,
                 "no JWT secret is configured: set PROVOST_JWT_SECRET (or --jwt-secret) to the server's HS256 secret",
             ));
         };
@@ -160,7 +163,7 @@ fn actor(claims: Claims) -> Result<Actor> {
         (None, Some(sub)) => ("sub", sub),
         (None, None) => {
             return Err(unauthorized(
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "the token names no user (`preferred_username` or `sub`)",
             ))
         }
@@ -170,7 +173,7 @@ fn actor(claims: Claims) -> Result<Actor> {
         || username.chars().any(char::is_control)
     {
         return Err(unauthorized(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             format!(
                 "the token's `{claim}` must be 1-{MAX_USERNAME} bytes without control characters"
             ),
@@ -225,22 +228,25 @@ impl FromRequestParts<AppState> for Principal {
     ) -> Result<Self, Self::Rejection> {
         let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             unauthorized(
-                "missing_token",
+                ErrorCode::MissingToken,
                 "send a token as `Authorization: Bearer <JWT>`",
             )
         })?;
-        let text = value
-            .to_str()
-            .map_err(|_| unauthorized("invalid_token", "the authorization header is not text"))?;
+        let text = value.to_str().map_err(|_| {
+            unauthorized(
+                ErrorCode::InvalidToken,
+                "the authorization header is not text",
+            )
+        })?;
         let (scheme, token) = text.trim().split_once(' ').ok_or_else(|| {
             unauthorized(
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "expected `Authorization: Bearer <JWT>` or `JWT <JWT>`",
             )
         })?;
         if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("jwt") {
             return Err(unauthorized(
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "expected `Authorization: Bearer <JWT>` or `JWT <JWT>`",
             )
             .into());
@@ -300,7 +306,7 @@ mod tests {
         })
         .expect("config");
         assert_eq!(
-            other.verify(&token).map_err(|e| e.code).err(),
+            other.verify(&token).map_err(|e| e.code.as_str()).err(),
             Some("invalid_audience")
         );
     }

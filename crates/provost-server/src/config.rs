@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 
-use crate::err::{Error, Result};
+use crate::err::{Error, ErrorCode, Result};
 
 /// The resolved settings of one server (validated; every field set).
 #[derive(Clone, Debug)]
@@ -118,8 +118,8 @@ impl AuthConfig {
     pub fn new(settings: AuthSettings) -> Result<AuthConfig> {
         let hs256 = match settings.hs256_secret {
             Some(secret) if secret.is_empty() => {
-                return Err(Error::bad_request(
-                    "invalid_jwt_secret",
+                return Err(Error::new(
+                    ErrorCode::InvalidJwtSecret,
                     "the JWT secret is empty",
                 ))
             }
@@ -157,7 +157,10 @@ impl AuthConfig {
 
 fn rsa_keys(text: &str) -> Result<Vec<(Option<String>, DecodingKey)>> {
     let set: JwkSet = serde_json::from_str(text).map_err(|e| {
-        Error::bad_request("invalid_jwks", format!("the JWKS file is not valid: {e}"))
+        Error::new(
+            ErrorCode::InvalidJwks,
+            format!("the JWKS file is not valid: {e}"),
+        )
     })?;
     let mut keys = Vec::new();
     for jwk in &set.keys {
@@ -169,13 +172,16 @@ fn rsa_keys(text: &str) -> Result<Vec<(Option<String>, DecodingKey)>> {
             continue;
         }
         let key = DecodingKey::from_jwk(jwk).map_err(|e| {
-            Error::bad_request("invalid_jwks", format!("a JWKS key is not usable: {e}"))
+            Error::new(
+                ErrorCode::InvalidJwks,
+                format!("a JWKS key is not usable: {e}"),
+            )
         })?;
         keys.push((jwk.common.key_id.clone(), key));
     }
     if keys.is_empty() {
-        return Err(Error::bad_request(
-            "invalid_jwks",
+        return Err(Error::new(
+            ErrorCode::InvalidJwks,
             "the JWKS file has no RSA key",
         ));
     }

@@ -19,7 +19,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::api_error::ApiError;
-use crate::err::Error;
+use crate::err::{Error, ErrorCode};
 
 /// Default and largest page of a listing.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -39,8 +39,7 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(request.headers()) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
@@ -49,20 +48,19 @@ where
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
+                        ErrorCode::BodyTooLarge,
                         "the body is larger than this server accepts",
                     )
                 } else {
-                    ApiError::bad_request("invalid_body", "the body could not be read")
+                    ApiError::new(ErrorCode::InvalidBody, "the body could not be read")
                 }
             })?;
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             // A type error can come before a syntax error later in the text: JSON that does
             // not parse at all is `malformed_json` whatever serde met first.
             let malformed = |e: serde_json::Error| {
-                ApiError::bad_request(
-                    "malformed_json",
+                ApiError::new(
+                    ErrorCode::MalformedJson,
                     format!("the body is not valid JSON: {}", plain(&e.to_string())),
                 )
             };
@@ -71,8 +69,8 @@ where
             }
             match serde_json::from_slice::<IgnoredAny>(&bytes) {
                 Err(syntax) => malformed(syntax),
-                Ok(_) => ApiError::bad_request(
-                    "invalid_body",
+                Ok(_) => ApiError::new(
+                    ErrorCode::InvalidBody,
                     format!("invalid body: {}", plain(&e.to_string())),
                 ),
             }
@@ -109,7 +107,7 @@ where
             Cow::Borrowed(_) => Query::<T>::try_from_uri(&parts.uri),
             Cow::Owned(query) => {
                 let uri = Uri::try_from(format!("/?{query}")).map_err(|_| {
-                    ApiError::bad_request("invalid_query", "the query string is not valid")
+                    ApiError::new(ErrorCode::InvalidQuery, "the query string is not valid")
                 })?;
                 Query::<T>::try_from_uri(&uri)
             }
@@ -119,7 +117,10 @@ where
             let text = text
                 .strip_prefix("Failed to deserialize query string: ")
                 .unwrap_or(&text);
-            ApiError::bad_request("invalid_query", format!("invalid query: {}", plain(text)))
+            ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("invalid query: {}", plain(text)),
+            )
         })
     }
 }
@@ -170,8 +171,8 @@ impl AtLeastRevision {
     /// The revision asked for, or 400 `invalid_revision`.
     pub fn revision(self) -> Result<u64, Error> {
         self.0.ok_or_else(|| {
-            Error::bad_request(
-                "invalid_revision",
+            Error::new(
+                ErrorCode::InvalidRevision,
                 format!(
                     "`at_least_revision` must be a whole number from 0 to {}",
                     Self::MAX
@@ -284,7 +285,7 @@ where
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(p)| ApiPath(p))
-            .map_err(|_| ApiError::bad_request("invalid_path", "the path is not valid"))
+            .map_err(|_| ApiError::new(ErrorCode::InvalidPath, "the path is not valid"))
     }
 }
 
@@ -315,8 +316,8 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n @ 1..=MAX_LIMIT) => Ok(n),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_limit",
+        Some(_) => Err(ApiError::new(
+            ErrorCode::InvalidLimit,
             format!("`limit` must be between 1 and {MAX_LIMIT}"),
         )),
     }
@@ -333,8 +334,8 @@ pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Result<T, ApiError> {
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_cursor",
+            ApiError::new(
+                ErrorCode::InvalidCursor,
                 "`cursor` is not one this server handed out",
             )
         })

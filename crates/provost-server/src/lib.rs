@@ -12,7 +12,8 @@ mod node;
 mod openapi;
 mod state;
 
+pub use api_error::{Envelope, ErrorInfo};
 pub use config::{AuthConfig, AuthSettings, Secret, ServerConfig, TokenSpec, DEFAULT_LEEWAY};
-pub use err::{Error, ErrorClass, Result};
+pub use err::{Error, ErrorClass, ErrorCode, Result};
 pub use node::Node;
 pub use state::{router, serve, serve_metrics, AppState};

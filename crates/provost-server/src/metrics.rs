@@ -13,7 +13,7 @@ use metrics_exporter_prometheus::{
 };
 
 use crate::api_error::{ApiError, ErrorBody};
-use crate::err::{Error, ErrorClass};
+use crate::err::{Error, ErrorCode};
 use crate::state::AppState;
 
 const DURATION: &str = "provost_http_request_duration_seconds";
@@ -124,19 +124,15 @@ pub async fn metrics(
         match given {
             None => {
                 return Err(Error::new(
-                    ErrorClass::Unauthorized,
-                    "missing_token",
+                    ErrorCode::MissingToken,
                     "send the metrics token as `Authorization: Bearer <token>`",
                 )
                 .into())
             }
             Some(given) if !token.matches(given) => {
-                return Err(Error::new(
-                    ErrorClass::Unauthorized,
-                    "invalid_token",
-                    "the metrics token is not valid",
+                return Err(
+                    Error::new(ErrorCode::InvalidToken, "the metrics token is not valid").into(),
                 )
-                .into())
             }
             Some(_) => {}
         }

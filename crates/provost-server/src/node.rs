@@ -7,7 +7,7 @@ use std::time::Duration;
 use provost_engine::{policy_changes, policy_diff, Change, Engine, Index, PolicyDoc};
 use provost_store::{BoxFuture, Committed, Store, StoreOptions, Tx, Written};
 
-use crate::err::{Error, ErrorClass, Result};
+use crate::err::{Error, ErrorClass, ErrorCode, Result};
 
 /// How many audit rows one catch-up read takes.
 const FEED_PAGE: u32 = 10_000;
@@ -114,7 +114,7 @@ impl Node {
         let written = self.store.write(actor, f).await;
         match &written {
             Ok(_) => self.storage_full.store(false, Ordering::Relaxed),
-            Err(e) if e.class == ErrorClass::StorageFull => {
+            Err(e) if e.class() == ErrorClass::StorageFull => {
                 self.storage_full.store(true, Ordering::Relaxed);
             }
             Err(_) => {}
@@ -193,8 +193,7 @@ impl Node {
         while self.engine.revision() < revision {
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::new(
-                    ErrorClass::Unavailable,
-                    "revision_not_reached",
+                    ErrorCode::RevisionNotReached,
                     format!(
                         "this node is at revision {} and did not reach {revision} in time",
                         self.engine.revision()

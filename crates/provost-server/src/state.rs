@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Extensions, StatusCode};
+use axum::http::Extensions;
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::api_error::{self, ApiError};
 use crate::config::ServerConfig;
-use crate::err::Result;
+use crate::err::{ErrorCode, Result};
 use crate::extract::AtLeastRevision;
 use crate::metrics::{self, Metrics};
 use crate::node::Node;
@@ -94,8 +94,8 @@ impl AppState {
     pub(crate) fn check_items(&self, count: usize) -> Result<(), ApiError> {
         let max = self.config().max_items;
         if count > max {
-            return Err(ApiError::bad_request(
-                "too_many_items",
+            return Err(ApiError::new(
+                ErrorCode::TooManyItems,
                 format!("at most {max} items per request ({count} given)"),
             ));
         }
@@ -135,7 +135,7 @@ pub(crate) fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(CatchPanicLayer::custom(api_error::panic_response))
         .layer(from_fn_with_state(state.clone(), metrics::track))
-        .layer(from_fn(api_error::finish_internal))
+        .layer(from_fn(api_error::finish_errors))
         .layer(from_fn(limit_headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -159,8 +159,7 @@ async fn timeout(State(state): State<AppState>, request: Request, next: Next) ->
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            ErrorCode::Timeout,
             format!("the request took longer than {} ms", limit.as_millis()),
         )
         .into_response(),
@@ -185,8 +184,7 @@ async fn limit_headers(request: Request, next: Next) -> Response {
         .sum();
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "header_too_large",
+            ErrorCode::HeaderTooLarge,
             format!(
                 "the request's headers are too large: at most {MAX_HEADERS} headers and {} KiB",
                 MAX_HEADER_BYTES / 1024
@@ -321,6 +319,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
+    use axum::http::StatusCode;
     use tower::ServiceExt;
 
     use super::*;

@@ -3,30 +3,27 @@
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
-use provost_server::Error;
-
-/// The code of a `Failure` that is no failure: stdout was closed by its reader
-/// (`provost audit | head -1`), so the command ends quietly with status 0.
-const CLOSED_STDOUT: &str = "closed_stdout";
+use provost_server::{Error, ErrorCode};
 
 /// A command that did not succeed: exit status 2 (1 is reserved for "denied").
 #[derive(Debug)]
 pub struct Failure {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Failure {
         Failure {
-            code: "usage",
+            code: ErrorCode::Usage,
             message: message.into(),
         }
     }
 
     /// Whether this is only the reader of stdout having gone away.
     pub fn is_closed_stdout(&self) -> bool {
-        self.code == CLOSED_STDOUT
+        // Stdout closed by its reader (`provost audit | head -1`): the command ends with 0.
+        self.code == ErrorCode::ClosedStdout
     }
 
     /// Prints the error on stderr and gives the exit status: 2, or 0 for a closed stdout.
@@ -63,11 +60,11 @@ pub fn print(text: &str) -> Result<(), Failure> {
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Err(Failure {
-            code: CLOSED_STDOUT,
+            code: ErrorCode::ClosedStdout,
             message: "stdout was closed".into(),
         }),
         Err(e) => Err(Failure {
-            code: "cannot_write",
+            code: ErrorCode::CannotWrite,
             message: format!("cannot write the output: {e}"),
         }),
     }

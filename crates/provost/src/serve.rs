@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use provost_server::{AppState, AuthConfig, AuthSettings, Node, Secret, ServerConfig, TokenSpec};
+use provost_server::{
+    AppState, AuthConfig, AuthSettings, ErrorCode, Node, Secret, ServerConfig, TokenSpec,
+};
 use provost_store::StoreOptions;
 
 use crate::output::Failure;
@@ -180,7 +182,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(seconds)))
 }
 
-fn failure(code: &'static str, message: String) -> Failure {
+fn failure(code: ErrorCode, message: String) -> Failure {
     Failure { code, message }
 }
 
@@ -193,7 +195,7 @@ pub async fn serve(
     let jwks = match &keys.jwt_jwks {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             failure(
-                "unreadable_file",
+                ErrorCode::UnreadableFile,
                 format!("cannot read `{}`: {e}", path.display()),
             )
         })?),
@@ -296,15 +298,18 @@ pub async fn serve(
     node.store().close().await;
     served
         .and(metrics_served)
-        .map_err(|e| failure("server_failed", format!("the server stopped: {e}")))?;
+        .map_err(|e| failure(ErrorCode::ServerFailed, format!("the server stopped: {e}")))?;
     tracing::info!("provost stopped");
     Ok(())
 }
 
 async fn bind(listen: &str) -> Result<tokio::net::TcpListener, Failure> {
-    tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| failure("cannot_listen", format!("cannot listen on `{listen}`: {e}")))
+    tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        failure(
+            ErrorCode::CannotListen,
+            format!("cannot listen on `{listen}`: {e}"),
+        )
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -335,7 +340,7 @@ async fn shutdown_signal() {
 pub fn token(args: TokenArgs) -> Result<(), Failure> {
     let Some(secret) = args.jwt_secret.filter(|s| !s.is_empty()) else {
         return Err(failure(
-            "no_jwt_secret",
+            ErrorCode::NoJwtSecret,
             "no JWT secret is configured: set PROVOST_JWT_SECRET (or pass --jwt-secret) to the server's HS256 secret".into(),
         ));
     };

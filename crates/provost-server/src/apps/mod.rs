@@ -11,6 +11,7 @@ use clap::{ArgMatches, Subcommand};
 use serde::Serialize;
 
 use crate::access::Actor;
+use crate::api_error::{self, Envelope};
 use crate::config::ServerConfig;
 use crate::err::Result;
 use crate::node::Node;
@@ -28,6 +29,12 @@ pub trait App: Sync {
 
     /// Its paths, schemas and tags, merged into the service's document.
     fn openapi(&self) -> utoipa::openapi::OpenApi;
+
+    /// Its own error envelope, for clients that expect one (Sunbird's): every error of its routes,
+    /// 500s and panics included, is rendered by it. `None` keeps Provost's `{"error": ...}`.
+    fn envelope(&self) -> Option<Envelope> {
+        None
+    }
 
     /// POST routes that only read: the document gives them no 409 or 507.
     fn read_only_posts(&self) -> &'static [&'static str] {
@@ -105,7 +112,15 @@ pub fn chosen<C: Subcommand>(matches: &ArgMatches) -> Option<C> {
 /// The routes of every app.
 pub fn router() -> Router<AppState> {
     ALL.iter()
-        .fold(Router::new(), |routes, app| routes.merge(app.router()))
+        .fold(Router::new(), |routes, app| routes.merge(routes_of(*app)))
+}
+
+/// One app's routes, wrapped in its envelope if it has one.
+fn routes_of(app: &dyn App) -> Router<AppState> {
+    match app.envelope() {
+        Some(envelope) => api_error::enveloped(app.router(), envelope),
+        None => app.router(),
+    }
 }
 
 /// The apps' own state, for `AppState::new`.
@@ -138,10 +153,13 @@ mod tests {
 
     use axum::body::Body;
     use axum::extract::{FromRef, Request, State};
+    use axum::http::StatusCode;
     use axum::routing::get;
+    use serde_json::{json, Value};
     use tower::ServiceExt;
 
     use super::*;
+    use crate::err::{Error, ErrorCode};
 
     /// An app with state of its own, as a reports app would keep its storage handle.
     struct Notes;
@@ -193,5 +211,98 @@ mod tests {
             .await
             .expect("body");
         assert_eq!(&bytes[..], b"at most 7 items");
+    }
+
+    /// An app answering in an envelope of its own, as the batches app answers in Sunbird's.
+    struct Legacy;
+
+    fn sunbird(status: StatusCode, e: &crate::ErrorInfo) -> Value {
+        let response_code = if status.is_server_error() {
+            "SERVER_ERROR"
+        } else {
+            "CLIENT_ERROR"
+        };
+        json!({
+            "id": "api.legacy",
+            "params": { "status": "failed", "err": e.code, "errmsg": e.message },
+            "responseCode": response_code,
+            "result": {},
+        })
+    }
+
+    async fn missing_batch() -> Result<String, crate::api_error::ApiError> {
+        Err(Error::new(ErrorCode::NotFound, "there is no batch `b1`").into())
+    }
+
+    async fn boom() -> String {
+        panic!("the batch table is gone")
+    }
+
+    impl App for Legacy {
+        fn router(&self) -> Router<AppState> {
+            Router::new()
+                .route("/legacy/batches/b1", get(missing_batch))
+                .route("/legacy/boom", get(boom))
+        }
+        fn openapi(&self) -> utoipa::openapi::OpenApi {
+            utoipa::openapi::OpenApi::default()
+        }
+        fn envelope(&self) -> Option<Envelope> {
+            Some(sunbird)
+        }
+    }
+
+    async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .uri(uri)
+            .header("x-request-id", "req-1")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn an_app_answers_its_errors_and_panics_in_its_envelope() {
+        let node = Node::open("sqlite::memory:").await.expect("node");
+        let state = AppState::with_apps(node, ServerConfig::default(), &[&Legacy, &authz::Authz]);
+        let routes = routes_of(&Legacy).merge(routes_of(&authz::Authz));
+        let app = crate::state::layered(routes, state);
+
+        let (status, body) = get_json(&app, "/legacy/batches/b1").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body,
+            json!({
+                "id": "api.legacy",
+                "params": { "status": "failed", "err": "not_found", "errmsg": "there is no batch `b1`" },
+                "responseCode": "CLIENT_ERROR",
+                "result": {},
+            })
+        );
+
+        let (status, body) = get_json(&app, "/legacy/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body,
+            json!({
+                "id": "api.legacy",
+                "params": { "status": "failed", "err": "internal", "errmsg": "internal error (request id req-1)" },
+                "responseCode": "SERVER_ERROR",
+                "result": {},
+            })
+        );
+
+        // Provost's own routes, and unknown ones, keep Provost's shape.
+        let (status, body) = get_json(&app, "/api/v1/roles").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "missing_token");
+        let (status, body) = get_json(&app, "/legacy/nothing").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
     }
 }

@@ -9,7 +9,7 @@ use super::roles;
 use super::service::{self, AssignmentInput, BulkResult, CheckAnswer};
 use crate::access;
 use crate::apps::{CliContext, Outcome};
-use crate::err::{Error, ErrorClass, Result};
+use crate::err::{Error, ErrorCode, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum AuthzCommand {
@@ -146,8 +146,8 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         AuthzCommand::Policy(PolicyCommand::Load { file, prune }) => {
             let text = match &file {
                 Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                    Error::bad_request(
-                        "unreadable_file",
+                    Error::new(
+                        ErrorCode::UnreadableFile,
                         format!("cannot read `{}`: {e}", path.display()),
                     )
                 })?,
@@ -300,7 +300,7 @@ fn input(
 
 /// A failure that only a bug could cause; the CLI has always called it `usage`.
 fn usage(message: &str) -> Error {
-    Error::new(ErrorClass::Internal, "usage", message)
+    Error::new(ErrorCode::Usage, message)
 }
 
 /// Decides a question with its explanation, as the operator.
@@ -355,7 +355,7 @@ fn single(result: BulkResult) -> Result<Outcome> {
         .next()
         .ok_or_else(|| usage("no result"))?;
     if let Some(e) = item.error {
-        return Err(Error::new(ErrorClass::Refused, e.code, e.message));
+        return Err(Error::new(e.code, e.message));
     }
     let revision = result.revision;
     Ok(Outcome::done(

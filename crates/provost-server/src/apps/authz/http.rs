@@ -12,7 +12,7 @@ use super::roles::{self, RoleInput, RoleView};
 use super::service::{self, AssignmentInput, BulkResult};
 use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
-use crate::err::Error;
+use crate::err::{Error, ErrorCode};
 use crate::extract::{
     decode_cursor, encode_cursor, next_page, page_limit, page_of_sorted, ApiJson, ApiPath, ApiQuery,
 };
@@ -121,27 +121,19 @@ fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> 
         return Ok((StatusCode::MULTI_STATUS, Json(result)));
     }
     let forbidden = !skipped
-        && result
-            .items
-            .iter()
-            .all(|i| i.error.as_ref().is_some_and(|e| e.code == "forbidden"));
+        && result.items.iter().all(|i| {
+            i.error
+                .as_ref()
+                .is_some_and(|e| e.code == ErrorCode::Forbidden)
+        });
     let details = json!({ "items": result.items, "revision": result.revision });
     let error = match (forbidden, skipped) {
-        (true, _) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "no item may be changed by the caller",
-        ),
+        (true, _) => ApiError::new(ErrorCode::Forbidden, "no item may be changed by the caller"),
         (false, true) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "atomic_refused",
+            ErrorCode::AtomicRefused,
             format!("{failed} item(s) were refused, so nothing was changed"),
         ),
-        (false, false) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "nothing_applied",
-            "every item was refused",
-        ),
+        (false, false) => ApiError::new(ErrorCode::NothingApplied, "every item was refused"),
     };
     Err(error.with_details(details))
 }
@@ -353,8 +345,8 @@ pub async fn audit(
 ) -> ApiResult<Json<AuditPage>> {
     let limit = page_limit(q.limit)?;
     if q.since.is_some_and(|since| since > i64::MAX as u64) {
-        return Err(Error::bad_request(
-            "invalid_revision",
+        return Err(Error::new(
+            ErrorCode::InvalidRevision,
             format!("`since` must be a revision from 0 to {}", i64::MAX),
         )
         .into());

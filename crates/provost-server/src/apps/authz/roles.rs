@@ -11,7 +11,7 @@ use crate::access::{
     authorize_on_behalf, authorize_role_manager, missing_grants, now, require_admin, truncate,
     Actor,
 };
-use crate::err::{Error, Result};
+use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
 
 /// What a policy load changed.
@@ -94,8 +94,8 @@ fn find_role<'p>(policy: &'p Policy, name: &str) -> Result<&'p RoleInfo> {
         .role_id(name)
         .and_then(|id| policy.role(id))
         .ok_or_else(|| {
-            Error::not_found(
-                "unknown_role",
+            Error::new(
+                ErrorCode::RoleNotFound,
                 format!("there is no role `{}`", truncate(name)),
             )
         })
@@ -185,8 +185,8 @@ pub async fn save_role(
 ) -> Result<(RoleView, u64)> {
     let index = node.index();
     if !valid_role_name(&input.name) {
-        return Err(Error::bad_request(
-            "invalid_role_name",
+        return Err(Error::new(
+            ErrorCode::InvalidRoleName,
             format!(
                 "role name `{}` must be lowercase letters, digits and `_`",
                 truncate(&input.name)
@@ -194,8 +194,8 @@ pub async fn save_role(
         ));
     }
     if input.description.len() > 1000 {
-        return Err(Error::bad_request(
-            "invalid_description",
+        return Err(Error::new(
+            ErrorCode::InvalidDescription,
             "a description is at most 1000 bytes",
         ));
     }
@@ -203,20 +203,20 @@ pub async fn save_role(
     let existing = policy.role_id(&input.name).and_then(|id| policy.role(id));
     let org = match (existing, create) {
         (Some(r), _) if r.def.builtin => {
-            return Err(Error::conflict(
-                "builtin_role",
+            return Err(Error::new(
+                ErrorCode::BuiltinRole,
                 format!("role `{}` is built in and read-only", r.def.name),
             ))
         }
         (Some(r), true) => {
-            return Err(Error::conflict(
-                "role_exists",
+            return Err(Error::new(
+                ErrorCode::RoleExists,
                 format!("role `{}` already exists", r.def.name),
             ))
         }
         (None, false) => {
-            return Err(Error::not_found(
-                "unknown_role",
+            return Err(Error::new(
+                ErrorCode::RoleNotFound,
                 format!("there is no role `{}`", truncate(&input.name)),
             ))
         }
@@ -225,8 +225,8 @@ pub async fn save_role(
             // turn a refusal into a mere conflict.
             authorize_role_manager(&index, actor, r.def.org.as_deref())?;
             if input.org.is_some() && input.org != r.def.org {
-                return Err(Error::refused(
-                    "role_org_fixed",
+                return Err(Error::new(
+                    ErrorCode::RoleOrgFixed,
                     format!(
                         "role `{}` is owned by {}; a role's org is fixed when it is created",
                         r.def.name,
@@ -253,8 +253,8 @@ pub async fn save_role(
     }
     for p in &input.permissions {
         if policy.perm_id(p).is_none() {
-            return Err(Error::refused(
-                "unknown_permission",
+            return Err(Error::new(
+                ErrorCode::UnknownPermission,
                 format!("there is no permission `{}`", truncate(p)),
             ));
         }
@@ -348,8 +348,8 @@ pub async fn delete_role(node: &Node, actor: &Actor, name: &str) -> Result<u64> 
     let index = node.index();
     let role = find_role(index.policy(), name)?;
     if role.def.builtin {
-        return Err(Error::conflict(
-            "builtin_role",
+        return Err(Error::new(
+            ErrorCode::BuiltinRole,
             format!("role `{name}` is built in and read-only"),
         ));
     }

@@ -13,7 +13,7 @@ use crate::access::{
     authorize_grant, authorize_on_behalf, check_username, manages_team, now, require_admin,
     truncate, Actor,
 };
-use crate::err::{Error, Result};
+use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
 
 /// An assignment as clients send and receive it, with RFC 3339 times.
@@ -59,7 +59,8 @@ pub struct ItemResult {
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ItemError {
-    pub code: &'static str,
+    #[schema(value_type = String)]
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -84,8 +85,8 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     let scope = Scope::parse(&scope_text)?;
     let policy = index.policy();
     let role_id = policy.role_id(&input.role).ok_or_else(|| {
-        Error::refused(
-            "unknown_role",
+        Error::new(
+            ErrorCode::UnknownRole,
             format!("there is no role `{}`", truncate(&input.role)),
         )
     })?;
@@ -95,15 +96,15 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     if matches!(scope, Scope::Program(_) | Scope::Batch(_))
         && index.registered_parents(&scope_text).is_none()
     {
-        return Err(Error::refused(
-            "unknown_scope",
+        return Err(Error::new(
+            ErrorCode::UnknownScope,
             format!("`{scope_text}` is not registered"),
         ));
     }
     if let (Some(from), Some(until)) = (input.valid_from, input.valid_until) {
         if from >= until {
-            return Err(Error::bad_request(
-                "invalid_window",
+            return Err(Error::new(
+                ErrorCode::InvalidWindow,
                 "`valid_from` must be before `valid_until`",
             ));
         }
@@ -116,8 +117,8 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
         kind.is_some_and(|k| scope.kind() == k || scope.kind().can_contain(k))
     });
     if !applicable {
-        return Err(Error::refused(
-            "role_not_applicable",
+        return Err(Error::new(
+            ErrorCode::RoleNotApplicable,
             format!(
                 "role `{}` grants nothing on a {} scope like `{scope_text}`",
                 role.def.name,
@@ -136,8 +137,8 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
                         || Scope::parse(p).is_ok_and(|s| s.org() == Some(org.as_str()))
                 });
         if !inside {
-            return Err(Error::refused(
-                "role_outside_org",
+            return Err(Error::new(
+                ErrorCode::RoleOutsideOrg,
                 format!(
                     "role `{}` belongs to org `{org}` and can only be assigned inside it",
                     role.def.name
@@ -231,7 +232,7 @@ async fn bulk(
     status: impl Fn(&Outcome, bool) -> &'static str,
 ) -> Result<BulkResult> {
     if items.is_empty() {
-        return Err(Error::bad_request("empty_request", "no assignments given"));
+        return Err(Error::new(ErrorCode::EmptyRequest, "no assignments given"));
     }
     let vetted: Vec<Result<Assignment>> =
         items.iter().map(|item| vet(index, actor, item)).collect();
@@ -353,7 +354,7 @@ pub fn scopes(
     let kind = match kind {
         None => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
-            Error::bad_request("invalid_kind", format!("unknown scope kind `{}` (instance, org, course, library, program, batch, enterprise)", truncate(k)))
+            Error::new(ErrorCode::InvalidKind, format!("unknown scope kind `{}` (instance, org, course, library, program, batch, enterprise)", truncate(k)))
         })?),
     };
     Ok(index.scopes(subject, action, kind, now()))
@@ -373,8 +374,8 @@ pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> 
     check_username(&user.username)?;
     if let Some(email) = &user.email {
         if email.len() > 254 || !email.contains('@') {
-            return Err(Error::bad_request(
-                "invalid_email",
+            return Err(Error::new(
+                ErrorCode::InvalidEmail,
                 format!("`{}` is not an email address", truncate(email)),
             ));
         }
@@ -399,8 +400,8 @@ pub async fn retire_user(node: &Node, actor: &Actor, username: &str) -> Result<u
         .await?;
     match committed.outcomes.first() {
         Some(Outcome::Applied { .. }) => Ok(committed.revision),
-        _ => Err(Error::not_found(
-            "user_not_found",
+        _ => Err(Error::new(
+            ErrorCode::UserNotFound,
             format!("there is no user or assignment for `{username}`"),
         )),
     }
