@@ -103,6 +103,11 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         by: Of<'_>,
     ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
+    /// The role named `name` as stored, if there is one.
+    fn role(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<RoleDef>, StoreError>> + Send;
     /// The distinct scopes where `role` is assigned, sorted by bytes on both dialects.
     fn role_scopes(
         &mut self,

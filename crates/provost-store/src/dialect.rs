@@ -156,6 +156,18 @@ macro_rules! write_tx {
                     .collect())
             }
 
+            async fn role(
+                &mut self,
+                name: &str,
+            ) -> Result<Option<provost_engine::RoleDef>, $crate::err::StoreError> {
+                match $crate::commit::WriteTx::get_named(self, $crate::commit::Table::Roles, name)
+                    .await?
+                {
+                    Some(body) => Ok(Some(serde_json::from_str(&body)?)),
+                    None => Ok(None),
+                }
+            }
+
             async fn role_scopes(
                 &mut self,
                 role: &str,

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
-use provost_engine::Change;
+use provost_engine::{Change, RoleDef};
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
 use crate::commit::{self, Pending};
@@ -86,6 +86,14 @@ impl Tx<'_> {
     pub async fn audit(&mut self, entry: AppAudit) -> Result<u64, StoreError> {
         let pending = &mut self.pending;
         let result = on_conn!(self, c => commit::audit(c, pending, entry).await);
+        self.failed |= result.is_err();
+        result
+    }
+
+    /// The role named `name` as this transaction sees it: it holds the write lock, so the role
+    /// cannot change before it commits.
+    pub async fn role(&mut self, name: &str) -> Result<Option<RoleDef>, StoreError> {
+        let result = on_conn!(self, c => commit::WriteTx::role(c, name).await);
         self.failed |= result.is_err();
         result
     }

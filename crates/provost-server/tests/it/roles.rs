@@ -379,3 +379,109 @@ async fn an_assignment_racing_a_role_growth_is_seen_by_the_check() {
     drop(server);
     drop(db);
 }
+
+/// The symmetric race: an assignment vetted against the role as it was, committed after another
+/// process grew the role. `tina` manages the course team and holds `helper`'s permissions, but
+/// not what `helper` gains; her assignment of it waits for the write lock while the growth
+/// holds it. Committed as vetted, it would give `hugo` the gained permission at a scope nobody
+/// checked (the growth's own check cannot see an assignment not yet committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_growing_while_an_assignment_waits_is_seen_by_the_assignment() {
+    use sqlx::Connection;
+
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let server = crate::support::start_on(&db.url).await;
+    for (name, permissions) in [
+        ("helper", json!(["courses.view_course"])),
+        (
+            "team_lead",
+            json!(["courses.view_course", "courses.manage_course_team"]),
+        ),
+    ] {
+        server
+            .as_admin()
+            .post(
+                "/api/v1/roles",
+                json!({ "name": name, "permissions": permissions }),
+            )
+            .await
+            .expect_status(201);
+    }
+    server
+        .assign(json!([{ "subject": "tina", "role": "team_lead", "scope": COURSE }]))
+        .await;
+
+    let other = provost_store::Store::connect(&db.url)
+        .await
+        .expect("second store");
+    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let growing = tokio::spawn(async move {
+        let written = other
+            .write("other", |tx| {
+                Box::pin(async move {
+                    let role = provost_engine::RoleDef {
+                        name: "helper".into(),
+                        description: String::new(),
+                        permissions: vec![
+                            "courses.view_course".into(),
+                            "courses.edit_course_content".into(),
+                        ],
+                        builtin: false,
+                        org: None,
+                    };
+                    tx.apply(&provost_engine::Change::RolePut { role }).await?;
+                    let _ = locked.send(());
+                    let _ = released.await;
+                    Ok::<_, provost_store::StoreError>(())
+                })
+            })
+            .await;
+        other.close().await;
+        written.map(|w| w.revision)
+    });
+    is_locked.await.expect("the other writer holds the lock");
+
+    let tina = server.as_user("tina");
+    let item = json!({ "assignments": [{ "subject": "hugo", "role": "helper", "scope": COURSE }] });
+    let assign = tina.post("/api/v1/assignments", item.clone());
+    let let_go = async {
+        // Commit the growth only once the assignment waits for the write lock.
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("pg_locks");
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let _ = release.send(());
+    };
+    let (assigned, ()) = tokio::join!(assign, let_go);
+    growing.await.expect("the other writer").expect("grown");
+    let assigned = assigned.expect(409, "conflict");
+    assert_eq!(
+        assigned.body["error"]["details"]["items"][0]["error"]["code"],
+        "conflict"
+    );
+    assert!(
+        !server
+            .allows("hugo", "courses.edit_course_content", COURSE)
+            .await
+    );
+    // Retried, the assignment is vetted against the grown role: tina does not hold all of it.
+    tina.post("/api/v1/assignments", item)
+        .await
+        .expect(403, "forbidden");
+    assert!(!server.allows("hugo", "courses.view_course", COURSE).await);
+    drop(server);
+    drop(db);
+}

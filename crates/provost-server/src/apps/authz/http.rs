@@ -120,6 +120,23 @@ fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> 
     if applied {
         return Ok((StatusCode::MULTI_STATUS, Json(result)));
     }
+    let all_are = |code: &str| {
+        result
+            .items
+            .iter()
+            .filter_map(|i| i.error.as_ref())
+            .all(|e| e.code == code)
+    };
+    if all_are("conflict") {
+        // Only roles that changed under the request stood in the way: trying again may succeed.
+        let details = json!({ "items": result.items, "revision": result.revision });
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "a role changed while assigning; retry",
+        )
+        .with_details(details));
+    }
     let forbidden = !skipped
         && result.items.iter().all(|i| {
             i.error
@@ -142,6 +159,7 @@ fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> 
     responses((status = 200, description = "every item applied", body = BulkResult),
         (status = 207, description = "some items applied; the others carry their error", body = BulkResult),
         (status = 403, description = "no item may be changed by the caller; `details.items` has each", body = ErrorBody),
+        (status = 409, description = "nothing applied: a role changed while assigning; retry", body = ErrorBody),
         (status = 422, description = "nothing applied (`nothing_applied`, `atomic_refused`); `details.items` has each", body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,

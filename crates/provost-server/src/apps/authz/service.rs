@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use provost_engine::{
     canonical_scope, Assignment, Change, Claims, Explanation, Index, Kind, Scope, User,
 };
-use provost_store::{AssignmentFilter, AuditFilter, LogEntry, Outcome};
+use provost_store::{AssignmentFilter, AuditFilter, Committed, LogEntry, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -177,13 +177,12 @@ pub async fn assign(
     items: &[AssignmentInput],
     atomic: bool,
 ) -> Result<BulkResult> {
-    let index = node.index();
     bulk(
         node,
         actor,
-        &index,
         items,
         atomic,
+        true,
         |a| Change::AssignmentAdd { assignment: a },
         |outcome, before| match (outcome, before) {
             (Outcome::Unchanged, _) => "exists",
@@ -201,7 +200,6 @@ pub async fn unassign(
     items: &[AssignmentInput],
     atomic: bool,
 ) -> Result<BulkResult> {
-    let index = node.index();
     let change = |a: Assignment| Change::AssignmentRemove {
         subject: a.subject,
         role: a.role,
@@ -210,9 +208,9 @@ pub async fn unassign(
     bulk(
         node,
         actor,
-        &index,
         items,
         atomic,
+        false,
         change,
         |outcome, _| match outcome {
             Outcome::Unchanged => "not_found",
@@ -225,15 +223,16 @@ pub async fn unassign(
 async fn bulk(
     node: &Node,
     actor: &Actor,
-    index: &Index,
     items: &[AssignmentInput],
     atomic: bool,
+    grants: bool,
     to_change: impl Fn(Assignment) -> Change,
     status: impl Fn(&Outcome, bool) -> &'static str,
 ) -> Result<BulkResult> {
     if items.is_empty() {
         return Err(Error::new(ErrorCode::EmptyRequest, "no assignments given"));
     }
+    let index = &node.index();
     let vetted: Vec<Result<Assignment>> =
         items.iter().map(|item| vet(index, actor, item)).collect();
     let any_error = vetted.iter().any(|v| v.is_err());
@@ -261,12 +260,41 @@ async fn bulk(
         .enumerate()
         .filter_map(|(i, v)| Some((i, v.as_ref().ok()?.clone())))
         .collect();
-    let changes: Vec<Change> = good.iter().map(|(_, a)| to_change(a.clone())).collect();
-    let committed = node.commit(&actor.username, &changes).await?;
+    let (committed, changed) = if grants && !good.is_empty() {
+        write_unless_roles_changed(node, actor, index, &good, atomic, &to_change).await?
+    } else {
+        let changes: Vec<Change> = good.iter().map(|(_, a)| to_change(a.clone())).collect();
+        (node.commit(&actor.username, &changes).await?, Vec::new())
+    };
+    let (good, conflicts): (Vec<_>, Vec<_>) = good
+        .into_iter()
+        .partition(|(_, a)| !changed.contains(&a.role));
+    if atomic && !conflicts.is_empty() {
+        let items = (0..items.len())
+            .map(|i| match conflicts.iter().find(|(c, _)| *c == i) {
+                Some((_, a)) => item_error(i, &role_changed(&a.role)),
+                None => ItemResult {
+                    index: i,
+                    status: "skipped",
+                    assignment: None,
+                    error: None,
+                },
+            })
+            .collect();
+        return Ok(BulkResult {
+            items,
+            revision: committed.revision,
+        });
+    }
     let mut results: Vec<ItemResult> = vetted
         .iter()
         .enumerate()
         .filter_map(|(i, v)| v.as_ref().err().map(|e| item_error(i, e)))
+        .chain(
+            conflicts
+                .iter()
+                .map(|(i, a)| item_error(*i, &role_changed(&a.role))),
+        )
         .collect();
     for ((i, assignment), outcome) in good.into_iter().zip(&committed.outcomes) {
         let before = match outcome {
@@ -288,6 +316,73 @@ async fn bulk(
         items: results,
         revision: committed.revision,
     })
+}
+
+/// Writes the vetted grants in one transaction, unless a role among them changed since `index`
+/// (the snapshot they were vetted against): under the write lock the roles are read as stored,
+/// and items of a role whose closure differs are left out (all of them with `atomic`). Returns
+/// what was committed and the roles that changed. Without this a role grown between the vet and
+/// the commit would hand out its new permissions at a scope nobody checked: the growth's own check
+/// cannot see an assignment that is not committed yet.
+async fn write_unless_roles_changed(
+    node: &Node,
+    actor: &Actor,
+    index: &Index,
+    good: &[(usize, Assignment)],
+    atomic: bool,
+    to_change: &impl Fn(Assignment) -> Change,
+) -> Result<(Committed, Vec<String>)> {
+    let policy = index.policy();
+    let mut roles: Vec<&str> = good.iter().map(|(_, a)| a.role.as_str()).collect();
+    roles.sort_unstable();
+    roles.dedup();
+    let all: Vec<Change> = good.iter().map(|(_, a)| to_change(a.clone())).collect();
+    let written = node
+        .write(&actor.username, |tx| {
+            Box::pin(async move {
+                let mut changed = Vec::new();
+                for role in roles {
+                    let vetted = policy.role_id(role).and_then(|id| policy.role(id));
+                    let stored = tx.role(role).await?;
+                    let same = match (vetted, stored) {
+                        (Some(vetted), Some(stored)) => policy
+                            .closure_of(&stored.permissions)
+                            .is_ok_and(|closure| closure == vetted.closure),
+                        _ => false,
+                    };
+                    if !same {
+                        changed.push(role.to_owned());
+                    }
+                }
+                if atomic && !changed.is_empty() {
+                    return Ok((Vec::new(), changed));
+                }
+                let changes: Vec<Change> = good
+                    .iter()
+                    .zip(all)
+                    .filter(|((_, a), _)| !changed.contains(&a.role))
+                    .map(|(_, change)| change)
+                    .collect();
+                Ok((tx.apply_all(&changes).await?, changed))
+            })
+        })
+        .await?;
+    let (outcomes, changed) = written.value;
+    Ok((
+        Committed {
+            revision: written.revision,
+            outcomes,
+            entries: written.entries,
+        },
+        changed,
+    ))
+}
+
+fn role_changed(role: &str) -> Error {
+    Error::conflict(
+        "conflict",
+        format!("role `{role}` changed while assigning; retry"),
+    )
 }
 
 /// The answer to a check, with the reasons when asked.
