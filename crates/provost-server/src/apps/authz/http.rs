@@ -120,22 +120,18 @@ fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> 
     if applied {
         return Ok((StatusCode::MULTI_STATUS, Json(result)));
     }
-    let all_are = |code: &str| {
-        result
-            .items
-            .iter()
-            .filter_map(|i| i.error.as_ref())
-            .all(|e| e.code == code)
-    };
-    if all_are("conflict") {
+    let all_conflicts = result
+        .items
+        .iter()
+        .filter_map(|i| i.error.as_ref())
+        .all(|e| e.code == ErrorCode::Conflict);
+    if all_conflicts {
         // Only roles that changed under the request stood in the way: trying again may succeed.
         let details = json!({ "items": result.items, "revision": result.revision });
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "a role changed while assigning; retry",
-        )
-        .with_details(details));
+        return Err(
+            ApiError::new(ErrorCode::Conflict, "a role changed while assigning; retry")
+                .with_details(details),
+        );
     }
     let forbidden = !skipped
         && result.items.iter().all(|i| {

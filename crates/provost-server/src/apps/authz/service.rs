@@ -379,8 +379,8 @@ async fn write_unless_roles_changed(
 }
 
 fn role_changed(role: &str) -> Error {
-    Error::conflict(
-        "conflict",
+    Error::new(
+        ErrorCode::Conflict,
         format!("role `{role}` changed while assigning; retry"),
     )
 }
