@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark and the report, on loopback only: Provost, cedar-policy and casbin-rs on one
 # generated workload at each size (each engine and size in a process of its own), HTTP load on a
-# release `provost serve`, then bench/README.md and its charts.
+# release `provost serve`, then the tables in bench/results.md and their charts (bench/README.md,
+# what the tables mean, is written by hand).
 #
 #   bench/run.sh                          # all of it: sizes 10 k, 100 k, 1 M, 10 M
 #   SIZES="10000 100000" bench/run.sh     # a quicker subset

@@ -1,4 +1,4 @@
-//! Provost beside casbin-rs and cedar-policy: one dataset, one query mix, three engines, the report.
+//! Provost beside casbin-rs and cedar-policy: one dataset, one query mix, three engines, the result tables.
 
 pub mod agree;
 pub mod dataset;
@@ -6,6 +6,6 @@ pub mod engines;
 pub mod measure;
 pub mod plot;
 pub mod queries;
-pub mod readme;
 pub mod report;
 pub mod results;
+pub mod tables;

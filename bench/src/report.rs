@@ -1,5 +1,5 @@
-//! The report: bench/README.md from the measured results, with extrapolations marked and every
-//! target judged met or missed.
+//! The figures behind bench/results.md: measured or extrapolated (and marked), formatted, and the
+//! load runs and machine they come from.
 
 use std::fmt::Write as _;
 use std::path::Path;

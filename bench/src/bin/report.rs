@@ -1,13 +1,14 @@
-//! Rewrites bench/README.md and its SVG charts from the results under target/bench/.
+//! Rewrites bench/results.md (the measured tables) and its SVG charts from the results under
+//! target/bench/. bench/README.md, the prose, is written by hand and is never touched.
 //!
 //! `report [--results DIR] [--http DIR] [--bench DIR] [--elapsed SECS]`
 
 use std::path::PathBuf;
 
 use provost_bench::engines::BoxError;
-use provost_bench::readme::{self, Inputs};
 use provost_bench::report::{read_load_runs, Machine, ServerFacts};
 use provost_bench::results::read_all;
+use provost_bench::tables::{self, Inputs};
 
 fn main() -> Result<(), BoxError> {
     let mut results = PathBuf::from("target/bench/results");
@@ -43,10 +44,10 @@ fn main() -> Result<(), BoxError> {
         server,
         machine: Machine::here(),
         elapsed_secs,
-        notes: std::fs::read_to_string(bench.join("notes.md")).unwrap_or_default(),
     };
-    readme::charts(&inputs, &bench)?;
-    std::fs::write(bench.join("README.md"), readme::render(&inputs))?;
-    eprintln!("wrote {}", bench.join("README.md").display());
+    tables::charts(&inputs, &bench)?;
+    let out = bench.join("results.md");
+    std::fs::write(&out, tables::render(&inputs))?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }

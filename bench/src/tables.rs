@@ -1,4 +1,5 @@
-//! Writes bench/README.md and its charts from the results under target/bench/.
+//! The table writer: bench/results.md (measured tables only) and its charts, from the results
+//! under target/bench/. What each table means is bench/README.md's job, written by hand.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,8 +21,6 @@ pub struct Inputs {
     pub machine: Machine,
     /// Wall time of the whole `bench/run.sh`, if it said.
     pub elapsed_secs: Option<f64>,
-    /// bench/notes.md: what the profiles say, written by hand.
-    pub notes: String,
 }
 
 fn color(engine: &str) -> RGBColor {
@@ -64,30 +63,16 @@ pub fn charts(inputs: &Inputs, dir: &Path) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// bench/results.md: a heading and a table per measurement, nothing else.
 pub fn render(inputs: &Inputs) -> String {
-    let mut out = String::new();
+    let mut out = String::from(
+        "<!-- Written by bench/run.sh (the `report` binary, bench/src/tables.rs); do not edit. \
+         What each table measures and how to read it: README.md. -->\n\n\
+         # Benchmark results\n\n",
+    );
     let runs = &inputs.runs;
     let sizes = sizes(runs);
-    let elapsed = inputs
-        .elapsed_secs
-        .map(|s| {
-            format!(
-                " The last full run took {:.1} minutes, release build included.",
-                s / 60.0
-            )
-        })
-        .unwrap_or_default();
-    let _ = write!(
-        out,
-        "# Benchmarks: Provost beside casbin-rs and cedar-policy\n\n\
-         ```sh\nbench/run.sh                 # everything below: build, engines, HTTP load, this file and its charts\n\
-         SIZES=\"10000 100000\" bench/run.sh   # a quicker subset\n```\n\n\
-         This file is written by `bench/run.sh` (its last step, the `report` binary); edit \
-         `bench/notes.md` or `bench/src/readme.rs` instead.{elapsed} Results land as JSON under \
-         `target/bench/`.\n\n"
-    );
-    machine(&mut out, &inputs.machine);
-    formulations(&mut out);
+    machine(&mut out, &inputs.machine, inputs.elapsed_secs);
     dataset(&mut out, runs, &sizes);
     agreement(&mut out, runs, &sizes);
     checks(&mut out, runs, &sizes);
@@ -95,62 +80,36 @@ pub fn render(inputs: &Inputs) -> String {
     memory_section(&mut out, runs, &sizes);
     http(&mut out, inputs);
     targets(&mut out, inputs, &sizes);
-    out.push_str("## What bounds the misses, and what would move them\n\n");
-    out.push_str(inputs.notes.trim());
-    out.push('\n');
     out
 }
 
-fn machine(out: &mut String, m: &Machine) {
-    let _ = write!(
+fn machine(out: &mut String, m: &Machine, elapsed_secs: Option<f64>) {
+    out.push_str("## Machine\n\n");
+    let took = elapsed_secs.map_or("—".to_owned(), |s| format!("{:.1} min", s / 60.0));
+    let row = vec![
+        m.cores.to_string(),
+        m.cpu.clone(),
+        m.ram.clone(),
+        m.kernel.clone(),
+        m.rustc.clone(),
+        took,
+    ];
+    table(
         out,
-        "## Machine\n\n{} cores of {}, {} RAM, {}, {}. Every engine runs single-threaded; the \
-         HTTP load generator (oha) shares the two cores with the server.\n\n",
-        m.cores, m.cpu, m.ram, m.kernel, m.rustc
-    );
-}
-
-fn formulations(out: &mut String) {
-    out.push_str(
-        "## The same decisions, three ways\n\n\
-         - **Provost**: `provost_engine::Index` with the real default policy \
-         (`policy/default.toml`), one `AssignmentAdd` per assignment; `allowed(subject, action, scope, at)`.\n\
-         - **casbin-rs** (2.20): the Open edX authz model of openedx-authz \
-         (`engine/config/model.conf`: `g = _, _, _` user → role in a scope, `g2` action implication, \
-         matcher `(g(r.sub, p.sub, r.scope) || g(r.sub, p.sub, \"*\")) && keyMatch(r.scope, p.scope) && \
-         (r.act == p.act || g2(p.act, r.act))`, deny-override effect) without its Python \
-         `custom_check` hook (staff/superuser bypass; the dataset has neither). One `p` line per \
-         role and permission with the kind's pattern (`course-v1:*`, `lib:*`), one `g2` per \
-         implication, one `g` per assignment whose domain is the scope; inheritance is spelled \
-         with `keyMatch` domain patterns as openedx-authz does (org → `course-v1:OrgN+*` and \
-         `lib:OrgN:*`, globs as they are, instance `*`), with `key_match` as the role manager's \
-         domain matching function.\n\
-         - **cedar-policy** (4): scopes are entities in a hierarchy (`Course` → `CourseGlob` → \
-         `Org` → `Instance`, `Library` → `LibraryGlob` → `Org`); a user's attribute named after a \
-         role is the set of scopes where they hold it; one policy per role, \
-         `permit(principal, action in Action::\"role:R\", resource is Course) when { principal has R \
-         && resource in principal.R };`, so the policy set is fixed (8 policies) whatever the data; \
-         actions are grouped so that `action in Action::\"role:R\"` is the role's closure under \
-         implication. Requests are built before timing; only `is_authorized` is timed.\n\n\
-         Only the eight roles the dataset hands out are translated for the peers; Provost holds \
-         its whole default policy. Queries ask about courses and libraries at one instant (no \
-         assignment has a time window).\n\n",
+        &[
+            "cores",
+            "CPU",
+            "RAM",
+            "kernel",
+            "rustc",
+            "whole run (build included)",
+        ],
+        &[row],
     );
 }
 
 fn dataset(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
-    out.push_str(
-        "## Dataset\n\n\
-         Generated with ChaCha8 from a fixed seed (`bench/src/dataset.rs`): an org per 4 000 \
-         assignments (at least 5), each with 100 courses and 10 libraries; users hold 1 role \
-         (70 %), 2–4 (20 %), 5–20 (9 %) or 20–200 (1 %), mostly in their home org, big orgs more \
-         often. Of the assignments, 88 % are course roles at a course (auditor 30 %, editor 25 %, \
-         staff 35 %, admin 10 %), 8 % library roles at a library, 2.5 % at an org (`org:OrgN`), \
-         1.5 % globs (`course-v1:OrgN+*`, `lib:OrgN:*`) and a few admins at `*`. \
-         Queries: half about a role someone holds (at the course, or a course or library its org, \
-         glob or instance reaches; one in ten of the other kind; any action of the scope's kind), \
-         half random users (one in twenty unknown), actions and scopes.\n\n",
-    );
+    out.push_str("## Dataset\n\n");
     let rows: Vec<Vec<String>> = sizes
         .iter()
         .filter_map(|&s| run(runs, "provost", s))
@@ -191,14 +150,7 @@ fn dataset(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
 }
 
 fn agreement(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
-    out.push_str(
-        "## Agreement first\n\n\
-         Before anything is timed, each peer answers the agreement queries and its answers are \
-         compared with Provost's, built in the same process after the peer's memory was read; \
-         the first difference stops the run with the query printed. casbin-rs also answers the \
-         lookups, compared the same way. Where casbin's time budget ran out, fewer queries were \
-         compared, as the table says.\n\n",
-    );
+    out.push_str("## Agreement\n\n");
     let mut rows = Vec::new();
     for &s in sizes {
         for engine in ["cedar", "casbin"] {
@@ -229,19 +181,7 @@ fn agreement(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
 }
 
 fn checks(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
-    out.push_str(
-        "## Check latency\n\n\
-         Provost and Cedar answer the same 4 096 mixed queries; casbin-rs, too slow to ask \
-         twice, is timed on its agreement queries (the same mix from another seed), one call \
-         after another until its time budget is spent. **Per call**: each call timed on its own \
-         (Provost and Cedar: 20 rounds over the queries after one to warm up, less the cost of \
-         reading the clock), median and 99th percentile. **Mix**: the mean cost of a check over the mix — criterion for Provost \
-         and Cedar (50 samples over 3 s, calls cycling through the queries; its median sample), \
-         the mean call for casbin-rs. A few users hold hundreds of roles and are asked about \
-         often, so the mix is well above the median call. Ratios are of medians, then of mixes. \
-         Where casbin-rs was not run, its figures are scaled linearly from its largest run and \
-         marked *extrapolated*.\n\n",
-    );
+    out.push_str("## Check latency\n\n");
     let mut rows = Vec::new();
     for &s in sizes {
         let per_call = |engine: &str| match (run(runs, engine, s), check_ns(runs, engine, s)) {
@@ -306,41 +246,17 @@ fn checks(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
         ],
         &rows,
     );
-    let k = growth_exponent(runs, "casbin");
-    let extrapolated = sizes
-        .iter()
-        .any(|&s| check_ns(runs, "casbin", s).is_some_and(|f| f.extrapolated));
-    match k {
-        Some(k) if extrapolated => {
-            let _ = writeln!(
-                out,
-                "casbin-rs's median call grew as size^{k:.2} between its two largest measured \
-                 sizes; the linear extrapolation (size^1) past them is in casbin's favour.\n"
-            );
-        }
-        Some(k) => {
-            let _ = writeln!(
-                out,
-                "casbin-rs's median call grew as size^{k:.2} between its two largest sizes.\n"
-            );
-        }
-        None => {}
+    if let Some(k) = growth_exponent(runs, "casbin") {
+        let _ = writeln!(
+            out,
+            "casbin-rs median call ∝ size^{k:.2} between its two largest measured sizes.\n"
+        );
     }
     out.push_str("![check latency against dataset size](check-latency.svg)\n\n");
 }
 
 fn lookups(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
-    out.push_str(
-        "## Lookups\n\n\
-         `scopes(subject, action)` (where may this user act) and `who(action, scope)` (who may act \
-         here), 200 of each about held roles, each call timed on its own; medians. casbin-rs has \
-         no working equivalent under a domain model (`get_implicit_users_for_permission` asks `g` \
-         without a domain and finds nobody), so its side is what an application would write with \
-         casbin's API: for `scopes`, the user's `g` lines (`get_filtered_grouping_policy`) kept \
-         where `enforce` allows; for `who`, every subject with a `g` line whose domain pattern \
-         matches, kept where `enforce` allows. Its answers are compared with Provost's. Cedar has \
-         no lookup API.\n\n",
-    );
+    out.push_str("## Lookups\n\n");
     let mut rows = Vec::new();
     for &s in sizes {
         let Some(p) = run(runs, "provost", s) else {
@@ -387,14 +303,7 @@ fn lookups(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
 }
 
 fn memory_section(out: &mut String, runs: &[EngineRun], sizes: &[usize]) {
-    out.push_str(
-        "## Memory and build time\n\n\
-         Each engine at each size runs in a fresh process (`compare`); the figure is the growth of \
-         its resident memory (VmRSS) while the engine is built from the generated dataset, \
-         allocator slack and build temporaries included. Input the engine keeps (casbin's policy \
-         lines, Cedar's entities) is made inside that window; Provost's `Change` list, which it \
-         only reads, before it.\n\n",
-    );
+    out.push_str("## Memory and build time\n\n");
     let mut rows = Vec::new();
     for &s in sizes {
         let mut row = vec![size_label(s)];
@@ -426,23 +335,39 @@ fn http(out: &mut String, inputs: &Inputs) {
         out.push_str("Not run.\n\n");
         return;
     };
-    let _ = write!(
+    let loaded = server.rss_kib_loaded as f64 * 1024.0;
+    let empty = server.rss_kib_empty as f64 * 1024.0;
+    table(
         out,
-        "`provost serve` (release build, SQLite) on {} assignments written by `fill` \
-         ({:.0} s, 10 000 changes a commit; the node loaded them in {:.1} s at start), driven on \
-         loopback by oha for {} s a run over {} connections, at fixed rates (`-q`, with oha's \
-         latency correction against coordinated omission) and at full speed. Bodies are the mixed \
-         queries ({:.0} % allowed), sent in turn, as a service token asking for users: `check` is \
-         `POST /api/v1/check` with one query, `batch` is `POST /api/v1/check/batch` with {}. \
-         The server's answers to one check and one batch are compared with the engine's first. \
-         Latencies are oha's, per request.\n\n",
-        size_label(server.size),
-        server.fill_secs,
-        server.start_secs,
-        server.duration_secs,
-        server.connections,
-        server.allowed_share * 100.0,
-        server.batch_size,
+        &[
+            "assignments",
+            "filled in",
+            "loaded at start in",
+            "RSS with the data",
+            "RSS, default policy only",
+            "bytes/assignment (data / whole process)",
+            "oha runs",
+            "queries allowed",
+            "checks per batch",
+        ],
+        &[vec![
+            size_label(server.size),
+            format!("{:.0} s", server.fill_secs),
+            format!("{:.1} s", server.start_secs),
+            bytes(loaded),
+            bytes(empty),
+            format!(
+                "{:.0} / {:.0}",
+                (loaded - empty) / server.size as f64,
+                loaded / server.size as f64
+            ),
+            format!(
+                "{} s over {} connections",
+                server.duration_secs, server.connections
+            ),
+            format!("{:.0} %", server.allowed_share * 100.0),
+            server.batch_size.to_string(),
+        ]],
     );
     let rows: Vec<Vec<String>> = inputs
         .load
@@ -474,17 +399,6 @@ fn http(out: &mut String, inputs: &Inputs) {
             "success",
         ],
         &rows,
-    );
-    let loaded = server.rss_kib_loaded as f64 * 1024.0;
-    let empty = server.rss_kib_empty as f64 * 1024.0;
-    let _ = write!(
-        out,
-        "Server memory (VmRSS after start): {} with the data, {} with the default policy only: \
-         {:.0} bytes per assignment for the data, {:.0} counting the whole process.\n\n",
-        bytes(loaded),
-        bytes(empty),
-        (loaded - empty) / server.size as f64,
-        loaded / server.size as f64,
     );
 }
 
@@ -603,4 +517,115 @@ fn targets(out: &mut String, inputs: &Inputs, sizes: &[usize]) {
         }
     }
     table(out, &["target", "figure", "verdict"], &rows);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One engine's run, as `compare` writes it (the figures are made up, and round).
+    fn run_json(engine: &str, size: usize, median_ns: f64, rss_bytes: u64) -> EngineRun {
+        let loop_timing = |ns: f64| {
+            serde_json::json!({"method": "timed_loop", "queries": 200, "median_ns": ns,
+                               "mean_ns": ns, "p99_ns": ns * 2.0})
+        };
+        let casbin = engine == "casbin";
+        serde_json::from_value(serde_json::json!({
+            "engine": engine, "size": size,
+            "census": {"users": size / 4, "orgs": 5, "courses": 500, "libraries": 50,
+                       "at_course": size - 100, "at_library": 60, "at_org": 30, "at_glob": 9,
+                       "at_instance": 1, "max_per_user": 191},
+            "build_secs": 0.5, "rss_bytes": rss_bytes,
+            "agreement": {"checks": 4000, "allowed": 866, "lookups": if casbin { 277 } else { 0 }},
+            "check": if casbin { loop_timing(median_ns) } else {
+                serde_json::json!({"method": "criterion", "queries": 4096,
+                                   "median_ns": median_ns * 1.5, "mean_ns": median_ns * 1.5})
+            },
+            "check_per_call": if casbin { serde_json::Value::Null } else { loop_timing(median_ns) },
+            "scopes": if engine == "cedar" { serde_json::Value::Null } else { loop_timing(median_ns * 2.0) },
+            "who": if engine == "cedar" { serde_json::Value::Null } else { loop_timing(median_ns * 10.0) },
+            "load_average": 1.0,
+        }))
+        .expect("fixture run")
+    }
+
+    fn fixture() -> Inputs {
+        let mut runs = vec![
+            run_json("provost", 10_000, 200.0, 2_000_000),
+            run_json("provost", 100_000, 250.0, 20_000_000),
+            run_json("cedar", 10_000, 12_000.0, 30_000_000),
+            run_json("cedar", 100_000, 12_500.0, 200_000_000),
+            run_json("casbin", 10_000, 2_000_000.0, 15_000_000),
+        ];
+        runs.sort_by(|a, b| (&a.engine, a.size).cmp(&(&b.engine, b.size)));
+        let server: ServerFacts = serde_json::from_value(serde_json::json!({
+            "size": 100_000, "rss_kib_loaded": 51_200, "rss_kib_empty": 25_600,
+            "start_secs": 0.1, "fill_secs": 5.0, "batch_size": 100, "allowed_share": 0.21,
+            "connections": 32, "duration_secs": 10,
+        }))
+        .expect("fixture server");
+        let load = LoadRun {
+            endpoint: "batch".to_owned(),
+            rate: Some(400),
+            requests_per_sec: 400.0,
+            checks_per_sec: 40_000.0,
+            p50_ms: 0.5,
+            p95_ms: 0.6,
+            p99_ms: 0.7,
+            success_rate: 1.0,
+            requests: 4000,
+        };
+        Inputs {
+            runs,
+            load: vec![load],
+            server: Some(server),
+            machine: Machine {
+                cores: 2,
+                cpu: "Test CPU".to_owned(),
+                ram: "1.0 GiB".to_owned(),
+                rustc: "rustc 1.0".to_owned(),
+                kernel: "Linux 6".to_owned(),
+            },
+            elapsed_secs: Some(600.0),
+        }
+    }
+
+    #[test]
+    fn every_measurement_becomes_a_row_of_its_table() {
+        let md = render(&fixture());
+        for row in [
+            "| 2 | Test CPU | 1.0 GiB | Linux 6 | rustc 1.0 | 10.0 min |",
+            "| 10 k | 2500 | 5 | 500 | 50 | 9900 | 60 | 30 | 9 | 1 | 191 |",
+            "| 10 k | casbin | 4000 | 866 | 277 | 1.0 |",
+            // casbin was not run at 100 k: scaled linearly from 10 k, and marked.
+            "| 100 k | 250 ns / 500 ns | 375 ns | 12.5 µs / 25.0 µs | 18.8 µs | 20.00 ms *(extrapolated)* | 20.00 ms *(extrapolated)* | — | 50.0× / 50.0× | 80\u{202f}000× / 53\u{202f}333× *(extrapolated)* |",
+            "| 10 k | 400 ns (200 q) | 4.00 ms (200 q) | 10\u{202f}000× | 2.0 µs (200 q) | 20.00 ms (200 q) | 10\u{202f}000× |",
+            "| 100 k | 19 MiB (200 B/assignment), built in 0.5 s | 191 MiB (2000 B/assignment), built in 0.5 s | 143 MiB *(extrapolated)* |",
+            "| 100 k | 5 s | 0.1 s | 50 MiB | 25 MiB | 262 / 524 | 10 s over 32 connections | 21 % | 100 |",
+            "| batch | 400 req/s | 400 | 40000 | 0.50 ms | 0.60 ms | 0.70 ms | 100.00 % |",
+            "| HTTP `batch` ≥ 30 k checks/s with p99 ≤ 2 ms | 40000 checks/s with p99 0.70 ms (asked 400 req/s) | **met** |",
+            "| ≥ 100× Cedar at every size | 50.0× at worst, median calls (at 100 k; 50.0× there over the mix) | **missed** |",
+        ] {
+            assert!(md.lines().any(|l| l == row), "no row\n{row}\nin\n{md}");
+        }
+    }
+
+    #[test]
+    fn the_file_holds_tables_and_charts_not_prose() {
+        let md = render(&fixture());
+        let stray: Vec<&str> = md
+            .lines()
+            .filter(|l| !l.is_empty())
+            .filter(|l| {
+                !(l.starts_with('#')
+                    || l.starts_with('|')
+                    || l.starts_with("![")
+                    || l.starts_with("<!--")
+                    || l.starts_with("casbin-rs median call ∝ size^"))
+            })
+            .collect();
+        assert!(stray.is_empty(), "prose in results.md: {stray:?}");
+        assert!(md.contains("![check latency against dataset size](check-latency.svg)"));
+        assert!(md.contains("![memory against dataset size](memory.svg)"));
+    }
 }

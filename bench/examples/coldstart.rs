@@ -1,5 +1,5 @@
 //! Cold start: fills a database with N generated assignments (once), then times how long a node
-//! takes to load it into memory. `cargo run --release -p provost-server --example coldstart --
+//! takes to load it into memory. `cargo run --release -p provost-bench --example coldstart --
 //! DATABASE_URL [N]` (N defaults to 1000000; an already-filled database is reused).
 
 use std::time::Instant;
