@@ -1,4 +1,6 @@
-//! The shared conformance scenarios, run through the engine, with listings cross-checked.
+//! The shared conformance scenarios, run through the engine in memory, with listings
+//! cross-checked. They live with the kit, not in the engine's tests, so that the engine's own
+//! dependencies, dev ones included, stay free of I/O crates.
 
 use provost_engine::{policy_changes, Assignment, Index, PolicyDoc, ScopeRegistration, User};
 use provost_testkit::scenario::{Implementation, Outcome, Scenario};
