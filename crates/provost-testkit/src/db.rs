@@ -165,6 +165,21 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Store options that cap the SQLite database at `url` at its current size (`max_page_count`), so
+/// the next write that needs a page fails as on a full disk (SQLITE_FULL).
+pub async fn sqlite_at_capacity(url: &str) -> provost_store::StoreOptions {
+    let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&mut conn)
+        .await
+        .expect("page count");
+    conn.close().await.ok();
+    provost_store::StoreOptions {
+        sqlite_max_pages: Some(u64::try_from(pages).expect("pages")),
+        ..provost_store::StoreOptions::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

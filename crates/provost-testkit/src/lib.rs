@@ -16,7 +16,7 @@ pub mod scenario;
 pub mod server;
 
 pub use client::{enc, Answer, Client};
-pub use db::{Backend, TestDatabase};
+pub use db::{sqlite_at_capacity, Backend, TestDatabase};
 pub use scenario::{ExpectedCheck, Implementation, Outcome, Scenario};
 pub use server::{serve_node, start, start_on, start_with, test_config, Options, TestServer};
 

@@ -297,8 +297,6 @@ async fn growing_a_role_sees_an_assignment_another_process_just_committed() {
 /// would have found no assignment and let the growth through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_assignment_racing_a_role_growth_is_seen_by_the_check() {
-    use sqlx::Connection;
-
     let Some(db) = TestDatabase::postgres().await else {
         return;
     };
@@ -316,28 +314,12 @@ async fn an_assignment_racing_a_role_growth_is_seen_by_the_check() {
         .assign(json!([{ "subject": "rolf", "role": "authz_admin", "scope": "*" }]))
         .await;
 
-    let other = provost_store::Store::connect(&db.url)
-        .await
-        .expect("second store");
-    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
-    let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let assigning = tokio::spawn(async move {
-        let written = other
-            .write("other", |tx| {
-                Box::pin(async move {
-                    let assignment = provost_engine::Assignment::new("hugo", "helper", COURSE);
-                    tx.apply(&provost_engine::Change::AssignmentAdd { assignment })
-                        .await?;
-                    let _ = locked.send(());
-                    let _ = released.await;
-                    Ok::<_, provost_store::StoreError>(())
-                })
-            })
-            .await;
-        other.close().await;
-        written.map(|w| w.revision)
-    });
-    is_locked.await.expect("the other writer holds the lock");
+    let assignment = provost_engine::Assignment::new("hugo", "helper", COURSE);
+    let (assigning, release) = hold_write_lock(
+        &db.url,
+        provost_engine::Change::AssignmentAdd { assignment },
+    )
+    .await;
 
     let rolf = server.token("rolf");
     let grow = server.call(
@@ -346,24 +328,8 @@ async fn an_assignment_racing_a_role_growth_is_seen_by_the_check() {
         Some(&rolf),
         Some(json!({ "permissions": ["courses.view_course", "courses.edit_course_content"] })),
     );
-    let let_go = async {
-        // Commit the assignment only once the growth waits for the write lock.
-        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .expect("pg_locks");
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        let _ = release.send(());
-    };
+    // Commit the assignment only once the growth waits for the write lock.
+    let let_go = release_when_a_writer_waits(&db.url, release);
     let (grown, ()) = tokio::join!(grow, let_go);
     assigning
         .await
@@ -387,8 +353,6 @@ async fn an_assignment_racing_a_role_growth_is_seen_by_the_check() {
 /// checked (the growth's own check cannot see an assignment not yet committed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_growing_while_an_assignment_waits_is_seen_by_the_assignment() {
-    use sqlx::Connection;
-
     let Some(db) = TestDatabase::postgres().await else {
         return;
     };
@@ -413,58 +377,24 @@ async fn a_role_growing_while_an_assignment_waits_is_seen_by_the_assignment() {
         .assign(json!([{ "subject": "tina", "role": "team_lead", "scope": COURSE }]))
         .await;
 
-    let other = provost_store::Store::connect(&db.url)
-        .await
-        .expect("second store");
-    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
-    let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let growing = tokio::spawn(async move {
-        let written = other
-            .write("other", |tx| {
-                Box::pin(async move {
-                    let role = provost_engine::RoleDef {
-                        name: "helper".into(),
-                        description: String::new(),
-                        permissions: vec![
-                            "courses.view_course".into(),
-                            "courses.edit_course_content".into(),
-                        ],
-                        builtin: false,
-                        org: None,
-                    };
-                    tx.apply(&provost_engine::Change::RolePut { role }).await?;
-                    let _ = locked.send(());
-                    let _ = released.await;
-                    Ok::<_, provost_store::StoreError>(())
-                })
-            })
-            .await;
-        other.close().await;
-        written.map(|w| w.revision)
-    });
-    is_locked.await.expect("the other writer holds the lock");
+    let role = provost_engine::RoleDef {
+        name: "helper".into(),
+        description: String::new(),
+        permissions: vec![
+            "courses.view_course".into(),
+            "courses.edit_course_content".into(),
+        ],
+        builtin: false,
+        org: None,
+    };
+    let (growing, release) =
+        hold_write_lock(&db.url, provost_engine::Change::RolePut { role }).await;
 
     let tina = server.as_user("tina");
     let item = json!({ "assignments": [{ "subject": "hugo", "role": "helper", "scope": COURSE }] });
     let assign = tina.post("/api/v1/assignments", item.clone());
-    let let_go = async {
-        // Commit the growth only once the assignment waits for the write lock.
-        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .expect("pg_locks");
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        let _ = release.send(());
-    };
+    // Commit the growth only once the assignment waits for the write lock.
+    let let_go = release_when_a_writer_waits(&db.url, release);
     let (assigned, ()) = tokio::join!(assign, let_go);
     growing.await.expect("the other writer").expect("grown");
     let assigned = assigned.expect(409, "conflict");
@@ -484,4 +414,59 @@ async fn a_role_growing_while_an_assignment_waits_is_seen_by_the_assignment() {
     assert!(!server.allows("hugo", "courses.view_course", COURSE).await);
     drop(server);
     drop(db);
+}
+
+/// Another process applies `change` in a transaction that holds the database's write lock until
+/// the returned sender fires (or is dropped); returns once the lock is held, with the writer's
+/// task, which ends with the revision it committed.
+async fn hold_write_lock(
+    url: &str,
+    change: provost_engine::Change,
+) -> (
+    tokio::task::JoinHandle<Result<u64, provost_store::StoreError>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let other = provost_store::Store::connect(url)
+        .await
+        .expect("second store");
+    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let writer = tokio::spawn(async move {
+        let written = other
+            .write("other", |tx| {
+                Box::pin(async move {
+                    tx.apply(&change).await?;
+                    let _ = locked.send(());
+                    let _ = released.await;
+                    Ok::<_, provost_store::StoreError>(())
+                })
+            })
+            .await;
+        other.close().await;
+        written.map(|w| w.revision)
+    });
+    is_locked.await.expect("the other writer holds the lock");
+    (writer, release)
+}
+
+/// Fires `release` once some writer waits for PostgreSQL's write lock (an advisory lock not yet
+/// granted in this database), so the waiting request is known to be queued behind it.
+async fn release_when_a_writer_waits(url: &str, release: tokio::sync::oneshot::Sender<()>) {
+    use sqlx::Connection;
+
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("pg_locks");
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = release.send(());
 }

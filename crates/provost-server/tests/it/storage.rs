@@ -7,7 +7,6 @@ use provost_server::{Node, ServerConfig};
 use provost_store::{Store, StoreOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 use crate::support::{serve_node, start_on, test_config, TestServer, COURSE};
 use provost_testkit::relay::Relay;
@@ -57,19 +56,7 @@ async fn a_full_disk_answers_507_and_healthz_reports_it() {
         .await
         .expect("assign alice");
     setup.store().close().await;
-    let pages: i64 = {
-        let mut conn = sqlx::SqliteConnection::connect(&url)
-            .await
-            .expect("connect");
-        sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&mut conn)
-            .await
-            .expect("page count")
-    };
-    let options = StoreOptions {
-        sqlite_max_pages: Some(u64::try_from(pages).expect("pages")),
-        ..StoreOptions::default()
-    };
+    let options = provost_testkit::sqlite_at_capacity(&url).await;
     let store = Store::connect_with(&url, &options).await.expect("open");
     let node = Node::from_store(store).await.expect("node");
     let server = serve_node(node, test_config(), url, dir).await;

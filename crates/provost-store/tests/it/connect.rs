@@ -183,19 +183,7 @@ async fn read_only_stores_need_the_schema_and_never_create_it() {
 #[tokio::test]
 async fn a_full_sqlite_database_is_storage_full() {
     let db = support::sqlite().await;
-    let pages: i64 = {
-        let mut conn = sqlx::SqliteConnection::connect(&db.url)
-            .await
-            .expect("connect");
-        sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&mut conn)
-            .await
-            .expect("page count")
-    };
-    let options = StoreOptions {
-        sqlite_max_pages: Some(u64::try_from(pages).expect("pages")),
-        ..StoreOptions::default()
-    };
+    let options = provost_testkit::sqlite_at_capacity(&db.url).await;
     let full = Store::connect_with(&db.url, &options).await.expect("open");
     let users: Vec<Change> = (0..500)
         .map(|i| Change::UserPut {

@@ -63,6 +63,20 @@ impl Cli {
 /// The JWT secret of every `serve` a test starts (and of the tokens it mints).
 pub const SECRET: &str = "nodes-test-secret-0123456789abcdef";
 
+/// A superuser's token for `serve` nodes started with `SECRET`, minted by `provost token`.
+pub fn admin_token() -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
+        .args(["token", "--user", "admin", "--superuser", "--ttl", "10m"])
+        .env("PROVOST_JWT_SECRET", SECRET)
+        .output()
+        .expect("provost token runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
 /// A `provost serve` process, the address it listens on, and its "listening" log entry.
 pub struct ServeNode {
     pub child: std::process::Child,

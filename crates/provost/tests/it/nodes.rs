@@ -3,13 +3,12 @@
 //! PostgreSQL must be reachable (`scripts/test.sh` starts it); this fails when it is not, unless
 //! `PROVOST_SKIP_POSTGRES=1` skips it.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use provost_testkit::TestDatabase;
 use serde_json::{json, Value};
 
-use crate::{ServeNode, SECRET};
+use crate::{admin_token, ServeNode};
 
 const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
 
@@ -54,19 +53,6 @@ impl ServeNode {
         assert_eq!(status, 200, "{body}");
         body["revision"].as_u64().expect("revision")
     }
-}
-
-fn admin_token() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_provost"))
-        .args(["token", "--user", "admin", "--superuser", "--ttl", "10m"])
-        .env("PROVOST_JWT_SECRET", SECRET)
-        .output()
-        .expect("provost token runs");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::{Cli, ServeNode, SECRET};
+use crate::{admin_token, Cli, ServeNode, SECRET};
 
 const COURSE: &str = "course-v1:MITx+6.00x+2024T1";
 
@@ -126,20 +126,10 @@ fn audit_shows_the_newest_changes_first() {
     assert_eq!(feed, [1, 2]);
 }
 
-fn token() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_provost"))
-        .args(["token", "--user", "admin", "--superuser", "--ttl", "10m"])
-        .env("PROVOST_JWT_SECRET", SECRET)
-        .output()
-        .expect("provost token runs");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 async fn call(node: &ServeNode, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
     let answer = reqwest::Client::new()
         .request(method, format!("{}{path}", node.url))
-        .bearer_auth(token())
+        .bearer_auth(admin_token())
         .json(&body)
         .send()
         .await
