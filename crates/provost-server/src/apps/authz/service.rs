@@ -157,6 +157,16 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     })
 }
 
+/// An item left alone because another item of an atomic request was refused.
+fn skipped(index: usize) -> ItemResult {
+    ItemResult {
+        index,
+        status: "skipped",
+        assignment: None,
+        error: None,
+    }
+}
+
 fn item_error(index: usize, e: &Error) -> ItemResult {
     ItemResult {
         index,
@@ -242,12 +252,7 @@ async fn bulk(
             .enumerate()
             .map(|(i, v)| match v {
                 Err(e) => item_error(i, e),
-                Ok(_) => ItemResult {
-                    index: i,
-                    status: "skipped",
-                    assignment: None,
-                    error: None,
-                },
+                Ok(_) => skipped(i),
             })
             .collect();
         return Ok(BulkResult {
@@ -273,12 +278,7 @@ async fn bulk(
         let items = (0..items.len())
             .map(|i| match conflicts.iter().find(|(c, _)| *c == i) {
                 Some((_, a)) => item_error(i, &role_changed(&a.role)),
-                None => ItemResult {
-                    index: i,
-                    status: "skipped",
-                    assignment: None,
-                    error: None,
-                },
+                None => skipped(i),
             })
             .collect();
         return Ok(BulkResult {
