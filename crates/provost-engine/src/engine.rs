@@ -2,11 +2,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use ahash::{AHashMap, AHashSet};
 use arc_swap::ArcSwap;
 
 use crate::index::Index;
 use crate::model::Change;
-use crate::policy::{Policy, PolicyDoc};
+use crate::policy::{PermissionDef, Policy, PolicyDoc, RoleDef};
 
 /// Holds the current `Index`. Readers `snapshot()` it without locking; writers apply changes to a
 /// copy-on-write clone and publish it atomically, so a reader sees one revision, whole.
@@ -135,28 +136,39 @@ pub fn policy_diff(from: &PolicyDoc, to: &PolicyDoc, prune: bool) -> Vec<Change>
             });
         }
     }
+    // By name through maps: policies run to tens of thousands of entries.
+    let from_permissions: AHashMap<&str, &PermissionDef> = from
+        .permissions
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let from_roles: AHashMap<&str, &RoleDef> =
+        from.roles.iter().map(|r| (r.name.as_str(), r)).collect();
     for p in &to.permissions {
-        if from.permissions.iter().find(|q| q.name == p.name) != Some(p) {
+        if from_permissions.get(p.name.as_str()) != Some(&p) {
             changes.push(Change::PermissionPut {
                 permission: p.clone(),
             });
         }
     }
     for r in &to.roles {
-        if from.roles.iter().find(|q| q.name == r.name) != Some(r) {
+        if from_roles.get(r.name.as_str()) != Some(&r) {
             changes.push(Change::RolePut { role: r.clone() });
         }
     }
     if prune {
+        let to_permissions: AHashSet<&str> =
+            to.permissions.iter().map(|p| p.name.as_str()).collect();
+        let to_roles: AHashSet<&str> = to.roles.iter().map(|r| r.name.as_str()).collect();
         for r in &from.roles {
-            if r.builtin && !to.roles.iter().any(|q| q.name == r.name) {
+            if r.builtin && !to_roles.contains(r.name.as_str()) {
                 changes.push(Change::RoleRemove {
                     name: r.name.clone(),
                 });
             }
         }
         for p in &from.permissions {
-            if !to.permissions.iter().any(|q| q.name == p.name) {
+            if !to_permissions.contains(p.name.as_str()) {
                 changes.push(Change::PermissionRemove {
                     name: p.name.clone(),
                 });

@@ -99,48 +99,52 @@ impl Index {
         index
     }
 
-    /// Applies a batch of changes, recompiling the policy once at the end if it changed.
+    /// Applies a batch of changes. Policy changes are gathered and compiled once per run of
+    /// them (a policy load is one run of tens of thousands), and before any change that names a
+    /// role, so assignments always see the roles put before them.
     /// Changes that no longer make sense (an unknown role, a bad key) are skipped: they were
     /// validated before they were written, and the log must never stop a node from starting.
     pub fn apply<'c>(&mut self, revision: u64, changes: impl IntoIterator<Item = &'c Change>) {
-        let mut policy_dirty = false;
+        let mut policy_changes: Vec<&Change> = Vec::new();
         for change in changes {
-            match change {
-                Change::AppPut { .. }
-                | Change::PermissionPut { .. }
-                | Change::PermissionRemove { .. }
-                | Change::RolePut { .. }
-                | Change::RoleRemove { .. } => {
-                    if policy_dirty {
-                        Arc::make_mut(&mut self.doc).apply(change);
-                    } else {
-                        let mut doc = (*self.doc).clone();
-                        doc.apply(change);
-                        self.doc = Arc::new(doc);
-                    }
-                    policy_dirty = true;
-                    // Assignments name roles, so new roles need ids before the next change.
-                    if let Change::RolePut { .. } = change {
-                        self.recompile();
-                        policy_dirty = false;
-                    }
-                }
-                Change::UserPut { user } => self.put_user(user),
-                Change::UserRemove { username } => self.remove_user(username),
-                Change::AssignmentAdd { assignment } => self.add_assignment(assignment),
-                Change::AssignmentRemove {
-                    subject,
-                    role,
-                    scope,
-                } => self.remove_assignment(subject, role, scope),
-                Change::ScopeRegister { registration } => self.register(registration),
-                Change::ScopeRemove { scope } => self.unregister(scope),
+            if change.is_policy() {
+                policy_changes.push(change);
+                continue;
             }
+            self.apply_policy(&mut policy_changes);
+            self.apply_fact(change);
         }
-        if policy_dirty {
-            self.recompile();
-        }
+        self.apply_policy(&mut policy_changes);
         self.revision = self.revision.max(revision);
+    }
+
+    fn apply_fact(&mut self, change: &Change) {
+        match change {
+            Change::UserPut { user } => self.put_user(user),
+            Change::UserRemove { username } => self.remove_user(username),
+            Change::AssignmentAdd { assignment } => self.add_assignment(assignment),
+            Change::AssignmentRemove {
+                subject,
+                role,
+                scope,
+            } => self.remove_assignment(subject, role, scope),
+            Change::ScopeRegister { registration } => self.register(registration),
+            Change::ScopeRemove { scope } => self.unregister(scope),
+            // Gathered by `apply` and compiled together.
+            Change::AppPut { .. }
+            | Change::PermissionPut { .. }
+            | Change::PermissionRemove { .. }
+            | Change::RolePut { .. }
+            | Change::RoleRemove { .. } => {}
+        }
+    }
+
+    fn apply_policy(&mut self, changes: &mut Vec<&Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        Arc::make_mut(&mut self.doc).apply_all(changes.drain(..));
+        self.recompile();
     }
 
     fn recompile(&mut self) {

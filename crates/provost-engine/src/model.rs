@@ -115,6 +115,18 @@ pub enum Change {
 }
 
 impl Change {
+    /// Whether the change is to the policy (apps, permissions, roles) rather than to the facts.
+    pub fn is_policy(&self) -> bool {
+        matches!(
+            self,
+            Change::AppPut { .. }
+                | Change::PermissionPut { .. }
+                | Change::PermissionRemove { .. }
+                | Change::RolePut { .. }
+                | Change::RoleRemove { .. }
+        )
+    }
+
     /// The operation name, as stored in the audit log.
     pub fn op(&self) -> &'static str {
         match self {

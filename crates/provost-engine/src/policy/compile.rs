@@ -38,11 +38,27 @@ impl PermSet {
             *a |= b;
         }
     }
+    /// The permissions in this set and not in `other`.
+    pub fn without(&self, other: &PermSet) -> PermSet {
+        let words = self.0.iter().enumerate();
+        PermSet(
+            words
+                .map(|(i, w)| w & !other.0.get(i).copied().unwrap_or(0))
+                .collect(),
+        )
+    }
     pub fn iter(&self) -> impl Iterator<Item = PermId> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, bits)| {
-            (0..64)
-                .filter(move |b| bits & (1u64 << b) != 0)
-                .map(move |b| (w * 64 + b) as PermId)
+        // Set bits only, lowest first: large policies have sparse sets of thousands of words.
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let b = rest.trailing_zeros();
+                rest &= rest - 1;
+                Some((w * 64) as PermId + b)
+            })
         })
     }
 }

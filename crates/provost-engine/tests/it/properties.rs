@@ -299,4 +299,25 @@ proptest! {
         right.sort();
         prop_assert_eq!(left, right);
     }
+
+    /// A cold start reads policy and facts as one batch: the roles put in it must be compiled
+    /// before the assignments that name them, so its decisions equal those of a stepwise build.
+    #[test]
+    fn policy_and_facts_in_one_batch_decide_as_when_applied_apart(world in world()) {
+        let (apart, _) = build(&world);
+        let mut changes = policy_changes(&world.policy);
+        changes.extend(world.users.iter().map(|u| Change::UserPut { user: u.clone() }));
+        changes.extend(registrations().into_iter().map(|r| Change::ScopeRegister { registration: r }));
+        changes.extend(world.assignments.iter().map(|a| Change::AssignmentAdd { assignment: a.clone() }));
+        let mut together = Index::new();
+        together.apply(1, &changes);
+        for subject in SUBJECTS {
+            for action in actions() {
+                for scope in all_scopes() {
+                    prop_assert_eq!(together.allowed(subject, &action, scope, 50), apart.allowed(subject, &action, scope, 50),
+                        "allowed({}, {}, {})", subject, action, scope);
+                }
+            }
+        }
+    }
 }

@@ -32,14 +32,15 @@ pub async fn load_policy(
 ) -> Result<PolicyLoad> {
     require_admin(&node.index(), actor, "load policies")?;
     let doc = PolicyDoc::from_toml(text)?;
-    let current = node.index().policy_doc().clone();
+    let index = node.index();
+    let policy = index.policy();
+    let current = index.policy_doc();
     // The merged policy must compile before anything is written.
+    let changes = provost_engine::policy_diff(current, &doc, prune);
     let mut merged = current.clone();
-    let changes = provost_engine::policy_diff(&current, &doc, prune);
-    for change in &changes {
-        merged.apply(change);
-    }
-    let next = provost_engine::Policy::compile(&merged)?;
+    merged.apply_all(&changes);
+    // Recompiled from the loaded policy, so ids stay and closures compare as sets.
+    let next = policy.recompile(&merged)?;
     if changes.is_empty() {
         return Ok(PolicyLoad {
             changes: 0,
@@ -47,22 +48,14 @@ pub async fn load_policy(
         });
     }
     // Every role that gains permissions grants them wherever it is assigned.
-    let index = node.index();
-    let policy = index.policy();
     let growth: Vec<(String, Vec<String>)> = next
         .roles()
-        .map(|(_, role)| {
-            let before = policy
-                .role_id(&role.def.name)
-                .and_then(|id| policy.role(id))
-                .map(|r| policy.names(&r.closure))
-                .unwrap_or_default();
-            let gained: Vec<String> = next
-                .names(&role.closure)
-                .into_iter()
-                .filter(|p| !before.contains(p))
-                .collect();
-            (role.def.name.clone(), gained)
+        .map(|(id, role)| {
+            let gained = match policy.role(id) {
+                Some(before) => role.closure.without(&before.closure),
+                None => role.closure.clone(),
+            };
+            (role.def.name.clone(), next.names(&gained))
         })
         .filter(|(_, gained)| !gained.is_empty())
         .collect();
