@@ -113,8 +113,16 @@ fn one() -> u32 {
 pub const DEFAULT_POLICY: &str = include_str!("../../../../policy/default.toml");
 
 impl PolicyDoc {
-    /// Parses a policy file; roles in a file are built in.
+    /// Parses and compiles a whole policy; roles in a file are built in.
     pub fn from_toml(text: &str) -> Result<PolicyDoc, PolicyError> {
+        let doc = PolicyDoc::parse(text)?;
+        Policy::compile(&doc)?;
+        Ok(doc)
+    }
+
+    /// Parses a policy file without resolving its names: a file loaded over a policy may name
+    /// the apps, permissions and roles that policy defines, so it is checked merged, not alone.
+    pub fn parse(text: &str) -> Result<PolicyDoc, PolicyError> {
         let mut doc: PolicyDoc =
             toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
         if doc.version != 1 {
@@ -126,7 +134,6 @@ impl PolicyDoc {
         for role in &mut doc.roles {
             role.builtin = true;
         }
-        Policy::compile(&doc)?;
         Ok(doc)
     }
 

@@ -230,6 +230,67 @@ fn a_bad_policy_file_is_refused_whole() {
     assert!(err.contains("implication_cycle"), "{err}");
 }
 
+/// The shipped plugin example loads over the default policy: its permissions imply built-in
+/// ones and its roles work at once; loading it again changes nothing; the built-ins stay.
+#[test]
+fn a_plugin_policy_extends_the_default_one() {
+    let cli = Cli::new();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/plugin-policy.toml"
+    );
+    let loaded: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "policy", "load", example])).expect("json");
+    assert_eq!(
+        loaded["changes"], 6,
+        "one app, three permissions, two roles"
+    );
+    cli.ok(&["assign", "rita", "proctoring_reviewer", COURSE]);
+    for action in ["proctoring.resolve_flags", "courses.view_course"] {
+        assert_eq!(
+            cli.exec(&["check", "rita", action, COURSE]).0,
+            0,
+            "{action}"
+        );
+    }
+    assert_eq!(
+        cli.exec(&["check", "rita", "proctoring.configure_exams", COURSE])
+            .0,
+        1
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["--json", "policy", "load", example])).expect("json");
+    assert_eq!(again["changes"], 0);
+    cli.ok(&["assign", "alice", "course_staff", COURSE]);
+    assert_eq!(
+        cli.exec(&["check", "alice", "courses.edit_course_content", COURSE])
+            .0,
+        0,
+        "the built-in roles are still there"
+    );
+}
+
+/// A file may name what is loaded, but not what is not: the merged policy is checked whole.
+#[test]
+fn a_file_naming_an_unknown_permission_is_refused() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "version = 1\n[apps]\nplug = \"course\"\n[[permissions]]\nname = \"plug.a\"\nimplies = [\"courses.veiw_course\"]\n",
+    )
+    .expect("write");
+    let before = cli.ok(&["--json", "audit", "--limit", "10000"]);
+    let (code, _, err) = cli.exec(&["policy", "load", path.to_str().expect("utf-8")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown_permission") && err.contains("courses.veiw_course"),
+        "{err}"
+    );
+    assert_eq!(cli.ok(&["--json", "audit", "--limit", "10000"]), before);
+}
+
 /// An app's `manage` must name a permission of its kind; a file naming another is refused whole.
 #[test]
 fn a_manage_permission_of_another_kind_is_refused() {

@@ -75,10 +75,19 @@ pub enum AuthzCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Load FILE (default: the built-in policy). Loading the same file twice changes nothing.
+    /// Load FILE over the loaded policy (default: the built-in policy).
+    ///
+    /// The apps, permissions and roles FILE names are added, or replace those of the same name;
+    /// the rest stay. FILE may refer to anything already loaded (a permission implying
+    /// `courses.view_course`, a role bundling built-in permissions), and the merged policy must
+    /// compile, or nothing is written. Loading the same file twice changes nothing. Example:
+    /// `provost policy load examples/plugin-policy.toml`.
+    #[command(verbatim_doc_comment)]
     Load {
+        /// A policy file (TOML, `version = 1`); without it, the built-in default policy.
         file: Option<std::path::PathBuf>,
-        /// Also remove built-in roles and permissions that FILE no longer has.
+        /// Make FILE the whole policy: also remove the built-in roles and permissions it does not
+        /// name (custom roles stay). A file that names only additions must not be pruned with.
         #[arg(long)]
         prune: bool,
     },

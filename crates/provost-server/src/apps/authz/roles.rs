@@ -21,8 +21,10 @@ pub struct PolicyLoad {
     pub revision: u64,
 }
 
-/// Loads a policy file: adds and updates apps, permissions and roles; with `prune`, removes
-/// built-in roles and permissions the file no longer has. Loading the same file twice changes nothing.
+/// Loads a policy file over the loaded policy: adds and updates apps, permissions and roles; the
+/// file may name anything already loaded (a plugin's permission implying a built-in one). With
+/// `prune`, removes built-in roles and permissions the file no longer has, so the file is then the
+/// whole policy. The merged policy must compile. Loading the same file twice changes nothing.
 /// A role that gains permissions is a grant wherever it is assigned, as with `put_role`.
 pub async fn load_policy(
     node: &Node,
@@ -31,7 +33,7 @@ pub async fn load_policy(
     prune: bool,
 ) -> Result<PolicyLoad> {
     require_admin(&node.index(), actor, "load policies")?;
-    let doc = PolicyDoc::from_toml(text)?;
+    let doc = PolicyDoc::parse(text)?;
     let index = node.index();
     let policy = index.policy();
     let current = index.policy_doc();
