@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: every crate (bench/ aside), SQLite and PostgreSQL alike (PostgreSQL is started or installed).
+# The whole test suite: every crate (bench/ aside), SQLite and PostgreSQL alike (PostgreSQL is
+# started or installed; so is Chromium, for the API page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-postgres.sh
+./scripts/ensure-chromium.sh   # the API page is checked in a real browser
 export PROVOST_TEST_POSTGRES_URL=${PROVOST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # default-members: every crate but bench/, which only its own command builds.
 cargo test --locked "$@"

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::response::{Html, IntoResponse};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
@@ -22,7 +22,7 @@ use crate::apps;
         description = "Authorization for a learning platform: checks, lookups, roles and assignments. \
             Every /api/ route needs `Authorization: Bearer <JWT>` (or `JWT <JWT>`)."
     ),
-    paths(crate::state::health, crate::metrics::metrics, spec),
+    paths(home, crate::state::health, crate::metrics::metrics, spec),
     components(schemas(ErrorBody, ErrorInfo, crate::state::Health))
 )]
 struct ApiDoc;
@@ -143,6 +143,28 @@ fn add_shared(operation: &mut Operation, api: bool, writes: bool) {
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
         }
     }
+}
+
+/// `GET /`: where to go from here (open): the API page, the document and the health check.
+#[utoipa::path(get, path = "/", tag = "ops", security(()),
+    responses((status = 200, description = "a page linking the API reference (`/docs/`), this document and `/healthz`", content_type = "text/html")))]
+pub async fn home() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Provost</title></head>\n",
+        "<body><h1>Provost</h1><p>Authorization for learning platforms.</p>\n<ul>\n",
+        "<li><a href=\"/docs/\">API reference</a>: every operation, tried from the browser with a token</li>\n",
+        "<li><a href=\"/api/v1/openapi.json\">OpenAPI document</a>: the contract, for clients and tools</li>\n",
+        "<li><a href=\"/healthz\">Health</a>: revision, database and lag of this node</li>\n",
+        "</ul></body></html>\n"
+    ))
+}
+
+/// `GET /docs/`: the interactive API reference for `/api/v1/openapi.json` (open), from Swagger
+/// UI's assets embedded in the binary.
+pub fn docs_page<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"))
+        .into()
 }
 
 /// `GET /api/v1/openapi.json` (open: the document holds no data).

@@ -107,8 +107,10 @@ impl AppState {
 /// settings put it on a listener of its own (`serve_metrics`).
 pub fn router(state: AppState) -> Router {
     let mut routes = Router::new()
+        .route("/", get(openapi::home))
         .route("/healthz", get(health))
         .route("/api/v1/openapi.json", get(openapi::spec))
+        .merge(openapi::docs_page())
         .merge(apps::router());
     if !state.config().metrics_separate {
         routes = routes.route("/metrics", get(metrics::metrics));

@@ -7,6 +7,7 @@ use crate::support::{start, COURSE};
 
 /// The service's own routes, beside the apps' ones.
 const OPS_ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/api/v1/openapi.json"),

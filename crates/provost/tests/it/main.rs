@@ -1,5 +1,6 @@
 //! Tests of the real `provost` binary: the CLI on a fresh SQLite file per test, and `serve` nodes.
 
+mod api_page;
 mod commands;
 mod metrics;
 mod nodes;
