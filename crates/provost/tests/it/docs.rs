@@ -77,6 +77,26 @@ fn every_docs_page_is_run_and_linked_from_the_readme() {
     }
 }
 
+/// A newcomer's first two commands stay first: run it, test it.
+#[test]
+fn the_readme_starts_with_run_and_test() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let first = blocks(&readme).into_iter().next().expect("a first block");
+    let commands: Vec<&str> = first
+        .lines
+        .iter()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "cargo run --release -p provost -- serve",
+            "./scripts/test.sh"
+        ],
+        "the README's first block"
+    );
+}
+
 /// The repository stands on its own: no link to files a clone does not have.
 #[test]
 fn no_page_refers_outside_the_repository() {
