@@ -13,7 +13,8 @@
 //!   page's exported variables); `127.0.0.1:8080` in later commands is rewritten to its address.
 //! - Output is compared after normalising what changes from run to run: times, revisions,
 //!   tokens and uuids (request ids). An expected line `...` matches any number of lines.
-//! - Blocks tagged `sh` are illustrative: they are only checked to parse (`bash -n`).
+//! - Blocks tagged `sh` are illustrative: they are only checked to parse (`bash -n`). Blocks
+//!   tagged `toml` are policy files: they must compile on their own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -380,6 +381,12 @@ fn run_page(page: &str) {
                     block.line,
                     String::from_utf8_lossy(&out.stderr)
                 );
+            }
+            "toml" => {
+                let text = block.lines.join("\n");
+                if let Err(e) = provost_engine::PolicyDoc::from_toml(&text) {
+                    panic!("{page}:{}: the policy file does not load: {e}", block.line);
+                }
             }
             _ => {}
         }
