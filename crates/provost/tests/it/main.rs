@@ -2,6 +2,7 @@
 
 mod api_page;
 mod commands;
+mod docs;
 mod metrics;
 mod nodes;
 mod ops;
