@@ -125,3 +125,75 @@ fn sunbird_error(status: StatusCode, e: &ErrorInfo) -> Value {
     tags((name = "batches", description = "Sunbird course batches: open or invite-only, with mentors and participants as roles")),
 )]
 struct BatchesApi;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::extract::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::api_error::enveloped;
+
+    async fn boom() -> String {
+        panic!("the batch table is gone")
+    }
+
+    async fn slow() -> String {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "late".into()
+    }
+
+    async fn call(app: &Router, uri: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .uri(uri)
+            .header("x-request-id", "req-7")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    /// Panics, timeouts and a missing token on the app's routes answer in Sunbird's envelope.
+    #[tokio::test]
+    async fn failures_answer_in_sunbirds_envelope() {
+        let node = Node::open("sqlite::memory:").await.expect("node");
+        let config = ServerConfig {
+            request_timeout: Duration::from_millis(50),
+            ..ServerConfig::default()
+        };
+        let state = AppState::with_apps(node, config, &[&Batches]);
+        let routes = Batches
+            .router()
+            .route("/v1/course/batch/boom", get(boom))
+            .route("/v1/course/batch/slow", get(slow));
+        let app = crate::state::layered(enveloped(routes, sunbird_error), state);
+
+        let (status, body) = call(&app, "/v1/course/batch/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["responseCode"], "SERVER_ERROR");
+        assert_eq!(body["params"]["err"], "INTERNAL_ERROR");
+        assert_eq!(body["params"]["msgid"], "req-7");
+        assert_eq!(body["params"]["errmsg"], "internal error (request id req-7)");
+
+        let (status, body) = call(&app, "/v1/course/batch/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["responseCode"], "SERVER_ERROR");
+        assert_eq!(body["params"]["err"], "TIMEOUT");
+        assert_eq!(body["result"], json!({}));
+
+        let (status, body) = call(&app, "/v1/course/batch/read/1").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["responseCode"], "UNAUTHORIZED");
+        assert_eq!(body["params"]["err"], "UNAUTHORIZED_USER");
+        assert_eq!(body["params"]["status"], "UNAUTHORIZED_USER");
+        assert_eq!(body["id"], "api.course.batch");
+        assert_eq!(body["ver"], "v1");
+    }
+}
