@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::days::Calendar;
 use super::members::{self, EnrolInput, SearchInput, SearchPage};
-use super::service::{self, BatchInput, BatchView, ListChange};
+use super::read::{self, BatchView};
+use super::service::{self, BatchInput, ListChange};
 use crate::api_error::ApiError;
 use crate::auth::Principal;
 use crate::err::{Error, ErrorCode};
@@ -266,7 +267,7 @@ pub async fn read(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ReadAnswer>> {
     let index = state.index_at(None).await?;
-    let batch = service::read(state.node(), &index, &actor, calendar.today(), &id).await?;
+    let batch = read::read(state.node(), &index, &actor, calendar.today(), &id).await?;
     Ok(ReadAnswer::new(
         "api.course.batch.read",
         &headers,

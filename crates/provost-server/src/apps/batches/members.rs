@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::days;
-use super::service::{self, BatchView, APP, MENTOR, OPEN, PARTICIPANT, VIEW_PARTICIPANTS};
+use super::read::{self, BatchView};
+use super::service::{self, APP, MENTOR, OPEN, PARTICIPANT, VIEW_PARTICIPANTS};
 use crate::access::{self, Actor};
 use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
@@ -157,7 +158,7 @@ pub async fn search(
     let visible: Vec<BatchRow> = found
         .batches
         .into_iter()
-        .filter(|row| service::may_see(index, actor, row))
+        .filter(|row| read::may_see(index, actor, row))
         .collect();
     let count = visible.len() as u64;
     let page: Vec<BatchRow> = visible
@@ -173,9 +174,7 @@ pub async fn search(
     let content = page
         .into_iter()
         .zip(mentors)
-        .map(|(row, mentors)| {
-            service::view(row, mentors.into_iter().map(|(s, _)| s).collect(), today)
-        })
+        .map(|(row, mentors)| read::view(row, mentors.into_iter().map(|(s, _)| s).collect(), today))
         .collect::<Result<Vec<_>>>()?;
     Ok(SearchPage { count, content })
 }
@@ -188,7 +187,7 @@ pub async fn participants(
     actor: &Actor,
     id: &str,
 ) -> Result<Vec<String>> {
-    let row = service::find(node, id).await?;
+    let row = read::find(node, id).await?;
     let scope = service::scope_of(&row.id);
     if !actor.may(
         index,
@@ -274,10 +273,10 @@ async fn enrolment_batch(node: &Node, actor: &Actor, input: &EnrolInput) -> Resu
             return Err(service::unauthorized());
         }
     }
-    let row = service::find(node, id).await?;
+    let row = read::find(node, id).await?;
     let course = Scope::parse(course).map(|s| s.canonical().into_owned());
     if course.ok().as_deref() != Some(row.course_id.as_str()) {
-        return Err(service::not_found());
+        return Err(read::not_found());
     }
     Ok(row)
 }

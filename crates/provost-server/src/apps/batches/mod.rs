@@ -4,6 +4,7 @@
 pub mod days;
 pub mod http;
 pub mod members;
+pub mod read;
 pub mod service;
 
 use axum::http::{Extensions, StatusCode};
@@ -118,7 +119,7 @@ fn sunbird_error(status: StatusCode, e: &ErrorInfo) -> Value {
         http::ReadResult, http::UpdateResult, http::SearchResult, http::Participants,
         http::ParticipantsResult, http::Done, http::CreateAnswer, http::ReadAnswer, http::UpdateAnswer,
         http::SearchAnswer, http::ParticipantsAnswer, http::DoneAnswer, service::BatchInput,
-        service::BatchView, service::ListChange, members::SearchInput, members::SearchFilters,
+        read::BatchView, service::ListChange, members::SearchInput, members::SearchFilters,
         members::Texts, members::Statuses, members::StatusValue, members::SearchPage,
         members::EnrolInput,
     )),
@@ -180,7 +181,10 @@ mod tests {
         assert_eq!(body["responseCode"], "SERVER_ERROR");
         assert_eq!(body["params"]["err"], "INTERNAL_ERROR");
         assert_eq!(body["params"]["msgid"], "req-7");
-        assert_eq!(body["params"]["errmsg"], "internal error (request id req-7)");
+        assert_eq!(
+            body["params"]["errmsg"],
+            "internal error (request id req-7)"
+        );
 
         let (status, body) = call(&app, "/v1/course/batch/slow").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
