@@ -241,6 +241,16 @@ async fn batch_routes_answer_in_sunbirds_envelope() {
         .expect("sent");
     let answer = Answer::from(response).await;
     let id = success(answer)["batchId"].as_str().expect("id").to_owned();
+    // A bad token there is refused like a bad bearer token.
+    let response = server
+        .client
+        .get(format!("{}/v1/course/batch/read/{id}", server.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-authenticated-user-token", "not-a-token")
+        .send()
+        .await
+        .expect("sent");
+    refused(Answer::from(response).await, 401, "UNAUTHORIZED_USER");
     let read = success(read(&server, "eve", &id).await);
     assert_eq!(read["response"]["createdBy"], "cora");
     assert_eq!(read["response"]["status"], 0);
@@ -622,6 +632,8 @@ async fn a_closed_batch_takes_no_change() {
     }
     let answer = enrol(&server, "eve", "/v1/course/enroll", "closed1", COURSE).await;
     refused(answer, 400, "COURSE_BATCH_ALREADY_COMPLETED");
+    let answer = enrol(&server, "eve", "/v1/course/unenroll", "closed1", COURSE).await;
+    refused(answer, 400, "COURSE_BATCH_ALREADY_COMPLETED");
     assert_eq!(server.revision().await, before);
     // Closed, it still shows up under its status.
     let search = json!({ "request": { "filters": { "courseId": COURSE, "status": [2] } } });
@@ -749,6 +761,34 @@ async fn batch_and_membership_changes_are_audited_with_their_actor() {
     let id = invite_only(&server, &["mona"], &["pat"]).await;
     success(update(&server, "mona", json!({ "id": id, "name": "Renamed" })).await);
     success(update(&server, "cora", json!({ "id": id, "participants": [] })).await);
+    let open = open_batch(&server).await;
+    success(enrol(&server, "eve", "/v1/course/enroll", &open, COURSE).await);
+    success(enrol(&server, "eve", "/v1/course/unenroll", &open, COURSE).await);
+    let path = format!(
+        "/api/v1/audit?scope={}&limit=100",
+        enc(&format!("batch:{open}"))
+    );
+    let log = server.as_admin().get(&path).await.ok();
+    let ops: Vec<(&str, &str)> = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| {
+            (
+                e["op"].as_str().expect("op"),
+                e["actor"].as_str().expect("actor"),
+            )
+        })
+        .collect();
+    for op in [
+        "batch_enrol",
+        "assignment_add",
+        "batch_unenrol",
+        "assignment_remove",
+    ] {
+        assert!(ops.contains(&(op, "eve")), "{op}: {ops:?}");
+    }
+
     let path = format!(
         "/api/v1/audit?scope={}&limit=100",
         enc(&format!("batch:{id}"))
