@@ -287,7 +287,7 @@ pub async fn create(
     let id = new_id();
     let scope = scope_of(&id);
     let registration =
-        access::new_scope_registration(index, actor, &scope, &[course.clone()], CREATE)
+        access::new_scope_registration(index, actor, &scope, std::slice::from_ref(&course), CREATE)
             .map_err(as_sunbird)?;
     // Grants are judged as they will apply: with the batch under its course.
     let mut preview = index.clone();
