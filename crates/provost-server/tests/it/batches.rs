@@ -208,6 +208,8 @@ async fn batch_routes_answer_in_sunbirds_envelope() {
         404,
         "INVALID_COURSE_BATCH_ID",
     );
+    let answer = read(&server, "cora", "01%0023").await;
+    refused(answer, 404, "INVALID_COURSE_BATCH_ID");
     // Not JSON, and no `request`.
     let answer = server
         .as_user("cora")
@@ -360,6 +362,18 @@ async fn create_answers_sunbirds_keys_and_changes_nothing() {
         (
             with("enrollmentEndDate", json!(day(21))),
             "ENROLLMENT_END_DATE_END_ERROR",
+        ),
+        (
+            with("name", json!("Cohort\u{0}")),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            with("createdFor", json!(["\u{0}"])),
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            with("participants", json!(vec!["pat"; 1001])),
+            "TOO_MANY_ITEMS",
         ),
         (with("mentors", json!(["ghost"])), "INVALID_USER_ID"),
         (
@@ -723,6 +737,9 @@ async fn search_needs_a_filter_and_shows_only_what_the_caller_may_read() {
         json!({ "filters": { "status": 7 } }),
     )
     .await;
+    refused(answer, 400, "INVALID_PARAMETER_VALUE");
+    let nul = json!({ "filters": { "courseId": "course-v1:MITx+6.00x+2024T1\u{0}" } });
+    let answer = search("eve", "/v1/course/batch/search", nul).await;
     refused(answer, 400, "INVALID_PARAMETER_VALUE");
     let by_course = json!({ "filters": { "courseId": COURSE } });
     let ids = |result: &Value| -> Vec<String> {

@@ -193,6 +193,12 @@ fn request<T>(body: Option<T>) -> Result<T, Error> {
 
 const SUCCESS: &str = "SUCCESS";
 
+/// How many mentors and participants a request names (at most the server's `max_items`).
+fn members_sent(input: &BatchInput) -> usize {
+    let count = |list: &Option<Vec<String>>| list.as_ref().map_or(0, Vec::len);
+    count(&input.mentors) + count(&input.participants)
+}
+
 /// Create a batch. Who: holders of `batches.create` at the course (course staff and admins);
 /// mentors and participants are added only by those who may grant their roles there.
 #[utoipa::path(post, path = "/v1/course/batch/create", tag = "batches", request_body = BatchRequest,
@@ -207,6 +213,7 @@ pub async fn create(
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> ApiResult<Json<CreateAnswer>> {
     let input = request(body.request)?;
+    state.check_items(members_sent(&input))?;
     let index = state.index_at(None).await?;
     let (batch_id, _) =
         service::create(state.node(), &index, &actor, calendar.today(), input).await?;
@@ -237,6 +244,7 @@ pub async fn update(
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> ApiResult<Json<UpdateAnswer>> {
     let input = request(body.request)?;
+    state.check_items(members_sent(&input))?;
     let batch_id = input.id.clone().unwrap_or_default();
     let index = state.index_at(None).await?;
     let updated = service::update(state.node(), &index, &actor, calendar.today(), input).await?;

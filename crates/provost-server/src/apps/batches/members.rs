@@ -102,8 +102,8 @@ fn statuses(values: Option<Statuses>) -> Result<Option<Vec<u8>>> {
                 )),
             }
         })
-        .collect::<Result<Vec<u8>>>()
-        .map(Some)
+        .collect::<Result<std::collections::BTreeSet<u8>>>()
+        .map(|set| Some(set.into_iter().collect()))
 }
 
 /// `POST /v1/course/batch/search`: the batches the filters select that the caller may see (open
@@ -129,6 +129,20 @@ pub async fn search(
         statuses: statuses(filters.status)?,
         today: days::format(today),
     };
+    let values = [
+        &filter.ids,
+        &filter.course_ids,
+        &filter.enrollment_types,
+        &filter.created_by,
+    ];
+    let values: Vec<&String> = values.into_iter().flatten().flatten().collect();
+    if values.len() > MAX_LIMIT as usize {
+        let why = format!("at most {MAX_LIMIT} filter values");
+        return Err(service::invalid("filters", &why));
+    }
+    if values.iter().any(|v| service::has_nul(v)) {
+        return Err(service::invalid("filters", "a value holds a NUL character"));
+    }
     let filtered = filter.ids.is_some()
         || filter.course_ids.is_some()
         || filter.enrollment_types.is_some()

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::days;
-use super::service::{scope_of, unauthorized, MENTOR, OPEN, VIEW};
+use super::service::{has_nul, scope_of, unauthorized, MENTOR, OPEN, VIEW};
 use crate::access::{self, Actor};
 use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
@@ -38,6 +38,9 @@ pub struct BatchView {
 
 /// The stored batch `id`, or `INVALID_COURSE_BATCH_ID`.
 pub async fn find(node: &Node, id: &str) -> Result<BatchRow> {
+    if has_nul(id) {
+        return Err(not_found());
+    }
     let id = id.to_owned();
     let found = node
         .store()

@@ -60,6 +60,36 @@ pub struct BatchInput {
     pub participants: Option<Vec<String>>,
 }
 
+impl BatchInput {
+    /// Refuses text no Sunbird value holds and PostgreSQL cannot store: a NUL character.
+    fn check_text(&self) -> Result<()> {
+        let fields = [
+            ("id", &self.id),
+            ("courseId", &self.course_id),
+            ("name", &self.name),
+            ("description", &self.description),
+            ("enrollmentType", &self.enrollment_type),
+            ("startDate", &self.start_date),
+            ("endDate", &self.end_date),
+            ("enrollmentEndDate", &self.enrollment_end_date),
+        ];
+        for (field, value) in fields {
+            if value.as_deref().is_some_and(has_nul) {
+                return Err(invalid(field, "it holds a NUL character"));
+            }
+        }
+        if self.created_for.iter().flatten().any(|t| has_nul(t)) {
+            return Err(invalid("createdFor", "it holds a NUL character"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether text holds a NUL character, which no batch value may (PostgreSQL refuses it).
+pub fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
 /// Who was added to and removed from one of a batch's lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ListChange {
@@ -97,7 +127,7 @@ fn missing(field: &str) -> Error {
     )
 }
 
-fn invalid(field: &str, why: &str) -> Error {
+pub fn invalid(field: &str, why: &str) -> Error {
     Error::new(
         ErrorCode::BatchInvalidValue,
         format!("Invalid value for {field}: {why}."),
@@ -244,6 +274,7 @@ pub async fn create(
     today: NaiveDate,
     input: BatchInput,
 ) -> Result<(String, u64)> {
+    input.check_text()?;
     let course = required("courseId", input.course_id.as_deref())?;
     let name = required("name", input.name.as_deref())?;
     let kind = enrollment_type(required(
@@ -370,6 +401,7 @@ pub async fn update(
     today: NaiveDate,
     input: BatchInput,
 ) -> Result<Updated> {
+    input.check_text()?;
     let id = required("id", input.id.as_deref())?.to_owned();
     let stored = find(node, &id).await?;
     let scope = scope_of(&id);
