@@ -231,9 +231,10 @@ pub async fn create(
 /// Update a batch (fields and lists sent replace the stored ones). Who: holders of
 /// `batches.edit` at the batch (its creator and mentors) or at its course (course staff and
 /// admins); changing the lists also needs the right to grant and remove their roles there.
+/// A batch changed by someone else meanwhile answers 409 `CONFLICT` (try again).
 #[utoipa::path(patch, path = "/v1/course/batch/update", tag = "batches", request_body = BatchRequest,
     responses((status = 200, body = UpdateAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
-        (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
+        (status = 404, body = SunbirdError), (status = 409, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
         (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn update(

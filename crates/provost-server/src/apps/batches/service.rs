@@ -486,7 +486,14 @@ pub async fn update(
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
-                // Read under the write lock: the lists cannot change before this commits.
+                // Under the write lock: the batch and its lists cannot change before this
+                // commits; a change since they were checked above is a conflict, not lost.
+                if rows::get(tx.conn(), &stored.id).await?.as_ref() != Some(&stored) {
+                    return Err(Error::new(
+                        ErrorCode::Conflict,
+                        "The batch changed while this update was checked; try again.",
+                    ));
+                }
                 let current = rows::members(tx.conn(), scope, &[MENTOR, PARTICIPANT]).await?;
                 let held = |role: &str| -> BTreeSet<String> {
                     current
