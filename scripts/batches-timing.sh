@@ -22,7 +22,7 @@ trap stop EXIT
 
 export PROVOST_DATABASE_URL="sqlite://$work/provost.db?mode=rwc"
 export PROVOST_JWT_SECRET=batches-timing-secret
-export PROVOST_LOG=warn
+export PROVOST_LOG=warn,provost=info
 course='course-v1:MITx+6.00x+2024T1'
 "$provost" users upsert cora >/dev/null
 "$provost" assign cora course_staff "$course" >/dev/null

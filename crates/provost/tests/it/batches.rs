@@ -99,3 +99,21 @@ async fn batch_days_are_counted_in_the_configured_zone() {
     let id = body["result"]["batchId"].as_str().expect("id").to_owned();
     assert_eq!(status_of(id).await, 0, "{zone}");
 }
+
+#[test]
+fn serve_refuses_a_zone_that_is_no_zone() {
+    let cli = Cli::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PROVOST_DATABASE_URL", cli.url())
+        .env("PROVOST_JWT_SECRET", SECRET)
+        .env("PROVOST_BATCH_TIMEZONE", "Mars/Olympus")
+        .output()
+        .expect("provost runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PROVOST_BATCH_TIMEZONE `Mars/Olympus` is not an IANA time zone"),
+        "{err}"
+    );
+}
