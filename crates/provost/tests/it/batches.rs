@@ -1,5 +1,6 @@
 //! Batch days in `PROVOST_BATCH_TIMEZONE`: `provost serve` counts a batch's dates in that zone,
-//! so a day ends at 23:59:59 there, not in UTC; and `provost who` names a batch's editors.
+//! so a day ends at 23:59:59 there, not in UTC; `provost who` names a batch's editors and
+//! `provost batches` reads batches as the operator.
 
 use chrono::{Days, NaiveDate, Timelike, Utc};
 use serde_json::{json, Value};
@@ -97,7 +98,22 @@ async fn batch_days_are_counted_in_the_configured_zone() {
     let (status, body) = create(tomorrow).await;
     assert_eq!(status, 200, "{zone}: {body}");
     let id = body["result"]["batchId"].as_str().expect("id").to_owned();
-    assert_eq!(status_of(id).await, 0, "{zone}");
+    assert_eq!(status_of(id.clone()).await, 0, "{zone}");
+
+    // The operator reads the same batches through the same services.
+    let shown = cli.ok(&["batches", "show", &id]);
+    assert!(
+        shown.starts_with(&id) && shown.contains("Cohort"),
+        "{shown}"
+    );
+    let listed = cli.ok(&["batches", "list", "--course", "course-v1:MITx+6.00x+2024T1"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let json: Value =
+        serde_json::from_str(&cli.ok(&["--json", "batches", "participants", &id])).expect("json");
+    assert_eq!(json, json!([]));
+    let (code, _, err) = cli.exec(&["batches", "show", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Invalid courseBatchId"), "{err}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The batches app: Sunbird course batches, open or invite-only, with their creator, mentors and
 //! participants as role assignments at `batch:<id>`, on Sunbird's own paths and envelope.
 
+pub mod cli;
 pub mod days;
 pub mod http;
 pub mod members;
@@ -10,10 +11,11 @@ pub mod service;
 use axum::http::{Extensions, StatusCode};
 use axum::routing::{get, patch, post};
 use axum::Router;
+use clap::{ArgMatches, Subcommand};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use super::App;
+use super::{chosen, App, CliContext, CliFuture};
 use crate::api_error::{Envelope, ErrorInfo};
 use crate::config::ServerConfig;
 use crate::node::Node;
@@ -53,6 +55,15 @@ impl App for Batches {
             "/course/v1/batch/list",
             "/v1/batch/participants/list",
         ]
+    }
+
+    fn commands(&self, cli: clap::Command) -> clap::Command {
+        cli::BatchesCommand::augment_subcommands(cli)
+    }
+
+    fn run<'a>(&'a self, cx: CliContext<'a>, matches: &ArgMatches) -> Option<CliFuture<'a>> {
+        let command = chosen::<cli::BatchesCommand>(matches)?;
+        Some(Box::pin(cli::run(cx, command)))
     }
 
     /// The zone batch days are counted in, from `PROVOST_BATCH_TIMEZONE` (UTC when unset). A
