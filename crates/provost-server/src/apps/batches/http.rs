@@ -1,5 +1,7 @@
 //! The batches app's HTTP handlers in Sunbird's shapes: `{"request": {...}}` in, `{id, ver, ts,
-//! params, responseCode, result}` out. Errors take the same envelope (`mod.rs`, `sunbird_error`).
+//! params, responseCode, result}` out. Errors take the same envelope (`mod.rs`, `sunbird_error`),
+//! except those the service answers before it routes a request (431 header limits, 405 methods),
+//! which keep Provost's shape as the document's shared answers say.
 
 use axum::extract::{FromRef, State};
 use axum::http::HeaderMap;
@@ -204,7 +206,7 @@ fn members_sent(input: &BatchInput) -> usize {
 #[utoipa::path(post, path = "/v1/course/batch/create", tag = "batches", request_body = BatchRequest,
     responses((status = 200, body = CreateAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 413, body = SunbirdError), (status = 415, body = SunbirdError), (status = 429, body = SunbirdError),
-        (status = 431, body = SunbirdError), (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
+        (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
 pub async fn create(
     State(state): State<AppState>,
     State(calendar): State<Calendar>,
@@ -235,7 +237,7 @@ pub async fn create(
 #[utoipa::path(patch, path = "/v1/course/batch/update", tag = "batches", request_body = BatchRequest,
     responses((status = 200, body = UpdateAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 404, body = SunbirdError), (status = 409, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
-        (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
+        (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -266,7 +268,7 @@ pub async fn update(
 /// members, course staff) for an invite-only one.
 #[utoipa::path(get, path = "/v1/course/batch/read/{id}", tag = "batches", params(("id" = String, Path, description = "the batch id")),
     responses((status = 200, body = ReadAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
-        (status = 404, body = SunbirdError), (status = 429, body = SunbirdError), (status = 431, body = SunbirdError),
+        (status = 404, body = SunbirdError), (status = 429, body = SunbirdError),
         (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
 pub async fn read(
     State(state): State<AppState>,
@@ -289,7 +291,7 @@ pub async fn read(
 #[utoipa::path(post, path = "/v1/course/batch/search", tag = "batches", request_body = SearchRequest,
     responses((status = 200, body = SearchAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 413, body = SunbirdError), (status = 415, body = SunbirdError), (status = 429, body = SunbirdError),
-        (status = 431, body = SunbirdError), (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
+        (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
 pub async fn search(
     State(state): State<AppState>,
     State(calendar): State<Calendar>,
@@ -311,7 +313,7 @@ pub async fn search(
 #[utoipa::path(post, path = "/course/v1/batch/list", tag = "batches", request_body = SearchRequest,
     responses((status = 200, body = SearchAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 413, body = SunbirdError), (status = 415, body = SunbirdError), (status = 429, body = SunbirdError),
-        (status = 431, body = SunbirdError), (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
+        (status = 500, body = SunbirdError), (status = 503, body = SunbirdError)))]
 pub async fn list(
     state: State<AppState>,
     calendar: State<Calendar>,
@@ -327,7 +329,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/v1/batch/participants/list", tag = "batches", request_body = ParticipantsRequest,
     responses((status = 200, body = ParticipantsAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
-        (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
+        (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn participants(
     State(state): State<AppState>,
@@ -357,7 +359,7 @@ pub async fn participants(
 #[utoipa::path(post, path = "/v1/course/enroll", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
-        (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
+        (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn enrol(
     State(state): State<AppState>,
@@ -378,7 +380,7 @@ pub async fn enrol(
 #[utoipa::path(post, path = "/course/v1/enrol", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
-        (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
+        (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn enrol_alias(
     state: State<AppState>,
@@ -394,7 +396,7 @@ pub async fn enrol_alias(
 #[utoipa::path(post, path = "/v1/course/unenroll", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
-        (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
+        (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn unenrol(
     State(state): State<AppState>,
@@ -415,7 +417,7 @@ pub async fn unenrol(
 #[utoipa::path(post, path = "/course/v1/unenrol", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
         (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
-        (status = 429, body = SunbirdError), (status = 431, body = SunbirdError), (status = 500, body = SunbirdError),
+        (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn unenrol_alias(
     state: State<AppState>,
