@@ -358,7 +358,7 @@ pub async fn participants(
 /// Enrol the caller in an open batch. Who: anyone signed in, for themselves only.
 #[utoipa::path(post, path = "/v1/course/enroll", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
-        (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
+        (status = 404, body = SunbirdError), (status = 409, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
         (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn enrol(
@@ -379,7 +379,7 @@ pub async fn enrol(
 /// The API gateway's spelling of `/v1/course/enroll`; the same rules.
 #[utoipa::path(post, path = "/course/v1/enrol", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
-        (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
+        (status = 404, body = SunbirdError), (status = 409, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
         (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn enrol_alias(
@@ -395,7 +395,7 @@ pub async fn enrol_alias(
 /// Unenrol the caller from a batch they participate in. Who: anyone signed in, for themselves.
 #[utoipa::path(post, path = "/v1/course/unenroll", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
-        (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
+        (status = 404, body = SunbirdError), (status = 409, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
         (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn unenrol(
@@ -416,7 +416,7 @@ pub async fn unenrol(
 /// The API gateway's spelling of `/v1/course/unenroll`; the same rules.
 #[utoipa::path(post, path = "/course/v1/unenrol", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
-        (status = 404, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
+        (status = 404, body = SunbirdError), (status = 409, body = SunbirdError), (status = 413, body = SunbirdError), (status = 415, body = SunbirdError),
         (status = 429, body = SunbirdError), (status = 500, body = SunbirdError),
         (status = 503, body = SunbirdError)))]
 pub async fn unenrol_alias(

@@ -296,7 +296,7 @@ async fn enrolment_batch(node: &Node, actor: &Actor, input: &EnrolInput) -> Resu
 }
 
 /// Adds (`join`) or removes the caller's `batch_participant` assignment with its audit entry,
-/// checking under the write lock whether they hold it.
+/// checking under the write lock whether they hold it (and that the batch did not change).
 async fn membership(node: &Node, actor: &Actor, row: &BatchRow, join: bool) -> Result<u64> {
     let scope = service::scope_of(&row.id);
     let username = actor.username.clone();
@@ -304,6 +304,13 @@ async fn membership(node: &Node, actor: &Actor, row: &BatchRow, join: bool) -> R
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
+                // The batch's rules were checked on `row`: it must still be the stored one.
+                if rows::get(tx.conn(), &row.id).await?.as_ref() != Some(row) {
+                    return Err(Error::new(
+                        ErrorCode::Conflict,
+                        "The batch changed while this enrolment was checked; try again.",
+                    ));
+                }
                 let members = rows::members(tx.conn(), &scope, &[PARTICIPANT]).await?;
                 let enrolled = members.iter().any(|(s, _)| *s == username);
                 let change = match (join, enrolled) {
