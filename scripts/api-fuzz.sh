@@ -78,6 +78,12 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429", "5xx"]
 [checks.not_a_server_error]
 expected-statuses = ["2xx", "3xx", "4xx", "503"]
 
+# The batches app answers the Sunbird way: well-formed input a rule refuses (a past start date, an
+# unknown course, batch or user) is a 400 CLIENT_ERROR there, as its clients expect.
+[[operations]]
+include-path-regex = "^/(v1|course/v1)/"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "429"]
+
 # Cursors are opaque: only those the server handed out are valid, so each listing gets one of
 # its own kind (base64url of the JSON of the last item's key).
 [[operations]]

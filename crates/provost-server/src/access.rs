@@ -286,6 +286,43 @@ pub fn scope_registration(
     parents: &[String],
 ) -> Result<ScopeRegistration> {
     require_admin(index, actor, "register scopes")?;
+    checked_registration(scope, parents)
+}
+
+/// The registration of a program or batch an app creates: admins, or whoever holds `create` (the
+/// app's creating permission, e.g. `batches.create`) at every parent. The scope must be new, so
+/// that nobody moves someone else's program or batch under an org or course of their own.
+pub fn new_scope_registration(
+    index: &Index,
+    actor: &Actor,
+    scope: &str,
+    parents: &[String],
+    create: &str,
+) -> Result<ScopeRegistration> {
+    let registration = checked_registration(scope, parents)?;
+    if index.registered_parents(&registration.scope).is_some() {
+        return Err(Error::new(
+            ErrorCode::Duplicate,
+            format!("`{}` is registered already", registration.scope),
+        ));
+    }
+    if actor.is_admin(index) {
+        return Ok(registration);
+    }
+    for parent in &registration.parents {
+        if !actor.may(index, create, &Scope::parse(parent)?, now()) {
+            return Err(Error::forbidden(format!(
+                "`{}` may not create `{}` under `{parent}` (needs `{create}` there)",
+                actor.username, registration.scope
+            )));
+        }
+    }
+    Ok(registration)
+}
+
+/// A registration's keys, checked and made canonical: a program under orgs, a batch under one
+/// course.
+fn checked_registration(scope: &str, parents: &[String]) -> Result<ScopeRegistration> {
     let scope = canonical_scope(scope)?;
     let parsed = Scope::parse(&scope)?;
     let wanted = match parsed {

@@ -2,12 +2,13 @@
 //! app's envelope).
 
 use std::any::Any;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::{map_response, Next};
+use axum::middleware::{map_request, map_response, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Serialize;
@@ -62,6 +63,21 @@ struct Carried(ErrorInfo);
 /// Marks an answer of a route whose app has its own envelope.
 #[derive(Clone, Copy)]
 struct UseEnvelope(Envelope);
+
+/// Notes, on the way in, the envelope of the app whose route a request reached, for the one
+/// answer made outside the app's routes: a timeout, which never passes the app's mark on the
+/// way out.
+#[derive(Clone, Default)]
+pub(crate) struct EnvelopeSlot(Arc<OnceLock<Envelope>>);
+
+impl EnvelopeSlot {
+    /// Marks `response` with the envelope a route noted, if one did.
+    pub(crate) fn mark(&self, response: &mut Response) {
+        if let Some(envelope) = self.0.get() {
+            response.extensions_mut().insert(UseEnvelope(*envelope));
+        }
+    }
+}
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -182,6 +198,12 @@ where
         .layer(map_response(move |mut response: Response| async move {
             response.extensions_mut().insert(UseEnvelope(envelope));
             response
+        }))
+        .layer(map_request(move |request: Request| async move {
+            if let Some(slot) = request.extensions().get::<EnvelopeSlot>() {
+                let _ = slot.0.set(envelope);
+            }
+            request
         }))
 }
 

@@ -216,8 +216,13 @@ pub(crate) fn grant(entry: &str) -> Option<ExtraGrant> {
     })
 }
 
-/// The authenticated caller: `Authorization: Bearer <JWT>` (or Open edX's `JWT <JWT>`).
+/// The authenticated caller: `Authorization: Bearer <JWT>` (or Open edX's `JWT <JWT>`), or
+/// Sunbird's `x-authenticated-user-token: <JWT>`, the same token under another name.
 pub struct Principal(pub Actor);
+
+/// Sunbird clients send the user's token here; their `Authorization` then carries the API
+/// gateway's key, not a user's token, so this header wins when both are sent.
+const SUNBIRD_USER_TOKEN: &str = "x-authenticated-user-token";
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
@@ -226,6 +231,15 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get(SUNBIRD_USER_TOKEN) {
+            let token = value.to_str().map_err(|_| {
+                unauthorized(
+                    ErrorCode::InvalidToken,
+                    "the x-authenticated-user-token header is not text",
+                )
+            })?;
+            return Ok(Principal(state.config().auth.verify(token.trim())?));
+        }
         let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             unauthorized(
                 ErrorCode::MissingToken,

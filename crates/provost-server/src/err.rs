@@ -152,6 +152,24 @@ error_codes! {
     CannotWrite => "cannot_write", Internal;
     CannotListen => "cannot_listen", Internal;
     ServerFailed => "server_failed", Internal;
+    // batches app: Sunbird's own keys (and its spelling), which its clients branch on.
+    BatchParameterMissing => "MANDATORY_PARAMETER_MISSING", BadRequest;
+    BatchInvalidValue => "INVALID_PARAMETER_VALUE", BadRequest;
+    BatchDateFormat => "DATE_FORMAT_ERRROR", BadRequest;
+    BatchStartBeforeToday => "COURSE_BATCH_START_DATE_INVALID", BadRequest;
+    BatchEndNotAfterStart => "END_DATE_ERROR", BadRequest;
+    BatchEnrollmentEndBeforeStart => "ENROLLMENT_END_DATE_START_ERROR", BadRequest;
+    BatchEnrollmentEndAfterEnd => "ENROLLMENT_END_DATE_END_ERROR", BadRequest;
+    BatchNotFound => "INVALID_COURSE_BATCH_ID", NotFound;
+    BatchUnknownUser => "INVALID_USER_ID", BadRequest;
+    BatchStartedStartChange => "INVALID_BATCH_START_DATE_ERROR", BadRequest;
+    BatchEnrollmentType => "ENROLLMENT_TYPE_VALIDATION", BadRequest;
+    BatchClosed => "COURSE_BATCH_END_DATE_ERROR", BadRequest;
+    BatchUnauthorized => "UNAUTHORIZED_USER", Unauthorized;
+    BatchEnrollmentEnded => "COURSE_BATCH_ENROLLMENT_DATE_ENDED", BadRequest;
+    BatchCompleted => "COURSE_BATCH_ALREADY_COMPLETED", BadRequest;
+    BatchAlreadyEnrolled => "USER_ALREADY_ENROLLED_COURSE", BadRequest;
+    BatchNotEnrolled => "USER_NOT_ENROLLED_COURSE", BadRequest;
 }
 
 impl std::fmt::Display for ErrorCode {

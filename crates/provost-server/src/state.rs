@@ -156,15 +156,22 @@ pub(crate) fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn timeout(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let limit = state.config().request_timeout;
+    // The route's app notes its envelope here, so that its timeouts answer in it too.
+    let envelope = api_error::EnvelopeSlot::default();
+    request.extensions_mut().insert(envelope.clone());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            ErrorCode::Timeout,
-            format!("the request took longer than {} ms", limit.as_millis()),
-        )
-        .into_response(),
+        Err(_) => {
+            let mut response = ApiError::new(
+                ErrorCode::Timeout,
+                format!("the request took longer than {} ms", limit.as_millis()),
+            )
+            .into_response();
+            envelope.mark(&mut response);
+            response
+        }
     }
 }
 

@@ -266,6 +266,13 @@ macro_rules! reads {
                 let mut conn = self.pool.acquire().await?;
                 user(&mut conn, username).await
             }
+
+            /// A pooled connection for an app's own reads (`Store::read`).
+            pub(crate) async fn connection(
+                &self,
+            ) -> Result<sqlx::pool::PoolConnection<$db>, $crate::err::StoreError> {
+                Ok(self.pool.acquire().await?)
+            }
         }
 
         pub(super) async fn last_revision(

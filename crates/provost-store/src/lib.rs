@@ -2,6 +2,7 @@
 //! How apps write through `Store::write` and add their own tables: see the README.
 
 mod audit;
+pub mod batches;
 mod bulk;
 mod commit;
 mod dialect;

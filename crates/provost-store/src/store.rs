@@ -14,7 +14,7 @@ use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
-use crate::tx::{self, Tx};
+use crate::tx::{self, Conn, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
 /// is stays inside: callers see the same calls and types on both.
@@ -213,6 +213,24 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Assignment>, StoreError> {
         dispatch!(self.assignments(filter, after, limit))
+    }
+
+    /// Runs an app's reads of its own tables on one pooled connection (no write lock, no
+    /// transaction): the same `Conn` as `Tx::conn`, so one query text serves reads and writes.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, StoreError>>,
+    {
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                let mut conn = store.connection().await?;
+                f(Conn::Sqlite(&mut conn)).await
+            }
+            Backend::Postgres(store) => {
+                let mut conn = store.connection().await?;
+                f(Conn::Postgres(&mut conn)).await
+            }
+        }
     }
 
     pub async fn count_assignments(&self, filter: &AssignmentFilter) -> Result<u64, StoreError> {

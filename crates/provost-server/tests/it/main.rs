@@ -4,6 +4,7 @@ mod access;
 mod assignments;
 mod audit;
 mod auth;
+mod batches;
 mod checks;
 mod cluster;
 mod edge;

@@ -1,6 +1,7 @@
 //! Tests of the real `provost` binary: the CLI on a fresh SQLite file per test, and `serve` nodes.
 
 mod api_page;
+mod batches;
 mod commands;
 mod docs;
 mod metrics;
@@ -95,10 +96,16 @@ impl ServeNode {
 
     /// `start` with more `serve` arguments.
     pub fn start_with(database_url: &str, extra: &[&str]) -> ServeNode {
+        ServeNode::start_with_env(database_url, extra, &[])
+    }
+
+    /// `start_with` and more environment variables.
+    pub fn start_with_env(database_url: &str, extra: &[&str], env: &[(&str, &str)]) -> ServeNode {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .env("PROVOST_DATABASE_URL", database_url)
             .env("PROVOST_JWT_SECRET", SECRET)
             .env("PROVOST_LOG", "info")
