@@ -14,7 +14,7 @@ use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
-use crate::tx::{self, Tx};
+use crate::tx::{self, Conn, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
 /// is stays inside: callers see the same calls and types on both.
@@ -135,6 +135,25 @@ impl Store {
         }
         let locked = commit::retrying(|| async { dispatch!(self.lock()) }).await?;
         tx::run(locked, actor, f).await
+    }
+
+    /// Runs `f` on one pooled connection, outside any write: an app's reads of its own tables
+    /// (`Conn` as in `Tx::conn`). Read-only stores read too.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, E>>,
+    {
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                let mut c = store.pool().acquire().await.map_err(StoreError::from)?;
+                f(Conn::Sqlite(&mut c)).await
+            }
+            Backend::Postgres(store) => {
+                let mut c = store.pool().acquire().await.map_err(StoreError::from)?;
+                f(Conn::Postgres(&mut c)).await
+            }
+        }
     }
 
     /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.

@@ -12,6 +12,7 @@ mod hostile;
 mod listings;
 mod meta;
 mod metrics;
+mod programs;
 mod roles;
 mod scenario;
 mod storage;

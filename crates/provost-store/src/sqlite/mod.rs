@@ -88,6 +88,11 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// The pool, for apps' reads of their own tables (`Store::read`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 /// Runs the migrations under the write lock, so that processes starting together take turns.
