@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-postgres.sh
+./scripts/ensure-moto.sh >/dev/null  # S3 for the programs app's report tests (moto_server)
 export PROVOST_TEST_POSTGRES_URL=${PROVOST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # default-members: every crate but bench/, which only its own command builds.
 cargo test --locked "$@"

@@ -133,7 +133,9 @@ impl Location {
 
 #[derive(Clone)]
 enum Backend {
-    Local(Arc<LocalFileSystem>),
+    /// A directory; opened per call, so that one made after the start counts (and none is
+    /// made for a server that never sees a report).
+    Local(PathBuf),
     S3 {
         store: Arc<AmazonS3>,
         prefix: String,
@@ -196,11 +198,7 @@ impl ReportStore {
             )
         };
         match Location::parse(&settings.url)? {
-            Location::Local(path) => {
-                std::fs::create_dir_all(&path).map_err(|e| unavailable(&e))?;
-                let fs = LocalFileSystem::new_with_prefix(&path).map_err(|e| unavailable(&e))?;
-                Ok(Backend::Local(Arc::new(fs)))
-            }
+            Location::Local(path) => Ok(Backend::Local(path)),
             Location::S3 { bucket, prefix } => {
                 let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
                 for (name, value) in &settings.s3_options {
@@ -216,10 +214,18 @@ impl ReportStore {
         }
     }
 
-    fn store(&self) -> Result<(&dyn ObjectStore, &str)> {
+    /// The store and the prefix inside it; `None` for a local directory that does not exist
+    /// (yet): no reports.
+    fn store(&self) -> Result<Option<(Arc<dyn ObjectStore>, &str)>> {
         match &self.backend {
-            Backend::Local(fs) => Ok((fs.as_ref(), "")),
-            Backend::S3 { store, prefix } => Ok((store.as_ref(), prefix.as_str())),
+            Backend::Local(root) => {
+                if !root.is_dir() {
+                    return Ok(None);
+                }
+                let fs = LocalFileSystem::new_with_prefix(root).map_err(failed)?;
+                Ok(Some((Arc::new(fs), "")))
+            }
+            Backend::S3 { store, prefix } => Ok(Some((store.clone(), prefix.as_str()))),
             Backend::Broken(why) => Err(Error::new(
                 ErrorCode::ReportStoreUnavailable,
                 why.to_string(),
@@ -229,7 +235,9 @@ impl ReportStore {
 
     /// The reports of the program `key` from `min` on, newest first.
     pub async fn list(&self, key: &str, dir: &str, min: Option<NaiveDate>) -> Result<Vec<Report>> {
-        let (store, prefix) = self.store()?;
+        let Some((store, prefix)) = self.store()? else {
+            return Ok(Vec::new());
+        };
         let path = StorePath::from(join(prefix, dir));
         let listed = store
             .list_with_delimiter(Some(&path))
@@ -320,7 +328,7 @@ impl ReportStore {
         if !dirs.iter().any(|d| d == dir) || report_date(name).is_none() {
             return Err(not_found(name));
         }
-        let Backend::Local(fs) = &self.backend else {
+        let (Backend::Local(_), Some((fs, _))) = (&self.backend, self.store()?) else {
             return Err(not_found(name));
         };
         let location = StorePath::from(link.file.as_str());
