@@ -12,6 +12,7 @@ mod hostile;
 mod listings;
 mod meta;
 mod metrics;
+mod program_enrollments;
 mod program_reports;
 mod programs;
 mod roles;
