@@ -25,7 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let node = Node::open(&url).await?;
     let started = Instant::now();
     seed(&node).await?;
-    println!("seeded {PROGRAMS} programs in {ORGS} orgs in {:?}", started.elapsed());
+    println!(
+        "seeded {PROGRAMS} programs in {ORGS} orgs in {:?}",
+        started.elapsed()
+    );
 
     // rita reads the reports of every program of Org3 (1 000) and of 50 programs of Org0.
     let mut grants = vec![Change::AssignmentAdd {
@@ -33,7 +36,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }];
     for i in (0..PROGRAMS).step_by(PROGRAMS / 50) {
         grants.push(Change::AssignmentAdd {
-            assignment: Assignment::new("rita", "program_read_reports", &format!("program:p{i:05}")),
+            assignment: Assignment::new(
+                "rita",
+                "program_read_reports",
+                &format!("program:p{i:05}"),
+            ),
         });
     }
     node.commit("bench", &grants).await?;
@@ -79,7 +86,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let allowed = (0..PROGRAMS)
             .filter(|i| {
                 let key = format!("p{i:05}");
-                rita.may(&index, "programs.read_reports", &Scope::Program(&key), now())
+                rita.may(
+                    &index,
+                    "programs.read_reports",
+                    &Scope::Program(&key),
+                    now(),
+                )
             })
             .count();
         assert_eq!(allowed, 1000 + 50);

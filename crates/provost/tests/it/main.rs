@@ -4,6 +4,7 @@ mod commands;
 mod metrics;
 mod nodes;
 mod ops;
+mod programs;
 mod scenario;
 
 use std::path::PathBuf;
