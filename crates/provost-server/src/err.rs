@@ -157,7 +157,7 @@ error_codes! {
     InvalidProgram => "invalid_program", BadRequest;
     InvalidDate => "invalid_date", BadRequest;
     InvalidEnrollment => "invalid_enrollment", BadRequest;
-    InvalidCsv => "invalid_csv", BadRequest;
+    InvalidUpload => "invalid_upload", BadRequest;
     InvalidReportsUrl => "invalid_reports_url", BadRequest;
     ReportLinkInvalid => "invalid_report_link", Forbidden;
     ReportLinkExpired => "report_link_expired", Forbidden;
@@ -172,6 +172,7 @@ error_codes! {
     ProgramWriteInProgress => "program_write_in_progress", Conflict;
     TooManyEnrollments => "too_many_items", PayloadTooLarge;
     UnknownProgramType => "unknown_program_type", Refused;
+    InvalidCsv => "invalid_csv", Refused;
     ReportStoreUnavailable => "report_store_unavailable", Unavailable;
 }
 

@@ -329,10 +329,13 @@ async fn a_csv_upload_answers_per_row_and_refuses_big_or_broken_files() {
         .expect(413, "body_too_large");
     upload(&server, multipart("other", csv))
         .await
-        .expect(400, "invalid_csv");
+        .expect(400, "invalid_upload");
     upload(&server, multipart("file", b"name,state\na,b\n"))
         .await
-        .expect(400, "invalid_csv");
+        .expect(422, "invalid_csv");
+    upload(&server, multipart("file", b"\x89PNG\r\n\x1a\n"))
+        .await
+        .expect(422, "invalid_csv");
     let listed = server.as_user("will").get(ENROLLMENTS).await.ok();
     assert_eq!(listed.body, json!({ "s1": "ended", "s2": "pending" }));
 }

@@ -249,6 +249,18 @@ async fn open_program(
     Ok(program)
 }
 
+/// Refuses (403, 404) unless `actor` may write enrollments there.
+pub async fn check_write(
+    node: &Node,
+    index: &provost_engine::Index,
+    actor: &Actor,
+    key: &str,
+    target: &Target,
+) -> Result<()> {
+    open_program(node, index, actor, key, "write_enrollments", target).await?;
+    Ok(())
+}
+
 /// The enrollments of a program or of one of its course runs, for `programs.read_enrollments`.
 pub async fn read(
     node: &Node,

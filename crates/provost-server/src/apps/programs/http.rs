@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::enrollments::{self, Item, Mode, Results, Target, WriteGuards, MAX_UPLOAD_BYTES};
 use super::reports::{self, Link, Report, ReportStore};
+use super::schemas::EnrollmentList;
 use super::service::{self, ListQuery, NewProgram, ProgramChange, ProgramView};
 use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
@@ -108,8 +109,9 @@ pub enum Format {
 /// One enrollment change: program statuses `enrolled|pending|suspended|canceled|ended`,
 /// course statuses `active|inactive`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnrollmentItem {
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(value_type = super::schemas::StudentKey)]
     pub student_key: String,
     pub status: String,
 }
@@ -314,7 +316,7 @@ slash_twin!(get_enrollments_slash => get_enrollments(state: State<AppState>, act
 
 /// Enrolls students in a Masters program (at most 25; 413 above), for
 /// `programs.write_enrollments`: 200 all enrolled, 207 some, 422 none, per student.
-#[utoipa::path(post, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath), request_body = Vec<EnrollmentItem>,
+#[utoipa::path(post, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath), request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program", body = ErrorBody)))]
 pub async fn post_enrollments(
@@ -336,12 +338,12 @@ pub async fn post_enrollments(
 }
 
 slash_twin!(post_enrollments_slash => post_enrollments(state: State<AppState>, actor: Principal, path: ApiPath<KeyPath>, body: ApiJson<Value>) -> ApiResult<Response>;
-    post, path = "/api/v1/programs/{key}/enrollments/", tag = "programs", params(KeyPath), request_body = Vec<EnrollmentItem>,
+    post, path = "/api/v1/programs/{key}/enrollments/", tag = "programs", params(KeyPath), request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program", body = ErrorBody)));
 
 /// Changes the status of students already in a Masters program, as `POST` answers.
-#[utoipa::path(patch, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath), request_body = Vec<EnrollmentItem>,
+#[utoipa::path(patch, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath), request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program", body = ErrorBody)))]
 pub async fn patch_enrollments(
@@ -363,7 +365,7 @@ pub async fn patch_enrollments(
 }
 
 slash_twin!(patch_enrollments_slash => patch_enrollments(state: State<AppState>, actor: Principal, path: ApiPath<KeyPath>, body: ApiJson<Value>) -> ApiResult<Response>;
-    patch, path = "/api/v1/programs/{key}/enrollments/", tag = "programs", params(KeyPath), request_body = Vec<EnrollmentItem>,
+    patch, path = "/api/v1/programs/{key}/enrollments/", tag = "programs", params(KeyPath), request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program", body = ErrorBody)));
 
@@ -379,6 +381,9 @@ pub async fn upload_enrollments(
     ApiPath(path): ApiPath<KeyPath>,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
+    // Who may write, on a program that takes enrollments, before reading up to 5 MiB.
+    let index = state.index_at(None).await?;
+    enrollments::check_write(state.node(), &index, &actor, &path.key, &Target::Program).await?;
     let bytes = uploaded_file(form).await?;
     let items = enrollments::items_from_csv(&bytes)?;
     write_enrollments(
@@ -404,7 +409,7 @@ async fn uploaded_file(
 ) -> ApiResult<Vec<u8>> {
     let bad = || {
         ApiError::new(
-            ErrorCode::InvalidCsv,
+            ErrorCode::InvalidUpload,
             "send the CSV as the `file` part of a multipart/form-data body",
         )
     };
@@ -476,7 +481,7 @@ slash_twin!(get_course_enrollments_slash => get_course_enrollments(state: State<
 /// Enrolls program students in a course run of its curriculum (`active|inactive`), for
 /// `programs.write_enrollments`: per student, 200/207/422 as for the program.
 #[utoipa::path(post, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments", tag = "programs", params(CoursePath),
-    request_body = Vec<EnrollmentItem>,
+    request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)))]
 pub async fn post_course_enrollments(
@@ -492,13 +497,13 @@ pub async fn post_course_enrollments(
 
 slash_twin!(post_course_enrollments_slash => post_course_enrollments(state: State<AppState>, actor: Principal, path: ApiPath<CoursePath>, body: ApiJson<Value>) -> ApiResult<Response>;
     post, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments/", tag = "programs", params(CoursePath),
-    request_body = Vec<EnrollmentItem>,
+    request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)));
 
 /// Changes course run enrollments of students already enrolled there, as `POST` answers.
 #[utoipa::path(patch, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments", tag = "programs", params(CoursePath),
-    request_body = Vec<EnrollmentItem>,
+    request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)))]
 pub async fn patch_course_enrollments(
@@ -514,7 +519,7 @@ pub async fn patch_course_enrollments(
 
 slash_twin!(patch_course_enrollments_slash => patch_course_enrollments(state: State<AppState>, actor: Principal, path: ApiPath<CoursePath>, body: ApiJson<Value>) -> ApiResult<Response>;
     patch, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments/", tag = "programs", params(CoursePath),
-    request_body = Vec<EnrollmentItem>,
+    request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)));
 

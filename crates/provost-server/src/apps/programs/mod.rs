@@ -5,6 +5,7 @@ pub mod cli;
 pub mod enrollments;
 pub mod http;
 pub mod reports;
+pub mod schemas;
 pub mod service;
 
 use axum::extract::DefaultBodyLimit;
@@ -126,7 +127,8 @@ impl App for Programs {
     ),
     components(schemas(
         service::NewProgram, service::ProgramChange, service::ProgramView, http::ProgramPage, http::ProgramSaved,
-        http::EnrollmentItem, http::EnrollmentResults, http::UploadForm, http::Format, reports::Report,
+        http::EnrollmentItem, http::EnrollmentResults, schemas::EnrollmentList, schemas::ProgramKey,
+        schemas::ProgramOrg, schemas::CourseRunKey, schemas::ProgramTitle, schemas::StudentKey, http::UploadForm, http::Format, reports::Report,
     )),
     tags((name = "programs", description = "programs, their enrollments and reports (Registrar's shapes)"))
 )]

@@ -42,7 +42,7 @@ const MAX_LIST: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct NewProgram {
     /// Letters, digits, `.`, `_` and `-`; `program:<key>` must fit a scope key (at most 247).
-    #[schema(min_length = 1, max_length = 247, pattern = "^[A-Za-z0-9._-]+$")]
+    #[schema(value_type = super::schemas::ProgramKey)]
     pub key: String,
     /// Hyphenated; generated when absent.
     #[serde(default)]
@@ -50,17 +50,17 @@ pub struct NewProgram {
         pattern = "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
     )]
     pub uuid: Option<String>,
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(value_type = super::schemas::ProgramTitle)]
     pub title: String,
     /// A program type's name (`masters`, `micromasters`, `professional_certificate`, ...).
     #[serde(rename = "type")]
     pub program_type: String,
     /// Managing orgs, the first one the program's own (reports live under it).
-    #[schema(min_items = 1, max_items = 200)]
+    #[schema(value_type = Vec<super::schemas::ProgramOrg>, min_items = 1, max_items = 200)]
     pub orgs: Vec<String>,
     /// Course run keys.
     #[serde(default)]
-    #[schema(max_items = 200)]
+    #[schema(value_type = Vec<super::schemas::CourseRunKey>, max_items = 200)]
     pub curriculum: Vec<String>,
 }
 
@@ -68,14 +68,14 @@ pub struct NewProgram {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramChange {
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(value_type = Option<super::schemas::ProgramTitle>)]
     pub title: Option<String>,
     #[serde(rename = "type")]
     pub program_type: Option<String>,
     /// Moving a program between orgs needs the manage permission at the old and the new orgs.
-    #[schema(min_items = 1, max_items = 200)]
+    #[schema(value_type = Option<Vec<super::schemas::ProgramOrg>>, min_items = 1, max_items = 200)]
     pub orgs: Option<Vec<String>>,
-    #[schema(max_items = 200)]
+    #[schema(value_type = Option<Vec<super::schemas::CourseRunKey>>, max_items = 200)]
     pub curriculum: Option<Vec<String>>,
 }
 
