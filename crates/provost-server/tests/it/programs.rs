@@ -279,7 +279,7 @@ async fn the_listing_shows_what_the_caller_holds_from_one_lookup() {
     assert_eq!(keys(&all), vec!["hx-a", "mit-a", "mit-b"]);
     assert_eq!(
         all.body["items"][0]["permissions"],
-        json!(["read_metadata", "read_enrollments"])
+        json!(["read_enrollments", "read_metadata"])
     );
     assert_eq!(
         all.body["items"][1]["permissions"],

@@ -89,14 +89,33 @@ pub struct ProgramView {
     pub program_type: String,
     pub orgs: Vec<String>,
     pub curriculum: Vec<String>,
-    /// What the caller may do on it (`read_metadata`, `read_enrollments`, ...).
+    /// What the caller may do on it, sorted (`read_enrollments`, `read_metadata`, ...).
     pub permissions: Vec<String>,
+    /// Registrar's name for `key`.
+    pub program_key: String,
+    /// Registrar's name for `title`.
+    pub program_title: String,
+    /// Registrar's `program_type`: the type's title (`Masters`).
+    #[serde(rename = "program_type")]
+    pub type_title: String,
 }
 
 impl ProgramView {
-    pub fn of(index: &Index, actor: &Actor, program: ProgramRecord) -> ProgramView {
+    pub fn of(
+        index: &Index,
+        actor: &Actor,
+        types: &[rows::ProgramType],
+        program: ProgramRecord,
+    ) -> ProgramView {
         let permissions = permissions_on(index, actor, &program.key);
+        let type_title = types
+            .iter()
+            .find(|t| t.name == program.program_type)
+            .map_or_else(|| program.program_type.clone(), |t| t.title.clone());
         ProgramView {
+            program_key: program.key.clone(),
+            program_title: program.title.clone(),
+            type_title,
             key: program.key,
             uuid: program.uuid,
             title: program.title,
@@ -124,15 +143,18 @@ pub fn scope_of(key: &str) -> String {
     format!("program:{key}")
 }
 
-/// The short names of the program permissions `actor` holds on the program.
+/// The short names of the program permissions `actor` holds on the program, sorted (as
+/// Registrar lists them).
 pub fn permissions_on(index: &Index, actor: &Actor, key: &str) -> Vec<String> {
     let scope = Scope::Program(key);
     let at = now();
-    PERMISSIONS
+    let mut held: Vec<String> = PERMISSIONS
         .iter()
         .filter(|p| actor.may(index, &format!("programs.{p}"), &scope, at))
         .map(|p| (*p).to_owned())
-        .collect()
+        .collect();
+    held.sort_unstable();
+    held
 }
 
 /// Refuses (403) unless the actor holds `programs.<permission>` on the program.
@@ -169,7 +191,7 @@ fn not_found(key: &str) -> Error {
 pub async fn show(node: &Node, index: &Index, actor: &Actor, key: &str) -> Result<ProgramView> {
     let program = load(node, key).await?;
     require(index, actor, key, "read_metadata")?;
-    Ok(ProgramView::of(index, actor, program))
+    Ok(ProgramView::of(index, actor, &types(node).await?, program))
 }
 
 fn check_key(key: &str) -> Result<()> {
@@ -332,7 +354,7 @@ pub async fn create(node: &Node, actor: &Actor, new: NewProgram) -> Result<(Prog
         .await?;
     let index = node.index();
     Ok((
-        ProgramView::of(&index, actor, written.value),
+        ProgramView::of(&index, actor, &types(node).await?, written.value),
         written.revision,
     ))
 }
@@ -411,7 +433,7 @@ pub async fn update(
         .await?;
     let index = node.index();
     Ok((
-        ProgramView::of(&index, actor, written.value),
+        ProgramView::of(&index, actor, &types(node).await?, written.value),
         written.revision,
     ))
 }
@@ -469,6 +491,7 @@ pub async fn list(
         reach: reach(index, actor, permission),
     };
     let limit = query.limit;
+    let types = types(node).await?;
     let programs = node
         .store()
         .read(|c| {
@@ -497,7 +520,7 @@ pub async fn list(
         .await?;
     Ok(programs
         .into_iter()
-        .map(|p| ProgramView::of(index, actor, p))
+        .map(|p| ProgramView::of(index, actor, &types, p))
         .collect())
 }
 
