@@ -409,3 +409,42 @@ async fn explain_says_whether_the_program_or_its_org_decided() {
     assert_eq!(via_program.body["because"][0]["held_at"], "program:p1");
     assert_eq!(via_program.body["because"][0]["inherited"], false);
 }
+
+#[tokio::test]
+async fn a_program_scope_registered_before_is_moved_not_taken() {
+    let server = start().await;
+    // The operator registered `program:p9` under HarvardX before the programs app existed.
+    let operator = provost_server::access::Actor::operator();
+    provost_server::access::register_scope(
+        &server.node,
+        &operator,
+        "program:p9",
+        &["org:HarvardX".into()],
+    )
+    .await
+    .expect("registered");
+    grant(&server, "hana", "program_read_metadata", "org:HarvardX").await;
+    grant(&server, "mo", "program_admin", "org:MITx").await;
+    // Creating it under MITx would take it from HarvardX: MITx's manager alone may not.
+    server
+        .as_user("mo")
+        .post("/api/v1/programs", program("p9", "masters", &["MITx"]))
+        .await
+        .expect(403, "forbidden");
+    assert!(
+        server
+            .allows("hana", "programs.read_metadata", "program:p9")
+            .await
+    );
+    grant(&server, "mo", "program_admin", "org:HarvardX").await;
+    server
+        .as_user("mo")
+        .post("/api/v1/programs", program("p9", "masters", &["MITx"]))
+        .await
+        .expect_status(201);
+    assert!(
+        !server
+            .allows("hana", "programs.read_metadata", "program:p9")
+            .await
+    );
+}
