@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::err::StoreError;
+use crate::store::Store;
 use crate::tx::Conn;
 
 /// Runs the same statement text on whichever dialect `conn` is (`$N` placeholders serve both).
@@ -290,6 +291,37 @@ pub async fn put_course_enrollment(
                ON CONFLICT (program, course_key, student_key) DO UPDATE SET status = excluded.status";
     on_conn!(conn, c => sqlx::query(sql).bind(program).bind(course).bind(student).bind(status).execute(&mut *c).await?.rows_affected());
     Ok(())
+}
+
+/// The advisory lock space of program leases ("prog"), apart from the store's write lock.
+const LEASE_SPACE: i32 = 0x7072_6f67;
+
+/// One program's enrollment-write lease across nodes: on PostgreSQL a transaction-level
+/// advisory lock, held on a connection of its own until `release` (or, if dropped, until that
+/// transaction's rollback); on SQLite, which serves one node, nothing.
+pub struct Lease(Option<sqlx::Transaction<'static, sqlx::Postgres>>);
+
+impl Lease {
+    pub async fn release(self) -> Result<(), StoreError> {
+        if let Some(tx) = self.0 {
+            tx.rollback().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The program's lease, or `None` when another node's write for it holds it (never waits).
+pub async fn try_lease(store: &Store, program: &str) -> Result<Option<Lease>, StoreError> {
+    let Some(pool) = store.pg_pool() else {
+        return Ok(Some(Lease(None)));
+    };
+    let mut tx = pool.begin().await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2))")
+        .bind(LEASE_SPACE)
+        .bind(program)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(got.then_some(Lease(Some(tx))))
 }
 
 #[cfg(test)]

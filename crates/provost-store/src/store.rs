@@ -156,6 +156,14 @@ impl Store {
         }
     }
 
+    /// The PostgreSQL pool, for locks an app holds across nodes (`programs::try_lease`).
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(store) => Some(store.pool()),
+        }
+    }
+
     /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.
     pub fn read_only(&self) -> bool {
         match &self.backend {

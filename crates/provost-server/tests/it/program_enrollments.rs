@@ -411,3 +411,50 @@ async fn a_second_write_for_the_same_program_is_refused_while_one_runs() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn a_write_for_the_same_program_on_another_node_is_refused_too() {
+    let server = masters().await;
+    if !server.url.starts_with("postgres") {
+        // SQLite serves one node; `scripts/test.sh` runs this suite on PostgreSQL as well.
+        eprintln!("one node on SQLite: the cross-node lease is PostgreSQL's");
+        return;
+    }
+    let other = crate::support::start_on(&server.url).await;
+    let (writer, release) = hold_write_lock(&server.url).await;
+    let first = upload(
+        &server,
+        multipart("file", b"student_key,status\ns1,enrolled\n"),
+    );
+    let second = send(
+        &other,
+        "will",
+        Method::POST,
+        ENROLLMENTS,
+        items(&[("s2", "enrolled")]),
+    );
+    tokio::pin!(first, second);
+    let (refused, waiting_is_upload) = tokio::select! {
+        answer = &mut first => (answer, false),
+        answer = &mut second => (answer, true),
+    };
+    refused.expect(409, "program_write_in_progress");
+    let _ = release.send(());
+    let done = if waiting_is_upload {
+        first.await
+    } else {
+        second.await
+    };
+    done.ok();
+    writer.await.expect("writer");
+    // The lease went with the write: the next one on either node goes through.
+    send(
+        &other,
+        "will",
+        Method::POST,
+        ENROLLMENTS,
+        items(&[("s3", "enrolled")]),
+    )
+    .await
+    .ok();
+}

@@ -78,7 +78,7 @@ pub fn verdict(results: &Results, applied: usize) -> u16 {
 }
 
 /// Programs with an enrollment write running on this node: a second one answers 409 rather
-/// than queue behind a long upload.
+/// than queue behind a long upload. Across nodes (PostgreSQL) a lease does the same.
 #[derive(Clone, Default)]
 pub struct WriteGuards(Arc<Mutex<HashSet<String>>>);
 
@@ -92,10 +92,7 @@ impl WriteGuards {
     pub fn enter(&self, program: &str) -> Result<Guard> {
         let mut running = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if !running.insert(program.to_owned()) {
-            return Err(Error::new(
-                ErrorCode::ProgramWriteInProgress,
-                format!("another enrollment write for program `{program}` is running; try again when it is done"),
-            ));
+            return Err(busy(program));
         }
         Ok(Guard {
             guards: self.clone(),
@@ -109,6 +106,13 @@ impl Drop for Guard {
         let mut running = self.guards.0.lock().unwrap_or_else(|e| e.into_inner());
         running.remove(&self.program);
     }
+}
+
+fn busy(program: &str) -> Error {
+    Error::new(
+        ErrorCode::ProgramWriteInProgress,
+        format!("another enrollment write for program `{program}` is running; try again when it is done"),
+    )
 }
 
 fn bad_item(index: usize, why: &str) -> Error {
@@ -316,6 +320,10 @@ pub async fn write(
             wanted.push(item.clone());
         }
     }
+    // The guard refuses a second write on this node; the lease, one on another node.
+    let Some(lease) = rows::try_lease(node.store(), key).await? else {
+        return Err(busy(key));
+    };
     let key = key.to_owned();
     let written = node
         .write(&actor.username, |tx| {
@@ -395,8 +403,9 @@ pub async fn write(
                 Ok((results, count))
             })
         })
-        .await?;
-    Ok(written.value)
+        .await;
+    lease.release().await?;
+    Ok(written?.value)
 }
 
 /// Enrollments as CSV (`student_key,status`).
