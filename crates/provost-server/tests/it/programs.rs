@@ -128,6 +128,13 @@ async fn bad_programs_are_refused_and_change_nothing() {
     }
     let listed = admin.get("/api/v1/programs").await.ok();
     assert_eq!(keys(&listed), Vec::<String>::new());
+    // Nor was `program:p1` registered: the row and the registration go together or not at all.
+    grant(&server, "mia", "program_read_metadata", "org:MITx").await;
+    assert!(
+        !server
+            .allows("mia", "programs.read_metadata", "program:p1")
+            .await
+    );
     create(&server, "p1", "masters", &["MITx"]).await;
     admin
         .post(
