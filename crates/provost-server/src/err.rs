@@ -169,6 +169,7 @@ error_codes! {
     CourseNotInProgram => "course_not_in_program", NotFound;
     ReportNotFound => "unknown_report", NotFound;
     ProgramExists => "program_exists", Conflict;
+    ProgramTypeExists => "program_type_exists", Conflict;
     ProgramWriteInProgress => "program_write_in_progress", Conflict;
     TooManyEnrollments => "too_many_items", PayloadTooLarge;
     UnknownProgramType => "unknown_program_type", Refused;

@@ -95,6 +95,20 @@ pub async fn program_types(conn: Conn<'_>) -> Result<Vec<ProgramType>, StoreErro
     Ok(on_conn!(conn, c => sqlx::query_as::<_, ProgramType>(sql).fetch_all(&mut *c).await?))
 }
 
+/// Adds a program type; false when one of that name exists (nothing changes then).
+pub async fn insert_type(conn: Conn<'_>, program_type: &ProgramType) -> Result<bool, StoreError> {
+    let sql = "INSERT INTO program_types (name, title, enrollments) VALUES ($1, $2, $3) \
+               ON CONFLICT (name) DO NOTHING";
+    let added = on_conn!(conn, c => sqlx::query(sql)
+        .bind(&program_type.name)
+        .bind(&program_type.title)
+        .bind(program_type.enrollments)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(added == 1)
+}
+
 /// The program with this key.
 pub async fn program(conn: Conn<'_>, key: &str) -> Result<Option<ProgramRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM programs p WHERE p.key = $1");

@@ -84,6 +84,40 @@ fn programs_are_created_listed_shown_and_changed() {
 }
 
 #[test]
+fn operators_add_program_types() {
+    let cli = Cli::new();
+    let types = cli.ok(&["programs", "types"]);
+    assert_eq!(types.lines().count(), 3, "{types}");
+    assert!(types.contains("masters\tenrollments\tMasters"), "{types}");
+    cli.ok(&[
+        "programs",
+        "add-type",
+        "microbachelors",
+        "--title",
+        "MicroBachelors",
+    ]);
+    cli.ok(&[
+        "programs",
+        "create",
+        "mb",
+        "--title",
+        "MB",
+        "--type",
+        "microbachelors",
+        "--org",
+        "MITx",
+    ]);
+    let (code, _, err) = cli.exec(&["programs", "add-type", "microbachelors", "--title", "Again"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("program_type_exists"), "{err}");
+    let (code, _, err) = cli.exec(&["programs", "add-type", "Bad Name", "--title", "x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid_program"), "{err}");
+    let audit = cli.ok(&["audit", "--limit", "5"]);
+    assert!(audit.contains("program_type_add"), "{audit}");
+}
+
+#[test]
 fn reports_are_listed_from_the_configured_store() {
     let cli = Cli::new();
     let uuid = "11111111-2222-3333-4444-555555555555";

@@ -2,6 +2,7 @@
 //! `reports list`, the same services as its HTTP routes, as the operator.
 
 use clap::Subcommand;
+use provost_store::programs::ProgramType;
 
 use super::reports::{self, ReportSettings, ReportStore};
 use super::service::{self, ListQuery, NewProgram, ProgramChange, ProgramView};
@@ -50,6 +51,17 @@ pub enum ProgramCommand {
     },
     /// Show KEY.
     Show { key: String },
+    /// The program types, and whether their programs take enrollments.
+    Types,
+    /// Add a program type (`microbachelors`, `xseries`, ...).
+    AddType {
+        name: String,
+        #[arg(long)]
+        title: String,
+        /// Open the enrollment endpoints for its programs (as for `masters`).
+        #[arg(long)]
+        enrollments: bool,
+    },
     /// Change KEY's title, type, orgs or curriculum (lists replace the old ones).
     Update {
         key: String,
@@ -149,6 +161,35 @@ pub async fn run(cx: CliContext<'_>, command: ProgramsCommand) -> Result<Outcome
                 program.curriculum.join(", ")
             );
             Outcome::done(&program, text)
+        }
+        ProgramsCommand::Programs(ProgramCommand::Types) => {
+            let types = service::types(node).await?;
+            let text = types
+                .iter()
+                .map(|t| {
+                    let enrollments = if t.enrollments { "enrollments" } else { "-" };
+                    format!("{}\t{}\t{}", t.name, enrollments, t.title)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Outcome::done(&types, text)
+        }
+        ProgramsCommand::Programs(ProgramCommand::AddType {
+            name,
+            title,
+            enrollments,
+        }) => {
+            let program_type = ProgramType {
+                name,
+                title,
+                enrollments,
+            };
+            let revision = service::add_type(node, actor, program_type.clone()).await?;
+            let text = format!(
+                "added program type `{}`; revision {revision}",
+                program_type.name
+            );
+            Outcome::done(&program_type, text)
         }
         ProgramsCommand::Programs(ProgramCommand::Update {
             key,

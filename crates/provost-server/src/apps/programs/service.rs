@@ -532,6 +532,55 @@ pub fn reborrow<'a>(conn: &'a mut provost_store::Conn<'_>) -> provost_store::Con
     }
 }
 
+/// Adds a program type (`microbachelors`, `xseries`, ...): admins only; `enrollments` opens
+/// the enrollment endpoints for its programs. Returns the revision.
+pub async fn add_type(node: &Node, actor: &Actor, program_type: rows::ProgramType) -> Result<u64> {
+    access::require_admin(&node.index(), actor, "add program types")?;
+    let valid_name = !program_type.name.is_empty()
+        && program_type.name.len() <= 100
+        && program_type
+            .name
+            .starts_with(|c: char| c.is_ascii_lowercase())
+        && program_type
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid_name {
+        return Err(invalid(format!(
+            "a program type is a lowercase letter, then lowercase letters, digits and `_` (`{}` given)",
+            truncate(&program_type.name)
+        )));
+    }
+    let title = check_title(&program_type.title)?;
+    let program_type = rows::ProgramType {
+        title,
+        ..program_type
+    };
+    let written = node
+        .write(&actor.username, |tx| {
+            Box::pin(async move {
+                if !rows::insert_type(tx.conn(), &program_type).await? {
+                    return Err(Error::new(
+                        ErrorCode::ProgramTypeExists,
+                        format!("program type `{}` exists", program_type.name),
+                    ));
+                }
+                tx.audit(AppAudit {
+                    app: APP.into(),
+                    operation: "program_type_add".into(),
+                    subject: None,
+                    scope: None,
+                    after: Some(json!(program_type)),
+                    before: None,
+                })
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(written.revision)
+}
+
 /// The program types, for the CLI and clients.
 pub async fn types(node: &Node) -> Result<Vec<rows::ProgramType>> {
     node.store()
