@@ -267,16 +267,82 @@ pub async fn program_enrollments(
     Ok(rows.into_iter().collect())
 }
 
-/// Sets one student's program enrollment status.
-pub async fn put_program_enrollment(
+/// Rows per statement when setting many enrollments at once.
+const BATCH: usize = 10_000;
+
+/// Sets students' program enrollment statuses (`(student_key, status)`, no student twice).
+pub async fn put_program_enrollments(
     conn: Conn<'_>,
     program: &str,
-    student: &str,
-    status: &str,
+    enrollments: &[(String, String)],
 ) -> Result<(), StoreError> {
-    let sql = "INSERT INTO program_enrollments (program, student_key, status) VALUES ($1, $2, $3) \
-               ON CONFLICT (program, student_key) DO UPDATE SET status = excluded.status";
-    on_conn!(conn, c => sqlx::query(sql).bind(program).bind(student).bind(status).execute(&mut *c).await?.rows_affected());
+    let target = "program_enrollments (program, student_key, status)";
+    let conflict = "ON CONFLICT (program, student_key) DO UPDATE SET status = excluded.status";
+    put_many(conn, target, &[program], enrollments, conflict).await
+}
+
+/// Sets students' statuses in a course run of a program (`(student_key, status)`).
+pub async fn put_course_enrollments(
+    conn: Conn<'_>,
+    program: &str,
+    course: &str,
+    enrollments: &[(String, String)],
+) -> Result<(), StoreError> {
+    let target = "program_course_enrollments (program, course_key, student_key, status)";
+    let conflict =
+        "ON CONFLICT (program, course_key, student_key) DO UPDATE SET status = excluded.status";
+    put_many(conn, target, &[program, course], enrollments, conflict).await
+}
+
+/// `INSERT INTO target` the `fixed` values then each pair, a batch per statement: the pairs go
+/// in as one JSON array (SQLite) or two arrays (PostgreSQL), not one placeholder each.
+async fn put_many(
+    conn: Conn<'_>,
+    target: &str,
+    fixed: &[&str],
+    pairs: &[(String, String)],
+    conflict: &str,
+) -> Result<(), StoreError> {
+    let n = fixed.len();
+    let leading: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    let leading = leading.join(", ");
+    match conn {
+        Conn::Sqlite(c) => {
+            let sql = format!(
+                "INSERT INTO {target} SELECT {leading}, json_extract(value, '$[0]'), json_extract(value, '$[1]') \
+                 FROM json_each(${}) WHERE true {conflict}",
+                n + 1
+            );
+            for chunk in pairs.chunks(BATCH) {
+                let mut query = sqlx::query(&sql);
+                for value in fixed {
+                    query = query.bind(*value);
+                }
+                query
+                    .bind(serde_json::to_string(chunk)?)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
+        Conn::Postgres(c) => {
+            let sql = format!(
+                "INSERT INTO {target} SELECT {leading}, s, st FROM UNNEST(${}::text[], ${}::text[]) AS t (s, st) {conflict}",
+                n + 1,
+                n + 2
+            );
+            for chunk in pairs.chunks(BATCH) {
+                let (students, statuses): (Vec<&str>, Vec<&str>) = chunk
+                    .iter()
+                    .map(|(s, st)| (s.as_str(), st.as_str()))
+                    .unzip();
+                let mut query = sqlx::query(&sql);
+                for value in fixed {
+                    query = query.bind(*value);
+                }
+                query.bind(students).bind(statuses).execute(&mut *c).await?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -290,21 +356,6 @@ pub async fn course_enrollments(
                WHERE program = $1 AND course_key = $2 ORDER BY student_key";
     let rows: Vec<(String, String)> = on_conn!(conn, c => sqlx::query_as(sql).bind(program).bind(course).fetch_all(&mut *c).await?);
     Ok(rows.into_iter().collect())
-}
-
-/// Sets one student's enrollment status in a course run of a program.
-pub async fn put_course_enrollment(
-    conn: Conn<'_>,
-    program: &str,
-    course: &str,
-    student: &str,
-    status: &str,
-) -> Result<(), StoreError> {
-    let sql = "INSERT INTO program_course_enrollments (program, course_key, student_key, status) \
-               VALUES ($1, $2, $3, $4) \
-               ON CONFLICT (program, course_key, student_key) DO UPDATE SET status = excluded.status";
-    on_conn!(conn, c => sqlx::query(sql).bind(program).bind(course).bind(student).bind(status).execute(&mut *c).await?.rows_affected());
-    Ok(())
 }
 
 /// The advisory lock space of program leases ("prog"), apart from the store's write lock.

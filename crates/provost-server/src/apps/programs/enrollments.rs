@@ -348,34 +348,21 @@ pub async fn write(
                         (Target::Program, Mode::Update, false) => "not-in-program",
                         (Target::Course(_), Mode::Update, false) => "not-found",
                         _ => {
-                            match &target {
-                                Target::Program => {
-                                    rows::put_program_enrollment(
-                                        reborrow(&mut c),
-                                        &key,
-                                        &item.student_key,
-                                        &item.status,
-                                    )
-                                    .await?
-                                }
-                                Target::Course(course) => {
-                                    rows::put_course_enrollment(
-                                        reborrow(&mut c),
-                                        &key,
-                                        course,
-                                        &item.student_key,
-                                        &item.status,
-                                    )
-                                    .await?
-                                }
-                            }
-                            applied.push(
-                                json!({ "student_key": item.student_key, "status": item.status }),
-                            );
+                            applied.push((item.student_key.clone(), item.status.clone()));
                             item.status.as_str()
                         }
                     };
                     results.insert(item.student_key.clone(), outcome.to_owned());
+                }
+                // One statement for the lot: an upload may carry a hundred thousand rows.
+                match &target {
+                    Target::Program => {
+                        rows::put_program_enrollments(reborrow(&mut c), &key, &applied).await?
+                    }
+                    Target::Course(course) => {
+                        rows::put_course_enrollments(reborrow(&mut c), &key, course, &applied)
+                            .await?
+                    }
                 }
                 let count = applied.len();
                 if count > 0 {
@@ -395,7 +382,9 @@ pub async fn write(
                         operation: operation.into(),
                         subject: None,
                         scope: Some(scope_of(&key)),
-                        after: Some(json!({ "course": course, "enrollments": applied })),
+                        after: Some(
+                            json!({ "course": course, "enrollments": Results::from_iter(applied) }),
+                        ),
                         before: None,
                     })
                     .await?;
