@@ -342,6 +342,24 @@ async fn the_listing_shows_what_the_caller_holds_from_one_lookup() {
         }
     }
     assert_eq!(seen, vec!["hx-a", "mit-a", "mit-b"]);
+    // Roles a token carries count in the listing as they count in checks.
+    let token = server.token_with(provost_server::TokenSpec {
+        username: "tom".into(),
+        roles: vec!["program_read_reports:org:HarvardX".into()],
+        ttl: std::time::Duration::from_secs(600),
+        ..provost_server::TokenSpec::default()
+    });
+    let tom = server
+        .with_token(&token)
+        .get("/api/v1/programs?user_has_perm=read_reports")
+        .await
+        .ok();
+    assert_eq!(keys(&tom), vec!["hx-a", "hx-b"]);
+    server
+        .with_token(&token)
+        .get("/api/v1/programs/hx-b")
+        .await
+        .ok();
     // Nobody sees a program they hold nothing on.
     let eve = server.as_user("eve").get("/api/v1/programs").await.ok();
     assert_eq!(keys(&eve), Vec::<String>::new());

@@ -444,12 +444,19 @@ pub fn reach(index: &Index, actor: &Actor, permission: &str) -> Option<Reach> {
     if actor.is_superuser(index) {
         return None;
     }
-    let scopes = index.scopes(
-        &actor.username,
-        &format!("programs.{permission}"),
-        None,
-        now(),
-    );
+    let action = format!("programs.{permission}");
+    let mut scopes = index.scopes(&actor.username, &action, None, now());
+    // Roles the token carries (`program_read_reports:org:MITx`) count as the checks count them.
+    let policy = index.policy();
+    for grant in &actor.grants {
+        let carries = policy
+            .role_id(&grant.role)
+            .and_then(|id| policy.role(id))
+            .is_some_and(|role| policy.names(&role.closure).contains(&action));
+        if carries {
+            scopes.push(grant.scope.clone());
+        }
+    }
     let mut reach = Reach::default();
     for scope in scopes {
         match Scope::parse(&scope) {
