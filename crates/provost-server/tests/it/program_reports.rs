@@ -126,6 +126,24 @@ async fn local_reports_are_listed_newest_first_and_filtered() {
     let url = all.body[1]["download_url"].as_str().expect("url");
     let file = download(&server, url).await.ok();
     assert_eq!(file.text, "progress__2024-06-15.csv");
+
+    // With the service's public URL set, links are absolute.
+    let (public, _db2) = server_with(ReportSettings {
+        public_url: Some("https://provost.example.org".into()),
+        ..local(root.path())
+    })
+    .await;
+    create(&public, "p1", "MITx", Some(P1_UUID)).await;
+    let listed = public
+        .as_admin()
+        .get("/api/v1/programs/p1/reports")
+        .await
+        .ok();
+    let url = listed.body[0]["download_url"].as_str().expect("url");
+    assert!(
+        url.starts_with("https://provost.example.org/api/v1/programs/p1/reports/download?"),
+        "{url}"
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,9 @@ pub struct ReportSettings {
     /// S3 settings beside the standard AWS environment (endpoint, region, ...), by their
     /// `object_store` names (`aws_endpoint`, `aws_allow_http`).
     pub s3_options: Vec<(String, String)>,
+    /// Where clients reach this service (`https://provost.example.org`): local download links
+    /// start with it. Unset, they are paths on this server.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ReportSettings {
@@ -50,6 +53,7 @@ impl std::fmt::Debug for ReportSettings {
                 "s3_options",
                 &self.s3_options.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -61,6 +65,7 @@ impl Default for ReportSettings {
             link_ttl: Duration::from_secs(3600),
             link_secret: None,
             s3_options: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -89,6 +94,18 @@ impl ReportSettings {
         settings.link_secret = std::env::var("PROVOST_REPORT_LINK_SECRET")
             .ok()
             .filter(|s| !s.is_empty());
+        if let Ok(base) = std::env::var("PROVOST_PUBLIC_URL") {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(Error::new(
+                    ErrorCode::InvalidReportsUrl,
+                    format!(
+                        "PROVOST_PUBLIC_URL `{}` must start with http:// or https://",
+                        truncate(&base)
+                    ),
+                ));
+            }
+            settings.public_url = Some(base.trim_end_matches('/').to_owned());
+        }
         Location::parse(&settings.url)?;
         Ok(settings)
     }
@@ -150,6 +167,8 @@ pub struct ReportStore {
     backend: Backend,
     ttl: Duration,
     key: Arc<[u8]>,
+    /// What local links start with (`PROVOST_PUBLIC_URL`), or nothing.
+    base: Arc<str>,
 }
 
 /// One report as listed.
@@ -159,7 +178,8 @@ pub struct Report {
     /// From the name (`..__YYYY-MM-DD`).
     #[schema(value_type = String, format = Date)]
     pub created_date: NaiveDate,
-    /// A presigned S3 URL, or Provost's own signed link (a path on this server) for local files.
+    /// A presigned S3 URL, or Provost's own signed link for local files (from
+    /// `PROVOST_PUBLIC_URL`, else a path on this server).
     pub download_url: String,
 }
 
@@ -187,6 +207,7 @@ impl ReportStore {
             backend,
             ttl: settings.link_ttl,
             key,
+            base: settings.public_url.as_deref().unwrap_or_default().into(),
         }
     }
 
@@ -284,7 +305,8 @@ impl ReportStore {
                 let expires = now() + self.ttl.as_secs() as i64;
                 let signature = self.sign(key, &file, expires);
                 Ok(format!(
-                    "/api/v1/programs/{key}/reports/download?file={}&expires={expires}&signature={signature}",
+                    "{}/api/v1/programs/{key}/reports/download?file={}&expires={expires}&signature={signature}",
+                    self.base,
                     encode(&file)
                 ))
             }
