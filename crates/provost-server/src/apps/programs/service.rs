@@ -1,7 +1,7 @@
 //! The programs app's rules for programs: create, show, change and list, each decision made by
 //! the engine through `access`; HTTP and CLI both call these.
 
-use provost_engine::{Change, Index, Scope};
+use provost_engine::{Change, Index, Kind, Scope};
 use provost_store::programs::{self as rows, ProgramFilter, ProgramRecord, Reach};
 use provost_store::AppAudit;
 use serde::{Deserialize, Serialize};
@@ -389,7 +389,11 @@ pub async fn update(
                 if !actor.is_admin(&index)
                     && !access::manages_team(&index, actor, &Scope::Program(&key))
                 {
-                    require(&index, actor, &key, "manage_access")?;
+                    let needs = access::manage_permission(&index, Kind::Program).unwrap_or("admin");
+                    return Err(Error::forbidden(format!(
+                        "`{}` may not change program `{key}` (needs `{needs}` there)",
+                        actor.username
+                    )));
                 }
                 let mut after = before.clone();
                 if let Some(orgs) = orgs {
