@@ -320,6 +320,36 @@ pub fn new_scope_registration(
     Ok(registration)
 }
 
+/// Registers (or moves) a program under its orgs, as the programs app writes it beside its row:
+/// admins, or whoever manages programs (the program kind's manage permission) at every org the
+/// program joins and every org it leaves (`previous`), since moving it hands it to the new
+/// orgs' teams and takes it from the old ones'.
+pub fn program_registration(
+    index: &Index,
+    actor: &Actor,
+    scope: &str,
+    orgs: &[String],
+    previous: &[String],
+) -> Result<ScopeRegistration> {
+    let registration = checked_registration(scope, orgs)?;
+    if actor.is_admin(index) {
+        return Ok(registration);
+    }
+    let Some(manage) = manage_permission(index, Kind::Program) else {
+        return require_admin(index, actor, "register programs").map(|()| registration);
+    };
+    for org in registration.parents.iter().chain(previous) {
+        let parsed = Scope::parse(org)?;
+        if !actor.may(index, manage, &parsed, now()) {
+            return Err(Error::forbidden(format!(
+                "`{}` may not place `{}` under or take it from `{org}` (needs `{manage}` there)",
+                actor.username, registration.scope
+            )));
+        }
+    }
+    Ok(registration)
+}
+
 /// A registration's keys, checked and made canonical: a program under orgs, a batch under one
 /// course.
 fn checked_registration(scope: &str, parents: &[String]) -> Result<ScopeRegistration> {

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub metrics_separate: bool,
     /// The bearer token `/metrics` requires; open when unset (as Prometheus scrapes by default).
     pub metrics_token: Option<Secret>,
+    /// Where program reports are and how long their download links live (the programs app).
+    pub reports: crate::apps::programs::reports::ReportSettings,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             max_items: 1000,
             metrics_separate: false,
             metrics_token: None,
+            reports: Default::default(),
         }
     }
 }

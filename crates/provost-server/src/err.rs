@@ -170,6 +170,29 @@ error_codes! {
     BatchCompleted => "COURSE_BATCH_ALREADY_COMPLETED", BadRequest;
     BatchAlreadyEnrolled => "USER_ALREADY_ENROLLED_COURSE", BadRequest;
     BatchNotEnrolled => "USER_NOT_ENROLLED_COURSE", BadRequest;
+    // programs app
+    InvalidProgramKey => "invalid_program_key", BadRequest;
+    InvalidProgram => "invalid_program", BadRequest;
+    InvalidDate => "invalid_date", BadRequest;
+    InvalidEnrollment => "invalid_enrollment", BadRequest;
+    InvalidUpload => "invalid_upload", BadRequest;
+    InvalidReportsUrl => "invalid_reports_url", BadRequest;
+    ReportLinkInvalid => "invalid_report_link", Forbidden;
+    ReportLinkExpired => "report_link_expired", Forbidden;
+    EnrollmentNotEnabled => "enrollment_not_enabled_for_program_type", Forbidden;
+    ProgramNotFound => "unknown_program", NotFound;
+    ProgramTypeNotFound => "unknown_program_type", NotFound;
+    OrgNotFound => "unknown_org", NotFound;
+    PermissionNotFound => "unknown_permission", NotFound;
+    CourseNotInProgram => "course_not_in_program", NotFound;
+    ReportNotFound => "unknown_report", NotFound;
+    ProgramExists => "program_exists", Conflict;
+    ProgramTypeExists => "program_type_exists", Conflict;
+    ProgramWriteInProgress => "program_write_in_progress", Conflict;
+    TooManyEnrollments => "too_many_items", PayloadTooLarge;
+    UnknownProgramType => "unknown_program_type", Refused;
+    InvalidCsv => "invalid_csv", Refused;
+    ReportStoreUnavailable => "report_store_unavailable", Unavailable;
 }
 
 impl std::fmt::Display for ErrorCode {

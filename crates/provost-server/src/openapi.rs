@@ -112,6 +112,7 @@ impl Modify for ErrorResponses {
                 (&mut item.get, false),
                 (&mut item.post, !read_only_post),
                 (&mut item.put, true),
+                (&mut item.patch, true),
                 (&mut item.delete, true),
             ];
             for (operation, writes) in operations {

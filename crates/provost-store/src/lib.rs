@@ -9,6 +9,7 @@ mod dialect;
 mod err;
 mod model;
 mod postgres;
+pub mod programs;
 mod rows;
 mod schema;
 mod snapshot;

@@ -137,6 +137,34 @@ impl Store {
         tx::run(locked, actor, f).await
     }
 
+    /// Runs an app's reads of its own tables on one pooled connection (no write lock, no
+    /// transaction): the same `Conn` as `Tx::conn`, so one query text serves reads and writes.
+    /// Read-only stores read too.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, E>>,
+    {
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                let mut conn = store.connection().await?;
+                f(Conn::Sqlite(&mut conn)).await
+            }
+            Backend::Postgres(store) => {
+                let mut conn = store.connection().await?;
+                f(Conn::Postgres(&mut conn)).await
+            }
+        }
+    }
+
+    /// The PostgreSQL pool, for locks an app holds across nodes (`programs::try_lease`).
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(store) => Some(store.pool()),
+        }
+    }
+
     /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.
     pub fn read_only(&self) -> bool {
         match &self.backend {
@@ -213,24 +241,6 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Assignment>, StoreError> {
         dispatch!(self.assignments(filter, after, limit))
-    }
-
-    /// Runs an app's reads of its own tables on one pooled connection (no write lock, no
-    /// transaction): the same `Conn` as `Tx::conn`, so one query text serves reads and writes.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, StoreError>>,
-    {
-        match &self.backend {
-            Backend::Sqlite(store) => {
-                let mut conn = store.connection().await?;
-                f(Conn::Sqlite(&mut conn)).await
-            }
-            Backend::Postgres(store) => {
-                let mut conn = store.connection().await?;
-                f(Conn::Postgres(&mut conn)).await
-            }
-        }
     }
 
     pub async fn count_assignments(&self, filter: &AssignmentFilter) -> Result<u64, StoreError> {

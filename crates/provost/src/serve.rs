@@ -263,6 +263,7 @@ pub async fn serve(
         poll_interval: args.poll_interval,
         metrics_separate: metrics_listener.is_some(),
         metrics_token: args.metrics_token.and_then(Secret::new),
+        reports: provost_server::apps::programs::reports::ReportSettings::from_env()?,
         ..ServerConfig::default()
     };
     let state = AppState::new(node.clone(), config);

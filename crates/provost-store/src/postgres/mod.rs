@@ -65,6 +65,11 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// The pool, for the advisory locks an app holds across nodes (`Store::pg_pool`).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Subscribes to commit notifications on a connection of its own.
     pub async fn listen(&self) -> Result<Notifier, StoreError> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;

@@ -7,6 +7,7 @@ mod docs;
 mod metrics;
 mod nodes;
 mod ops;
+mod programs;
 mod scenario;
 
 use std::path::PathBuf;
