@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub metrics_token: Option<Secret>,
     /// Where program reports are and how long their download links live (the programs app).
     pub reports: crate::apps::programs::reports::ReportSettings,
+    /// The time zone batch days end in (the batches app).
+    pub batch_calendar: crate::apps::batches::days::Calendar,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
             metrics_separate: false,
             metrics_token: None,
             reports: Default::default(),
+            batch_calendar: Default::default(),
         }
     }
 }

@@ -264,6 +264,7 @@ pub async fn serve(
         metrics_separate: metrics_listener.is_some(),
         metrics_token: args.metrics_token.and_then(Secret::new),
         reports: provost_server::apps::programs::reports::ReportSettings::from_env()?,
+        batch_calendar: provost_server::apps::batches::days::Calendar::from_env()?,
         ..ServerConfig::default()
     };
     let state = AppState::new(node.clone(), config);

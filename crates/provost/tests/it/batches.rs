@@ -126,10 +126,15 @@ fn serve_refuses_a_zone_that_is_no_zone() {
         .env("PROVOST_BATCH_TIMEZONE", "Mars/Olympus")
         .output()
         .expect("provost runs");
-    assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a usage error, not a panic: {err}"
+    );
     assert!(
-        err.contains("PROVOST_BATCH_TIMEZONE `Mars/Olympus` is not an IANA time zone"),
+        err.contains("PROVOST_BATCH_TIMEZONE `Mars/Olympus` is not an IANA time zone")
+            && !err.contains("panicked"),
         "{err}"
     );
 }

@@ -7,7 +7,7 @@ use super::days::Calendar;
 use super::members::{self, SearchFilters, SearchInput, StatusValue, Statuses, Texts};
 use super::read::{self, BatchView};
 use crate::apps::{CliContext, Outcome};
-use crate::err::{Error, ErrorCode, Result};
+use crate::err::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum BatchesCommand {
@@ -53,9 +53,7 @@ fn line(batch: &BatchView) -> String {
 
 pub async fn run(cx: CliContext<'_>, command: BatchesCommand) -> Result<Outcome> {
     let CliContext { node, actor } = cx;
-    let today = Calendar::from_env()
-        .map_err(|message| Error::new(ErrorCode::Usage, message))?
-        .today();
+    let today = Calendar::from_env()?.today();
     let BatchesCommand::Batches(command) = command;
     let index = node.index();
     Ok(match command {

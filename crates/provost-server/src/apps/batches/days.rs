@@ -25,9 +25,10 @@ impl Default for Calendar {
 
 impl Calendar {
     /// The zone `PROVOST_BATCH_TIMEZONE` names (an IANA name like `Asia/Kolkata`), UTC when unset.
-    pub fn from_env() -> std::result::Result<Calendar, String> {
+    pub fn from_env() -> crate::Result<Calendar> {
         match std::env::var(TIMEZONE_VAR) {
-            Ok(name) if !name.trim().is_empty() => Calendar::named(name.trim()),
+            Ok(name) if !name.trim().is_empty() => Calendar::named(name.trim())
+                .map_err(|message| crate::Error::new(crate::ErrorCode::Usage, message)),
             _ => Ok(Calendar::default()),
         }
     }

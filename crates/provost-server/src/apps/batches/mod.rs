@@ -20,7 +20,6 @@ use crate::api_error::{Envelope, ErrorInfo};
 use crate::config::ServerConfig;
 use crate::node::Node;
 use crate::state::AppState;
-use days::Calendar;
 
 /// The batches app, as listed in `apps::ALL`.
 pub struct Batches;
@@ -66,11 +65,10 @@ impl App for Batches {
         Some(Box::pin(cli::run(cx, command)))
     }
 
-    /// The zone batch days are counted in, from `PROVOST_BATCH_TIMEZONE` (UTC when unset). A
-    /// name that is no zone stops the server at startup rather than count days wrongly.
-    fn state(&self, _node: &Node, _config: &ServerConfig, state: &mut Extensions) {
-        let calendar = Calendar::from_env().unwrap_or_else(|message| panic!("{message}"));
-        state.insert(calendar);
+    /// The zone batch days are counted in (`ServerConfig::batch_calendar`, which `serve` reads
+    /// from `PROVOST_BATCH_TIMEZONE` and refuses to start on a name that is no zone).
+    fn state(&self, _node: &Node, config: &ServerConfig, state: &mut Extensions) {
+        state.insert(config.batch_calendar);
     }
 }
 
