@@ -152,6 +152,22 @@ error_codes! {
     CannotWrite => "cannot_write", Internal;
     CannotListen => "cannot_listen", Internal;
     ServerFailed => "server_failed", Internal;
+    // enterprise app
+    InvalidUuid => "invalid_uuid", BadRequest;
+    InvalidAmount => "invalid_amount", BadRequest;
+    InvalidContentKey => "invalid_content_key", BadRequest;
+    PolicyConstraint => "policy_constraint", Refused;
+    SpendLimitExceedsDeposits => "spend_limit_exceeds_deposits", Refused;
+    PolicyHasSpend => "policy_has_spend", Refused;
+    UnknownReference => "unknown_reference", Refused;
+    WrongCustomer => "wrong_customer", Refused;
+    SubsidyOverdrawn => "subsidy_overdrawn", Refused;
+    NotRedeemable => "not_redeemable", Refused;
+    NotEnoughValue => "not_enough_value", Refused;
+    PriceOutOfRange => "price_out_of_range", Refused;
+    InvalidTransition => "invalid_transition", Refused;
+    LearnerNotInEnterprise => "learner_not_in_enterprise", Refused;
+    RequestExists => "request_exists", Refused;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -5,6 +5,7 @@ mod audit;
 mod bulk;
 mod commit;
 mod dialect;
+pub mod enterprise;
 mod err;
 mod model;
 mod postgres;
@@ -25,4 +26,4 @@ pub use model::{
 pub use postgres::Notifier;
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;
-pub use tx::{Conn, Tx};
+pub use tx::{Conn, Reader, Tx};

@@ -14,7 +14,7 @@ use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
-use crate::tx::{self, Tx};
+use crate::tx::{self, Reader, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
 /// is stays inside: callers see the same calls and types on both.
@@ -135,6 +135,15 @@ impl Store {
         }
         let locked = commit::retrying(|| async { dispatch!(self.lock()) }).await?;
         tx::run(locked, actor, f).await
+    }
+
+    /// A pooled connection for an app's reads of its own tables, outside any write (what a
+    /// write must see it reads inside `write`, under the lock).
+    pub async fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sqlite(store) => Reader::Sqlite(store.pool().acquire().await?),
+            Backend::Postgres(store) => Reader::Postgres(store.pool().acquire().await?),
+        })
     }
 
     /// Whether this store was opened read-only (`StoreOptions::read_only`) and refuses every write.

@@ -7,6 +7,7 @@ mod auth;
 mod checks;
 mod cluster;
 mod edge;
+mod enterprise;
 mod escalation;
 mod hostile;
 mod listings;

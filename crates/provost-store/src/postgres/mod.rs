@@ -61,6 +61,11 @@ impl PgStore {
         self.read_only
     }
 
+    /// The pool, for an app's reads outside a write (`Store::reader`).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -85,6 +85,11 @@ impl SqliteStore {
         self.read_only
     }
 
+    /// The pool, for an app's reads outside a write (`Store::reader`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
