@@ -113,6 +113,7 @@ impl Modify for ErrorResponses {
                 (&mut item.post, !read_only_post),
                 (&mut item.put, true),
                 (&mut item.delete, true),
+                (&mut item.patch, true),
             ];
             for (operation, writes) in operations {
                 if let Some(operation) = operation {

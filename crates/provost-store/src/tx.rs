@@ -172,8 +172,8 @@ impl Reader {
     /// The connection, for the app's own queries.
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Reader::Sqlite(c) => Conn::Sqlite(&mut **c),
-            Reader::Postgres(c) => Conn::Postgres(&mut **c),
+            Reader::Sqlite(c) => Conn::Sqlite(c),
+            Reader::Postgres(c) => Conn::Postgres(c),
         }
     }
 }

@@ -180,7 +180,7 @@ pub async fn allocate_in(
         .filter(|x| now >= x.active_at && now < x.expires_at)
         .ok_or_else(|| refused("the policy's subsidy is not active"))?;
     let item = NEIGHBOURS
-        .content(tx.conn(), &policy.catalog_uuid, &content_key)
+        .content(tx.conn(), &policy.catalog_uuid, content_key)
         .await?
         .ok_or_else(|| {
             Error::new(
@@ -208,7 +208,7 @@ pub async fn allocate_in(
     let mut out = Allocated::default();
     let mut delta: i64 = 0;
     for email in emails {
-        let existing = rows::assignment_for(tx.conn(), &policy.uuid, email, &content_key).await?;
+        let existing = rows::assignment_for(tx.conn(), &policy.uuid, email, content_key).await?;
         let from = existing.as_ref().map(|a| a.state.as_str());
         if transition(from, Step::Allocate).is_none() {
             out.no_change

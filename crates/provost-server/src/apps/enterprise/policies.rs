@@ -265,7 +265,7 @@ async fn check_references(tx: &mut provost_store::Tx<'_>, p: &Policy) -> Result<
     let Some(subsidy) = subsidy.filter(|x| x.enterprise_uuid == p.enterprise_uuid) else {
         return Err(unknown("subsidy", &p.subsidy_uuid));
     };
-    if !catalog.is_some_and(|x| x.enterprise_uuid == p.enterprise_uuid) {
+    if catalog.is_none_or(|x| x.enterprise_uuid != p.enterprise_uuid) {
         return Err(unknown("catalog", &p.catalog_uuid));
     }
     if p.active == 1 && p.retired == 0 {
