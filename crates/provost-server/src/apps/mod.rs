@@ -51,6 +51,11 @@ pub trait App: Sync {
         cli
     }
 
+    /// Work the app keeps doing while `serve` runs (a periodic sweep), if any.
+    fn background(&self, _node: &Node) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        None
+    }
+
     /// Runs the subcommand `matches` chose, if it is one of the app's (`chosen` finds it).
     fn run<'a>(&'a self, _cx: CliContext<'a>, _matches: &ArgMatches) -> Option<CliFuture<'a>> {
         None
@@ -131,6 +136,11 @@ pub(crate) fn state(apps: &[&dyn App], node: &Node, config: &ServerConfig) -> Ex
         app.state(node, config, &mut state);
     }
     state
+}
+
+/// Every app's background work, for `serve` to spawn.
+pub(crate) fn background(node: &Node) -> Vec<Pin<Box<dyn Future<Output = ()> + Send>>> {
+    ALL.iter().filter_map(|app| app.background(node)).collect()
 }
 
 /// `provost`'s command line with every app's subcommands added.

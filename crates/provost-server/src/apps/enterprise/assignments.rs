@@ -412,6 +412,33 @@ pub async fn expire(node: &Node, actor: &Actor, now: i64) -> Result<Vec<Assignme
     Ok(written.value)
 }
 
+/// How often `serve` expires assignments.
+pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `serve`'s sweep: expires what is due now and every `EXPIRY_INTERVAL` after, as the service
+/// itself (a read-only node leaves it to a writer).
+pub async fn expire_periodically(node: Node) {
+    let sweeper = Actor {
+        username: "provost:enterprise-expiry".into(),
+        superuser: true,
+        ..Actor::default()
+    };
+    let mut ticks = tokio::time::interval(EXPIRY_INTERVAL);
+    loop {
+        ticks.tick().await;
+        if node.store().read_only() {
+            continue;
+        }
+        match expire(&node, &sweeper, crate::access::now()).await {
+            Ok(expired) if !expired.is_empty() => {
+                tracing::info!(count = expired.len(), "expired content assignments");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "expiring content assignments failed"),
+        }
+    }
+}
+
 /// A policy's assignments. Needs `content_assignment.has_admin_read_access` at its customer.
 pub async fn list(node: &Node, actor: &Actor, policy: &str) -> Result<AssignmentList> {
     let mut reader = s::reader(node).await?;

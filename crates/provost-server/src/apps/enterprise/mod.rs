@@ -17,7 +17,11 @@ use axum::Router;
 use clap::{ArgMatches, Subcommand};
 use utoipa::OpenApi;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use super::{chosen, App, CliContext, CliFuture};
+use crate::node::Node;
 use crate::state::AppState;
 
 /// The enterprise app, as listed in `apps::ALL`.
@@ -88,6 +92,11 @@ impl App for Enterprise {
 
     fn openapi(&self) -> utoipa::openapi::OpenApi {
         EnterpriseApi::openapi()
+    }
+
+    /// Expires assignments whose time has come, every `assignments::EXPIRY_INTERVAL`.
+    fn background(&self, node: &Node) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        Some(Box::pin(assignments::expire_periodically(node.clone())))
     }
 
     fn commands(&self, cli: clap::Command) -> clap::Command {
