@@ -14,7 +14,10 @@ use serde_json::json;
 const CUSTOMER: &str = "dddddddd-0000-4000-8000-000000000004";
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -30,14 +33,20 @@ async fn main() {
     });
     let op = server.with_token(&operator);
     let subsidy = op
-        .post("/api/v1/subsidies", json!({ "enterprise_customer_uuid": CUSTOMER, "title": "load",
+        .post(
+            "/api/v1/subsidies",
+            json!({ "enterprise_customer_uuid": CUSTOMER, "title": "load",
             "starting_balance_cents": 1_000_000_000, "active_datetime": "2020-01-01T00:00:00Z",
-            "expiration_datetime": "2099-01-01T00:00:00Z" }))
+            "expiration_datetime": "2099-01-01T00:00:00Z" }),
+        )
         .await
         .expect_status(201);
     let catalog = op
-        .post("/api/v1/catalogs", json!({ "enterprise_customer_uuid": CUSTOMER, "title": "load",
-            "content": [{ "content_key": "edX+Load", "price_cents": 1000 }] }))
+        .post(
+            "/api/v1/catalogs",
+            json!({ "enterprise_customer_uuid": CUSTOMER, "title": "load",
+            "content": [{ "content_key": "edX+Load", "price_cents": 1000 }] }),
+        )
         .await
         .expect_status(201);
     for chunk in (1..=redeems).collect::<Vec<_>>().chunks(500) {
@@ -45,9 +54,12 @@ async fn main() {
             .iter()
             .map(|i| json!({ "username": format!("l{i}"), "lms_user_id": i, "email": format!("l{i}@example.com") }))
             .collect();
-        op.put(&format!("/api/v1/enterprise-customers/{CUSTOMER}/learners"), json!({ "learners": learners }))
-            .await
-            .ok();
+        op.put(
+            &format!("/api/v1/enterprise-customers/{CUSTOMER}/learners"),
+            json!({ "learners": learners }),
+        )
+        .await
+        .ok();
     }
     let policy = op
         .post("/api/v1/subsidy-access-policies/", json!({ "policy_type": "PerLearnerEnrollmentCreditAccessPolicy",
@@ -55,21 +67,27 @@ async fn main() {
             "spend_limit": 1_000_000_000, "per_learner_enrollment_limit": 1, "active": true }))
         .await
         .expect_status(201);
-    let path = format!("/api/v1/policy-redemption/{}/redeem/", policy.body["uuid"].as_str().expect("uuid"));
+    let path = format!(
+        "/api/v1/policy-redemption/{}/redeem/",
+        policy.body["uuid"].as_str().expect("uuid")
+    );
     let tokens: Vec<String> = (1..=redeems)
-        .map(|i| server.token_with(TokenSpec {
-            username: format!("l{i}"),
-            roles: vec![format!("enterprise_learner:{CUSTOMER}")],
-            ttl: Duration::from_secs(3600),
-            ..TokenSpec::default()
-        }))
+        .map(|i| {
+            server.token_with(TokenSpec {
+                username: format!("l{i}"),
+                roles: vec![format!("enterprise_learner:{CUSTOMER}")],
+                ttl: Duration::from_secs(3600),
+                ..TokenSpec::default()
+            })
+        })
         .collect();
     let tokens = Arc::new(tokens);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let began = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..clients {
-        let (server, tokens, next, path) = (server.clone(), tokens.clone(), next.clone(), path.clone());
+        let (server, tokens, next, path) =
+            (server.clone(), tokens.clone(), next.clone(), path.clone());
         workers.spawn(async move {
             let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
             loop {
@@ -79,7 +97,10 @@ async fn main() {
                 }
                 let answer = server
                     .with_token(&tokens[i])
-                    .post(&path, json!({ "lms_user_id": i + 1, "content_key": "edX+Load" }))
+                    .post(
+                        &path,
+                        json!({ "lms_user_id": i + 1, "content_key": "edX+Load" }),
+                    )
                     .await;
                 *statuses.entry(answer.status.as_u16()).or_default() += 1;
             }

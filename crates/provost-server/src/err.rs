@@ -156,6 +156,7 @@ error_codes! {
     InvalidUuid => "invalid_uuid", BadRequest;
     InvalidAmount => "invalid_amount", BadRequest;
     InvalidContentKey => "invalid_content_key", BadRequest;
+    EmptyWindow => "empty_window", Refused;
     PolicyConstraint => "policy_constraint", Refused;
     SpendLimitExceedsDeposits => "spend_limit_exceeds_deposits", Refused;
     PolicyHasSpend => "policy_has_spend", Refused;

@@ -10,7 +10,7 @@ use provost_server::apps::enterprise::assignments;
 use provost_server::TokenSpec;
 use serde_json::{json, Value};
 
-use crate::support::{start, Answer, TestServer};
+use crate::support::{enc, start, Answer, TestServer};
 
 const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -230,7 +230,8 @@ async fn a_learner_of_one_customer_can_neither_read_nor_redeem_at_another() {
     server
         .get(
             &format!(
-                "/api/v1/policy-redemption/enterprise-customer/{B}/can-redeem/?content_key={CHEAP}"
+                "/api/v1/policy-redemption/enterprise-customer/{B}/can-redeem/?content_key={}",
+                enc(CHEAP)
             ),
             &ada,
         )
@@ -502,7 +503,17 @@ async fn every_reason_in_enterprise_access_order() {
         "reason_learner_not_assigned_content"
     );
     // can-redeem groups the reasons in the same order and picks a redeemable policy.
-    let answer = server.get(&format!("/api/v1/policy-redemption/enterprise-customer/{A}/can-redeem/?content_key={CHEAP},{COURSE}"), &learner(&server, "bob", A)).await.ok();
+    let answer = server
+        .get(
+            &format!(
+                "/api/v1/policy-redemption/enterprise-customer/{A}/can-redeem/?content_key={},{}",
+                enc(CHEAP),
+                enc(COURSE)
+            ),
+            &learner(&server, "bob", A),
+        )
+        .await
+        .ok();
     let cheap = &answer.body[0];
     assert_eq!(cheap["can_redeem"], true);
     let reasons: Vec<&str> = cheap["reasons"]

@@ -88,10 +88,13 @@ impl From<&Assignment> for AssignmentView {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocateInput {
+    #[schema(value_type = Vec<super::service::EmailKey>, min_items = 1, max_items = 1000)]
     pub learner_emails: Vec<String>,
+    #[schema(value_type = super::service::ContentKey)]
     pub content_key: String,
     /// The price per learner, within 5 % of the catalog's.
-    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "s::int::required")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub content_price_cents: i64,
 }
 
@@ -106,6 +109,7 @@ pub struct Allocated {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
+    #[schema(value_type = Vec<super::service::UuidKey>, min_items = 1, max_items = 1000)]
     pub assignment_uuids: Vec<String>,
 }
 

@@ -16,6 +16,7 @@ use super::imports::{
 use super::policies::{self, PolicyInput, PolicyPage, PolicyPatch, PolicyView};
 use super::redeem::{self, CanRedeem, CreditAvailable, RedeemInput};
 use super::requests::{self, RequestInput, RequestList, RequestView, Review, ReviewInput};
+use super::service;
 use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -57,6 +58,7 @@ pub struct CreditsQuery {
 #[serde(deny_unknown_fields)]
 pub struct CanRedeemQuery {
     /// One or more content keys, separated by commas.
+    #[param(value_type = super::service::ContentKeys)]
     pub content_key: String,
     /// Another learner (operators only); the caller's own learner record by default.
     #[param(minimum = 1)]
@@ -237,7 +239,14 @@ pub async fn can_redeem(
     ApiPath(uuid): ApiPath<String>,
     ApiQuery(q): ApiQuery<CanRedeemQuery>,
 ) -> ApiResult<Json<Vec<CanRedeem>>> {
-    let keys: Vec<String> = q.content_key.split(',').map(str::to_owned).collect();
+    // The whole parameter follows the `ContentKeys` schema; empty pieces (`a,,b`) are skipped.
+    service::content_key(&q.content_key)?;
+    let keys: Vec<String> = q
+        .content_key
+        .split(',')
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
     state.check_items(keys.len())?;
     Ok(Json(
         redeem::can_redeem(state.node(), &actor, &uuid, &keys, q.lms_user_id).await?,

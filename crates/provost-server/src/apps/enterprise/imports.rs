@@ -1,7 +1,7 @@
 //! Loading the stand-ins (subsidies, catalogs, a customer's learners), reading a subsidy's ledger,
 //! and reversing a redemption as enterprise-subsidy would.
 
-use super::service::UuidKey;
+use super::service::{ContentKey, EmailKey, LearnerName, Title, UuidKey};
 use chrono::{DateTime, Utc};
 use provost_store::enterprise::{
     self as rows, Catalog, CatalogItem, Learner, Subsidy, Transaction,
@@ -23,8 +23,10 @@ pub struct SubsidyInput {
     pub uuid: Option<String>,
     #[schema(value_type = UuidKey)]
     pub enterprise_customer_uuid: String,
+    #[schema(value_type = Title)]
     pub title: String,
-    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "s::int::required")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub starting_balance_cents: i64,
     pub active_datetime: DateTime<Utc>,
     pub expiration_datetime: DateTime<Utc>,
@@ -65,15 +67,19 @@ pub struct CatalogInput {
     pub uuid: Option<String>,
     #[schema(value_type = UuidKey)]
     pub enterprise_customer_uuid: String,
+    #[schema(value_type = Title)]
     pub title: String,
+    #[schema(max_items = 1000)]
     pub content: Vec<ContentInput>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContentInput {
+    #[schema(value_type = ContentKey)]
     pub content_key: String,
-    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "s::int::required")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub price_cents: i64,
     /// The last moment to enroll, if the content has one.
     pub enroll_by: Option<DateTime<Utc>>,
@@ -91,15 +97,19 @@ pub struct CatalogView {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LearnersInput {
+    #[schema(max_items = 1000)]
     pub learners: Vec<LearnerInput>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LearnerInput {
+    #[schema(value_type = LearnerName)]
     pub username: String,
+    #[serde(deserialize_with = "s::int::required")]
     #[schema(minimum = 1)]
     pub lms_user_id: i64,
+    #[schema(value_type = EmailKey)]
     pub email: String,
 }
 
@@ -176,7 +186,7 @@ pub async fn put_subsidy(
     };
     if subsidy.active_at >= subsidy.expires_at {
         return Err(Error::new(
-            ErrorCode::InvalidWindow,
+            ErrorCode::EmptyWindow,
             "`active_datetime` must be before `expiration_datetime`",
         ));
     }
@@ -260,6 +270,12 @@ pub async fn put_catalog(
         enterprise_uuid: enterprise,
         title: s::text(&input.title, "title", false)?,
     };
+    if input.content.len() > 1000 {
+        return Err(Error::new(
+            ErrorCode::TooManyItems,
+            "a catalog load holds at most 1000 items",
+        ));
+    }
     let mut items: Vec<CatalogItem> = Vec::with_capacity(input.content.len());
     for c in &input.content {
         let item = CatalogItem {
@@ -364,18 +380,20 @@ pub async fn put_learners(
     Ok(written.value)
 }
 
-/// An email address, lowercased; 400 `invalid_email`.
+/// An email address (the `EmailKey` schema), lowercased; 400 `invalid_email`.
 pub fn email(text: &str) -> Result<String> {
-    let valid = text.len() <= 254
+    let bad = |c: char| c.is_whitespace() || c.is_control();
+    let valid = (5..=254).contains(&text.chars().count())
+        && !text.chars().any(bad)
         && text.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+                && !domain.contains('@')
+                && domain
+                    .char_indices()
+                    .any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len())
+        });
     if valid {
-        Ok(text.to_ascii_lowercase())
+        Ok(text.to_lowercase())
     } else {
         Err(Error::new(
             ErrorCode::InvalidEmail,

@@ -127,7 +127,8 @@ impl App for Enterprise {
         assignments::AllocateInput, assignments::Allocated, assignments::AssignmentView, assignments::CancelInput,
         assignments::AssignmentList,
         requests::RequestInput, requests::ReviewInput, requests::RequestView, requests::RequestList,
-        service::UuidKey,
+        service::UuidKey, service::ContentKey, service::ContentKeys, service::Title, service::Text,
+        service::EmailKey, service::LearnerName, policies::AccessMethod,
     )),
     tags((name = "enterprise", description = "enterprise learner credit, in enterprise-access's shapes"))
 )]

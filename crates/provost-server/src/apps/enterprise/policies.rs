@@ -1,7 +1,7 @@
 //! Subsidy access policies: the three types with their priorities and constraints, creation
 //! (an identical active one is returned instead), changes, and retirement.
 
-use super::service::UuidKey;
+use super::service::{Text, UuidKey};
 use chrono::{DateTime, Utc};
 use provost_store::enterprise::{self as rows, Policy};
 use provost_store::Conn;
@@ -64,8 +64,10 @@ pub struct PolicyInput {
     #[schema(value_type = UuidKey)]
     pub enterprise_customer_uuid: String,
     #[serde(default)]
+    #[schema(value_type = Text)]
     pub display_name: String,
     #[serde(default)]
+    #[schema(value_type = Text)]
     pub description: String,
     /// Defaults to false: a new policy pays for nothing until it is activated.
     #[serde(default)]
@@ -75,29 +77,45 @@ pub struct PolicyInput {
     #[schema(value_type = UuidKey)]
     pub subsidy_uuid: String,
     /// `direct` (the default) or, for assigned policies, `assigned`.
-    pub access_method: Option<String>,
-    #[schema(minimum = 0)]
+    pub access_method: Option<AccessMethod>,
+    #[serde(default, deserialize_with = "s::int::optional")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub spend_limit: Option<i64>,
-    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "s::int::optional")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub per_learner_enrollment_limit: Option<i64>,
-    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "s::int::optional")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub per_learner_spend_limit: Option<i64>,
+}
+
+/// How learners reach a policy's credit.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessMethod {
+    Direct,
+    Assigned,
 }
 
 /// A change to a policy (`PATCH`): only the fields given change.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyPatch {
+    #[schema(value_type = Option<Text>)]
     pub display_name: Option<String>,
+    #[schema(value_type = Option<Text>)]
     pub description: Option<String>,
     pub active: Option<bool>,
     #[schema(value_type = Option<UuidKey>)]
     pub catalog_uuid: Option<String>,
-    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "s::int::optional")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub spend_limit: Option<i64>,
-    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "s::int::optional")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub per_learner_enrollment_limit: Option<i64>,
-    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "s::int::optional")]
+    #[schema(minimum = 0, maximum = 1e14)]
     pub per_learner_spend_limit: Option<i64>,
 }
 
@@ -308,10 +326,11 @@ pub async fn create(node: &Node, actor: &Actor, input: &PolicyInput) -> Result<(
         retired: 0,
         catalog_uuid: s::uuid(&input.catalog_uuid, "catalog")?,
         subsidy_uuid: s::uuid(&input.subsidy_uuid, "subsidy")?,
-        access_method: input
-            .access_method
-            .clone()
-            .unwrap_or_else(|| default_method.into()),
+        access_method: match input.access_method {
+            Some(AccessMethod::Direct) => "direct".into(),
+            Some(AccessMethod::Assigned) => "assigned".into(),
+            None => default_method.into(),
+        },
         spend_limit_cents: input.spend_limit,
         per_learner_enrollment_limit: input.per_learner_enrollment_limit,
         per_learner_spend_limit_cents: input.per_learner_spend_limit,

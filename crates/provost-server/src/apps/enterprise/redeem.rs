@@ -255,8 +255,10 @@ pub fn idempotency_key(
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemInput {
+    #[serde(deserialize_with = "s::int::required")]
     #[schema(minimum = 1)]
     pub lms_user_id: i64,
+    #[schema(value_type = super::service::ContentKey)]
     pub content_key: String,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -298,12 +300,6 @@ pub async fn redeem(
         .metadata
         .as_ref()
         .map(|m| serde_json::Value::Object(m.clone()).to_string());
-    if metadata.as_ref().is_some_and(|m| m.len() > 4096) {
-        return Err(Error::new(
-            ErrorCode::InvalidBody,
-            "`metadata` must be at most 4096 bytes of JSON",
-        ));
-    }
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {

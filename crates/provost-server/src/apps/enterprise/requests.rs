@@ -28,6 +28,7 @@ pub struct RequestInput {
     /// An active assigned learner credit policy of the customer.
     #[schema(value_type = UuidKey)]
     pub policy_uuid: String,
+    #[schema(value_type = super::service::ContentKey)]
     pub course_id: String,
 }
 
@@ -40,6 +41,7 @@ pub struct ReviewInput {
     #[schema(value_type = UuidKey)]
     pub learner_credit_request_uuid: String,
     /// For a decline: why, shown to the learner.
+    #[schema(value_type = Option<super::service::Text>)]
     pub decline_reason: Option<String>,
 }
 

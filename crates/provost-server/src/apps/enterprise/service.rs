@@ -108,8 +108,7 @@ pub fn time(seconds: i64) -> DateTime<Utc> {
 
 /// Refuses a negative amount of money, or one beyond what the ledger can add up.
 pub fn cents(value: i64, field: &str) -> Result<i64> {
-    // A trillion dollars: sums of many such amounts still fit in 64 bits.
-    const MAX: i64 = 100_000_000_000_000;
+    const MAX: i64 = MAX_CENTS;
     if (0..=MAX).contains(&value) {
         Ok(value)
     } else {
@@ -120,32 +119,32 @@ pub fn cents(value: i64, field: &str) -> Result<i64> {
     }
 }
 
-/// A short text field: 1-255 characters (`max` 0 allows empty).
+/// A short text field: at most 255 characters, none a control character; not empty unless
+/// `allow_empty` (the `Title` and `Text` schemas).
 pub fn text(value: &str, field: &str, allow_empty: bool) -> Result<String> {
     let n = value.chars().count();
-    if n > 255 || (!allow_empty && value.trim().is_empty()) || value.chars().any(char::is_control) {
+    if n > 255 || (!allow_empty && n == 0) || value.chars().any(char::is_control) {
         return Err(Error::new(
             ErrorCode::InvalidBody,
-            format!("`{field}` must be 1-255 characters without control characters"),
+            format!("`{field}` must be at most 255 characters without control characters"),
         ));
     }
     Ok(value.to_owned())
 }
 
-/// A content key (a course key or run key): 1-255 printable characters without spaces. A space
-/// is read back as `+`, which form decoding turned it into.
+/// A content key (a course or run key): 1-255 printable ASCII characters, no spaces (the
+/// `ContentKey` schema).
 pub fn content_key(value: &str) -> Result<String> {
-    let key = value.replace(' ', "+");
-    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+    if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::new(
             ErrorCode::InvalidContentKey,
             format!(
-                "content key `{}` must be 1-255 printable characters",
+                "content key `{}` must be 1-255 printable characters without spaces (send `+` as `%2B` in a query)",
                 access::truncate(value)
             ),
         ));
     }
-    Ok(key)
+    Ok(value.to_owned())
 }
 
 /// A learner's id in the LMS: positive.
@@ -168,20 +167,115 @@ pub fn not_found(what: &str, key: &str) -> Error {
     )
 }
 
-/// A uuid, hyphenated (documentation type: the fields it describes are strings).
-pub struct UuidKey;
+/// Declares a documentation-only string type: the fields it describes are `String`s, and the
+/// server applies exactly this rule to them.
+macro_rules! string_type {
+    ($name:ident, $description:literal, $pattern:expr, $min:literal, $max:literal) => {
+        #[doc = $description]
+        pub struct $name;
 
-impl utoipa::PartialSchema for UuidKey {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::Custom("uuid".into())))
-            .pattern(Some(
-                "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-            ))
-            .into()
-    }
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some($description))
+                    .pattern(Some($pattern))
+                    .min_length(Some($min))
+                    .max_length(Some($max))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
 }
 
-impl utoipa::ToSchema for UuidKey {}
+string_type!(
+    UuidKey,
+    "A uuid, hyphenated.",
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    36,
+    36
+);
+string_type!(
+    ContentKey,
+    "A content key (course or run key): printable ASCII without spaces.",
+    CONTENT_KEY_PATTERN,
+    1,
+    255
+);
+string_type!(
+    ContentKeys,
+    "One or more content keys, separated by commas (encode `+` as `%2B`).",
+    CONTENT_KEY_PATTERN,
+    1,
+    255
+);
+string_type!(
+    Title,
+    "A name: 1-255 characters, no control characters.",
+    TEXT_PATTERN,
+    1,
+    255
+);
+string_type!(
+    Text,
+    "Text: at most 255 characters, no control characters.",
+    TEXT_PATTERN_EMPTY,
+    0,
+    255
+);
+string_type!(
+    EmailKey,
+    "An email address: one `@`, a dot inside the domain, no spaces.",
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$",
+    5,
+    254
+);
+string_type!(
+    LearnerName,
+    "A username: 1-150 letters, digits or `@ . _ + - :`.",
+    r"^[A-Za-z0-9@._+:-]+$",
+    1,
+    150
+);
+
+const CONTENT_KEY_PATTERN: &str = "^[!-~]+$";
+const TEXT_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]+$";
+const TEXT_PATTERN_EMPTY: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// The most cents an amount may be (a trillion dollars: sums of many still fit in 64 bits).
+pub const MAX_CENTS: i64 = 100_000_000_000_000;
+
+/// Integers as JSON may spell them: `5` or `5.0` (JSON Schema's integers include the latter).
+pub mod int {
+    use serde::{Deserialize, Deserializer};
+
+    fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+        if let Some(i) = n.as_i64() {
+            return Ok(i);
+        }
+        match n.as_f64() {
+            // Whole floats within i64's range; JSON's `2165138692014365.0` parses a few ulps off,
+            // so "whole" allows that much (the cast saturates, so the range check comes first).
+            Some(f)
+                if (f - f.round()).abs() <= f.abs() * 4.0 * f64::EPSILON
+                    && (-9.2e18..=9.2e18).contains(&f) =>
+            {
+                Ok(f.round() as i64)
+            }
+            _ => Err(E::custom(format!("expected an integer, got `{n}`"))),
+        }
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        whole(serde_json::Number::deserialize(d)?)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(whole)
+            .transpose()
+    }
+}
