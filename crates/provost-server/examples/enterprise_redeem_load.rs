@@ -120,4 +120,34 @@ async fn main() {
         redeems as f64 / elapsed.as_secs_f64(),
         statuses.get(&429).copied().unwrap_or(0)
     );
+    let began = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (node, next) = (server.node.clone(), next.clone());
+        writers.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < redeems {
+                node.write("load", |tx| {
+                    Box::pin(async move {
+                        let entry = provost_store::AppAudit {
+                            app: "load".into(),
+                            operation: "probe".into(),
+                            ..provost_store::AppAudit::default()
+                        };
+                        tx.audit(entry).await?;
+                        Ok(())
+                    })
+                })
+                .await
+                .expect("a bare write");
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.expect("writer");
+    }
+    println!(
+        "{backend}: {redeems} bare store writes (one audit row each), {clients} tasks: {:.0} writes/s",
+        redeems as f64 / began.elapsed().as_secs_f64()
+    );
 }

@@ -726,6 +726,23 @@ async fn assignments_move_exactly_as_enterprise_access_allows() {
         states.contains(&"reversed") && states.contains(&"expired"),
         "{states:?}"
     );
+    // A learner sees their own assignments only, and not through another customer's role.
+    let own = server
+        .get(
+            &format!("/api/v1/assignment-configurations/{p}/assignments/"),
+            &learner(&server, "ada", A),
+        )
+        .await
+        .ok();
+    assert_eq!(own.body["count"], 1);
+    assert_eq!(own.body["results"][0]["learner_email"], "ada@example.com");
+    server
+        .get(
+            &format!("/api/v1/assignment-configurations/{p}/assignments/"),
+            &learner(&server, "ada", B),
+        )
+        .await
+        .expect(403, "forbidden");
     let policy_now = server
         .get(&format!("/api/v1/subsidy-access-policies/{p}/"), &ann)
         .await

@@ -465,6 +465,39 @@ pub async fn list(node: &Node, actor: &Actor, policy: &str) -> Result<Assignment
     })
 }
 
+/// The caller's own assignments in an assignment configuration (its assigned policy), found by
+/// the email of their learner record. Needs `content_assignment.has_learner_read_access` there.
+pub async fn mine(node: &Node, actor: &Actor, policy: &str) -> Result<AssignmentList> {
+    let mut reader = s::reader(node).await?;
+    let policy = policies::visible(
+        reader.conn(),
+        node,
+        actor,
+        policy,
+        perm::ASSIGNMENT_LEARNER_READ,
+    )
+    .await?;
+    let Some(learner) = NEIGHBOURS
+        .by_username(reader.conn(), &policy.enterprise_uuid, &actor.username)
+        .await?
+    else {
+        return Ok(AssignmentList {
+            count: 0,
+            results: Vec::new(),
+        });
+    };
+    let results: Vec<AssignmentView> = rows::assignments_of_policy(reader.conn(), &policy.uuid)
+        .await?
+        .iter()
+        .filter(|a| a.learner_email == learner.email)
+        .map(AssignmentView::from)
+        .collect();
+    Ok(AssignmentList {
+        count: results.len(),
+        results,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,6 +301,18 @@ pub async fn list_assignments(
     Ok(Json(assignments::list(state.node(), &actor, &uuid).await?))
 }
 
+/// The caller's own assignments in an assignment configuration. Who:
+/// `content_assignment.has_learner_read_access` (learners, admins, operators).
+#[utoipa::path(get, path = "/api/v1/assignment-configurations/{uuid}/assignments/", tag = "enterprise",
+    params(("uuid" = UuidKey, Path)), responses((status = 200, body = AssignmentList), (status = 404, description = "no such configuration", body = ErrorBody)))]
+pub async fn my_assignments(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(uuid): ApiPath<String>,
+) -> ApiResult<Json<AssignmentList>> {
+    Ok(Json(assignments::mine(state.node(), &actor, &uuid).await?))
+}
+
 /// Cancels allocated or errored assignments (all or none). Who:
 /// `content_assignment.has_admin_write_access` (admins, operators).
 #[utoipa::path(post, path = "/api/v1/assignment-configurations/{uuid}/admin/assignments/cancel/", tag = "enterprise",

@@ -69,6 +69,10 @@ impl App for Enterprise {
                 get(http::list_assignments),
             )
             .route(
+                "/api/v1/assignment-configurations/{uuid}/assignments/",
+                get(http::my_assignments),
+            )
+            .route(
                 "/api/v1/assignment-configurations/{uuid}/admin/assignments/cancel/",
                 post(http::cancel_assignments),
             )
@@ -115,7 +119,8 @@ impl App for Enterprise {
         http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::reverse,
         http::list_policies, http::create_policy, http::get_policy, http::update_policy, http::retire_policy,
         http::credits_available, http::can_redeem, http::redeem,
-        http::allocate, http::list_assignments, http::cancel_assignments,
+        http::allocate, http::list_assignments,
+        http::my_assignments, http::cancel_assignments,
         http::list_requests, http::create_request, http::approve_request, http::decline_request, http::cancel_request,
     ),
     components(schemas(
