@@ -428,9 +428,11 @@ pub enum Exceeded {
 
 /// One redemption's money: `amount` out of the subsidy and into the policy's spend (moving
 /// `from_allocation` out of its allocations), and into the learner's usage. Each step is an
-/// UPDATE guarded by its limit; the first that would pass one says which, and the caller rolls
-/// the transaction back.
+/// UPDATE guarded by its limit (and by the subsidy's window and the policy being active); the
+/// first that would pass one says which, and the caller rolls the transaction back.
 pub struct Debit<'a> {
+    /// The time of the redemption: the subsidy must be active then.
+    pub now: i64,
     pub subsidy: &'a str,
     pub policy: &'a str,
     pub lms_user_id: i64,
@@ -445,10 +447,12 @@ pub async fn debit(mut tx: impl ConnSource, d: &Debit<'_>) -> Result<Option<Exce
         tx.conn(),
         sqlx::query(
             "UPDATE enterprise_subsidies SET spent_cents = spent_cents + $2
-         WHERE uuid = $1 AND spent_cents + $2 <= starting_balance_cents",
+         WHERE uuid = $1 AND spent_cents + $2 <= starting_balance_cents
+           AND active_at <= $3 AND expires_at > $3",
         )
         .bind(d.subsidy)
-        .bind(d.amount),
+        .bind(d.amount)
+        .bind(d.now),
         execute
     ) == 0
     {
@@ -459,7 +463,7 @@ pub async fn debit(mut tx: impl ConnSource, d: &Debit<'_>) -> Result<Option<Exce
         sqlx::query(
             "UPDATE enterprise_policies
          SET spent_cents = spent_cents + $2, allocated_cents = allocated_cents - $3
-         WHERE uuid = $1 AND allocated_cents >= $3
+         WHERE uuid = $1 AND allocated_cents >= $3 AND active = 1 AND retired = 0
            AND (spend_limit_cents IS NULL
                 OR spent_cents + allocated_cents - $3 + $2 <= spend_limit_cents)",
         )

@@ -272,19 +272,53 @@ fn not_redeemable(reason: &'static str, policy: &str) -> Error {
     .with_details(json!({ "reasons": reasons }))
 }
 
-fn exceeded_reason(e: Exceeded) -> &'static str {
-    match e {
-        Exceeded::Subsidy => "not_enough_value_in_subsidy",
-        Exceeded::Policy => "policy_spend_limit_reached",
+/// Which reason a refused debit stands for: its limit, or the window or state its guard also
+/// checks (a subsidy that expired, a policy deactivated since the checks outside the lock).
+async fn exceeded_reason(
+    mut c: impl ConnSource,
+    e: Exceeded,
+    policy: &Policy,
+    now: i64,
+) -> Result<&'static str> {
+    Ok(match e {
+        Exceeded::Subsidy => {
+            let subsidy = NEIGHBOURS.subsidy(c.conn(), &policy.subsidy_uuid).await?;
+            if subsidy.is_some_and(|x| now >= x.active_at && now < x.expires_at) {
+                "not_enough_value_in_subsidy"
+            } else {
+                "subsidy_expired"
+            }
+        }
+        Exceeded::Policy => {
+            let fresh = rows::policy(c.conn(), &policy.uuid).await?;
+            if fresh.is_some_and(|p| p.active == 1 && p.retired == 0) {
+                "policy_spend_limit_reached"
+            } else {
+                "policy_expired"
+            }
+        }
         Exceeded::LearnerSpend => "learner_max_spend_reached",
         Exceeded::LearnerEnrollments => "learner_max_enrollments_reached",
-    }
+    })
 }
 
-/// Redeems `content_key` for a learner through a policy: one transaction that checks every
-/// reason, debits the subsidy, the policy and the learner's usage with updates guarded by their
-/// limits, writes the ledger entry (committed: the stand-in LMS enrolls at once) and accepts an
-/// assignment it pays for. A retry (same idempotency key) returns the first transaction and
+/// The transaction an earlier attempt of this redemption made, if any: a retry returns it.
+async fn first_attempt(
+    mut c: impl ConnSource,
+    policy: &str,
+    lms_user_id: i64,
+    content_key: &str,
+) -> Result<Option<Transaction>> {
+    let attempts = rows::spent_attempts(c.conn(), policy, lms_user_id, content_key).await?;
+    let key = idempotency_key(policy, lms_user_id, content_key, attempts);
+    Ok(rows::transaction_by_key(c.conn(), &key).await?)
+}
+
+/// Redeems `content_key` for a learner through a policy. Every reason is checked first, without
+/// the write lock (refusals and retries never take it); then one transaction debits the
+/// subsidy, the policy and the learner's usage with updates guarded by their limits, writes the
+/// ledger entry (committed: the stand-in LMS enrolls at once) and accepts an assignment it pays
+/// for. A retry (same idempotency key) returns the first transaction and
 /// `false`. Needs `subsidy_access_policy.has_redemption_access` at the policy's customer, and
 /// is for the caller's own learner record unless they write policies (operators).
 pub async fn redeem(
@@ -300,21 +334,37 @@ pub async fn redeem(
         .metadata
         .as_ref()
         .map(|m| serde_json::Value::Object(m.clone()).to_string());
+    let now = crate::access::now();
+    // Outside the write lock: who may, the retry that changes nothing, and every reason to
+    // refuse. Only a redemption that should succeed takes the lock, where the guarded updates
+    // of `rows::debit` decide again what concurrent writes could have changed.
+    let mut reader = s::reader(node).await?;
+    let policy = rows::policy(reader.conn(), &policy_uuid)
+        .await?
+        .ok_or_else(|| s::not_found("subsidy access policy", &policy_uuid))?;
+    s::authorize(&node.index(), actor, perm::REDEEM, &policy.enterprise_uuid)?;
+    let learner = learner_for(
+        &mut reader,
+        node,
+        actor,
+        &policy.enterprise_uuid,
+        Some(lms_user_id),
+    )
+    .await?;
+    if let Some(first) = first_attempt(&mut reader, &policy.uuid, lms_user_id, &content_key).await?
+    {
+        return Ok((TransactionView::from(&first), false));
+    }
+    let evaluation = evaluate(&mut reader, &policy, learner.as_ref(), &content_key, now).await?;
+    if let Some(reason) = evaluation.reason {
+        return Err(not_redeemable(reason, &policy.uuid));
+    }
+    drop(reader);
+    let amount = evaluation.price.unwrap_or(0);
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
-                let policy = rows::policy(tx.conn(), &policy_uuid)
-                    .await?
-                    .ok_or_else(|| s::not_found("subsidy access policy", &policy_uuid))?;
-                s::authorize(&node.index(), actor, perm::REDEEM, &policy.enterprise_uuid)?;
-                let learner = learner_for(
-                    &mut *tx,
-                    node,
-                    actor,
-                    &policy.enterprise_uuid,
-                    Some(lms_user_id),
-                )
-                .await?;
+                // A concurrent retry may have committed this attempt meanwhile.
                 let attempts =
                     rows::spent_attempts(tx.conn(), &policy.uuid, lms_user_id, &content_key)
                         .await?;
@@ -322,29 +372,35 @@ pub async fn redeem(
                 if let Some(first) = rows::transaction_by_key(tx.conn(), &key).await? {
                     return Ok((TransactionView::from(&first), false));
                 }
-                let now = crate::access::now();
-                let evaluation =
-                    evaluate(&mut *tx, &policy, learner.as_ref(), &content_key, now).await?;
-                if let Some(reason) = evaluation.reason {
-                    return Err(not_redeemable(reason, &policy.uuid));
-                }
-                let amount = evaluation.price.unwrap_or(0);
-                let from_allocation = evaluation
-                    .assignment
-                    .as_ref()
-                    .filter(|a| a.state == "allocated")
-                    .map_or(0, |a| a.amount_cents);
+                // An assignment must still be allocated (not cancelled or expired meanwhile).
+                let assignment = match &evaluation.assignment {
+                    Some(a) => {
+                        let fresh = rows::assignment(tx.conn(), &a.uuid).await?;
+                        match fresh.filter(|f| f.state == "allocated") {
+                            Some(f) => Some(f),
+                            None => {
+                                return Err(not_redeemable(
+                                    "reason_learner_not_assigned_content",
+                                    &policy.uuid,
+                                ))
+                            }
+                        }
+                    }
+                    None => None,
+                };
                 let debit = rows::Debit {
+                    now,
                     subsidy: &policy.subsidy_uuid,
                     policy: &policy.uuid,
                     lms_user_id,
                     amount,
-                    from_allocation,
+                    from_allocation: assignment.as_ref().map_or(0, |a| a.amount_cents),
                     learner_spend_limit: policy.per_learner_spend_limit_cents,
                     learner_enrollment_limit: policy.per_learner_enrollment_limit,
                 };
                 if let Some(exceeded) = rows::debit(&mut *tx, &debit).await? {
-                    return Err(not_redeemable(exceeded_reason(exceeded), &policy.uuid));
+                    let reason = exceeded_reason(&mut *tx, exceeded, &policy, now).await?;
+                    return Err(not_redeemable(reason, &policy.uuid));
                 }
                 let transaction = Transaction {
                     uuid: uuid::Uuid::new_v4().hyphenated().to_string(),
@@ -360,7 +416,7 @@ pub async fn redeem(
                     modified_at: now,
                 };
                 rows::insert_transaction(tx.conn(), &transaction).await?;
-                if let Some(assignment) = &evaluation.assignment {
+                if let Some(assignment) = &assignment {
                     super::assignments::accept(
                         &mut *tx,
                         &policy,
