@@ -999,3 +999,136 @@ async fn a_thousand_parallel_redeems_never_overspend() {
         );
     }
 }
+
+/// The limits live in the database: the guarded debit refuses past a limit on its own, and the
+/// tables' CHECKs refuse a plain UPDATE that would overspend, whatever the code above them does.
+#[tokio::test]
+async fn the_database_itself_refuses_an_overspend() {
+    use provost_store::enterprise::{self as rows, Debit, Exceeded};
+    use provost_store::Conn;
+
+    let server = start().await;
+    let a = customer(&server, A, 1_500).await;
+    let p = policy(&server, &a, SPEND, json!({ "spend_limit": 1500 })).await;
+    let now = provost_server::access::now();
+    let debit = |amount| Debit {
+        now,
+        subsidy: &a.subsidy,
+        policy: &p,
+        lms_user_id: 1,
+        amount,
+        from_allocation: 0,
+        learner_spend_limit: None,
+        learner_enrollment_limit: None,
+    };
+    let (first, second) = (debit(1000), debit(1000));
+    let outcomes = server
+        .node
+        .write("test", |tx| {
+            Box::pin(async move {
+                let one = rows::debit(&mut *tx, &first).await?;
+                let two = rows::debit(&mut *tx, &second).await?;
+                Ok::<_, provost_server::Error>((one, two))
+            })
+        })
+        .await
+        .expect("write")
+        .value;
+    // The subsidy's guard comes first: 1 000 of 1 500 spent, 1 000 more does not fit.
+    assert_eq!(outcomes, (None, Some(Exceeded::Subsidy)));
+    let sql = "UPDATE enterprise_policies SET spent_cents = spent_cents + 1000 WHERE uuid = $1";
+    let p2 = p.clone();
+    let raw = server
+        .node
+        .write("test", |tx| {
+            Box::pin(async move {
+                match tx.conn() {
+                    Conn::Sqlite(c) => sqlx::query(sql).bind(&p2).execute(c).await.map(|_| ()),
+                    Conn::Postgres(c) => sqlx::query(sql).bind(&p2).execute(c).await.map(|_| ()),
+                }
+                .map_err(|e| provost_server::Error::internal(e.to_string()))
+            })
+        })
+        .await;
+    assert!(raw.is_err(), "a CHECK refuses spend beyond the limit");
+    let now = server
+        .get(
+            &format!("/api/v1/subsidy-access-policies/{p}/"),
+            &operator(&server),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        now.body["total_redeemed"], 1000,
+        "the refused write left nothing behind"
+    );
+}
+
+#[tokio::test]
+async fn credits_and_can_redeem_are_the_learners_own_unless_an_operator_asks() {
+    let server = start().await;
+    let a = customer(&server, A, 100_000).await;
+    let spend = policy(
+        &server,
+        &a,
+        SPEND,
+        json!({ "spend_limit": 50000, "per_learner_spend_limit": 1500 }),
+    )
+    .await;
+    let ada = learner(&server, "ada", A);
+    let credits = |token: String, query: String| {
+        let server = &server;
+        async move {
+            server.get(&format!("/api/v1/policy-redemption/credits_available/?enterprise_customer_uuid={A}{query}"), &token).await
+        }
+    };
+    let mine = credits(ada.clone(), String::new()).await.ok();
+    assert_eq!(
+        (
+            mine.body[0]["uuid"].clone(),
+            mine.body[0]["remaining_balance_per_user"].clone()
+        ),
+        (json!(spend), json!(1500))
+    );
+    redeem(&server, &ada, &spend, 1, CHEAP).await.ok();
+    assert_eq!(
+        credits(ada.clone(), String::new()).await.ok().body[0]["remaining_balance_per_user"],
+        500
+    );
+    // Another learner's credit and redeemability: operators only.
+    credits(ada.clone(), "&lms_user_id=2".into())
+        .await
+        .expect(403, "forbidden");
+    let bobs = credits(operator(&server), "&lms_user_id=2".into())
+        .await
+        .ok();
+    assert_eq!(bobs.body[0]["remaining_balance_per_user"], 1500);
+    let path = format!("/api/v1/policy-redemption/enterprise-customer/{A}/can-redeem/?content_key={}&lms_user_id=1", enc(CHEAP));
+    server
+        .get(&path, &learner(&server, "bob", A))
+        .await
+        .expect(403, "forbidden");
+    let for_ada = server.get(&path, &operator(&server)).await.ok();
+    assert_eq!(for_ada.body[0]["has_successful_redemption"], true);
+    assert_eq!(
+        for_ada.body[0]["redemptions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // Someone without a learner record has no credit.
+    assert_eq!(
+        credits(learner(&server, "zed", A), String::new())
+            .await
+            .ok()
+            .body,
+        json!([])
+    );
+    // Bad keys are 400, unknown ones 404.
+    server
+        .get("/api/v1/subsidy-access-policies/not-a-uuid/", &ada)
+        .await
+        .expect(400, "invalid_uuid");
+    server
+        .get(&format!("/api/v1/subsidy-access-policies/{B}/"), &ada)
+        .await
+        .expect(404, "not_found");
+}
