@@ -599,25 +599,25 @@ pub async fn transactions_of_subsidy(conn: Conn<'_>, subsidy: &str) -> Result<Ve
     ))
 }
 
-/// How many of the learner's redemptions of this content through this policy failed or were
-/// reversed: part of the idempotency key, so a new attempt after one gets a new transaction.
-pub async fn spent_attempts(
+/// Every attempt of a learner to redeem this content through this policy, oldest first: how many
+/// failed or were reversed is part of the idempotency key, and a retry finds its first one here.
+pub async fn attempts(
     conn: Conn<'_>,
     policy: &str,
     lms_user_id: i64,
     content_key: &str,
-) -> Result<i64> {
+) -> Result<Vec<Transaction>> {
+    let sql = format!(
+        "{TRANSACTION} WHERE policy_uuid = $1 AND lms_user_id = $2 AND content_key = $3
+         ORDER BY created_at, uuid"
+    );
     Ok(run!(
         conn,
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM enterprise_transactions
-         WHERE policy_uuid = $1 AND lms_user_id = $2 AND content_key = $3
-           AND state IN ('failed', 'reversed')",
-        )
-        .bind(policy)
-        .bind(lms_user_id)
-        .bind(content_key),
-        fetch_one
+        sqlx::query_as::<_, Transaction>(&sql)
+            .bind(policy)
+            .bind(lms_user_id)
+            .bind(content_key),
+        fetch_all
     ))
 }
 

@@ -1132,3 +1132,41 @@ async fn credits_and_can_redeem_are_the_learners_own_unless_an_operator_asks() {
         .await
         .expect(404, "not_found");
 }
+
+/// Stored enterprise roles go through the shared grant rule: an admin manages their own
+/// customer's team, grants only what they hold, and nothing at another customer.
+#[tokio::test]
+async fn admins_grant_enterprise_roles_only_within_their_reach() {
+    let server = start().await;
+    let ann = admin_of(&server, "ann", A);
+    let grant = |role: &str, customer: &str| json!({ "assignments": [{ "subject": "dan", "role": role, "scope": format!("enterprise:{customer}") }] });
+    server
+        .post("/api/v1/assignments", &ann, grant("enterprise_learner", A))
+        .await
+        .ok();
+    server
+        .post("/api/v1/assignments", &ann, grant("enterprise_learner", B))
+        .await
+        .expect(403, "forbidden");
+    server
+        .post("/api/v1/assignments", &ann, grant("enterprise_operator", A))
+        .await
+        .expect(403, "forbidden");
+    server
+        .post(
+            "/api/v1/assignments",
+            &ann,
+            grant("enterprise_provisioning_admin", A),
+        )
+        .await
+        .expect(403, "forbidden");
+    let _a = customer(&server, A, 1000).await;
+    let list = server
+        .get(
+            &format!("/api/v1/subsidy-access-policies/?enterprise_customer_uuid={A}"),
+            &server.token("dan"),
+        )
+        .await
+        .ok();
+    assert_eq!(list.body["count"], 0);
+}

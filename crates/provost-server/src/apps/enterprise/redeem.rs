@@ -302,16 +302,22 @@ async fn exceeded_reason(
     })
 }
 
-/// The transaction an earlier attempt of this redemption made, if any: a retry returns it.
-async fn first_attempt(
+/// This redemption's idempotency key, and the transaction an earlier attempt with it made, if
+/// any (a retry returns it): one read of the learner's attempts.
+async fn attempt(
     mut c: impl ConnSource,
     policy: &str,
     lms_user_id: i64,
     content_key: &str,
-) -> Result<Option<Transaction>> {
-    let attempts = rows::spent_attempts(c.conn(), policy, lms_user_id, content_key).await?;
-    let key = idempotency_key(policy, lms_user_id, content_key, attempts);
-    Ok(rows::transaction_by_key(c.conn(), &key).await?)
+) -> Result<(String, Option<Transaction>)> {
+    let attempts = rows::attempts(c.conn(), policy, lms_user_id, content_key).await?;
+    let spent = attempts
+        .iter()
+        .filter(|t| matches!(t.state.as_str(), "failed" | "reversed"))
+        .count();
+    let key = idempotency_key(policy, lms_user_id, content_key, spent as i64);
+    let first = attempts.into_iter().find(|t| t.idempotency_key == key);
+    Ok((key, first))
 }
 
 /// Redeems `content_key` for a learner through a policy. Every reason is checked first, without
@@ -351,8 +357,7 @@ pub async fn redeem(
         Some(lms_user_id),
     )
     .await?;
-    if let Some(first) = first_attempt(&mut reader, &policy.uuid, lms_user_id, &content_key).await?
-    {
+    if let (_, Some(first)) = attempt(&mut reader, &policy.uuid, lms_user_id, &content_key).await? {
         return Ok((TransactionView::from(&first), false));
     }
     let evaluation = evaluate(&mut reader, &policy, learner.as_ref(), &content_key, now).await?;
@@ -361,15 +366,14 @@ pub async fn redeem(
     }
     drop(reader);
     let amount = evaluation.price.unwrap_or(0);
+    let learner_name = learner.map(|l| l.username);
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
                 // A concurrent retry may have committed this attempt meanwhile.
-                let attempts =
-                    rows::spent_attempts(tx.conn(), &policy.uuid, lms_user_id, &content_key)
-                        .await?;
-                let key = idempotency_key(&policy.uuid, lms_user_id, &content_key, attempts);
-                if let Some(first) = rows::transaction_by_key(tx.conn(), &key).await? {
+                let (key, first) =
+                    attempt(&mut *tx, &policy.uuid, lms_user_id, &content_key).await?;
+                if let Some(first) = first {
                     return Ok((TransactionView::from(&first), false));
                 }
                 // An assignment must still be allocated (not cancelled or expired meanwhile).
@@ -427,10 +431,12 @@ pub async fn redeem(
                     .await?;
                 }
                 let view = TransactionView::from(&transaction);
+                // The learner's username, so `GET /api/v1/audit?subject=` finds their redemptions.
+                let subject = learner_name.unwrap_or_else(|| lms_user_id.to_string());
                 tx.audit(s::audit(
                     "redeem",
                     &policy.enterprise_uuid,
-                    Some(&lms_user_id.to_string()),
+                    Some(&subject),
                     Some(json!(view)),
                     None,
                 ))
