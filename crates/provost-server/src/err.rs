@@ -169,6 +169,7 @@ error_codes! {
     InvalidTransition => "invalid_transition", Refused;
     LearnerNotInEnterprise => "learner_not_in_enterprise", Refused;
     RequestExists => "request_exists", Refused;
+    EnrollmentFailed => "enrollment_failed", Refused;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -1170,3 +1170,117 @@ async fn admins_grant_enterprise_roles_only_within_their_reach() {
         .ok();
     assert_eq!(list.body["count"], 0);
 }
+
+/// Loads the customer's catalog again with REFUSED, content the stand-in LMS will not enroll in
+/// (or, with `refuse` false, will).
+async fn refused_content(server: &TestServer, c: &Customer, refuse: bool) {
+    server
+        .post(
+            "/api/v1/catalogs",
+            &operator(server),
+            json!({ "uuid": c.catalog, "enterprise_customer_uuid": c.uuid, "title": "All", "content": [
+                { "content_key": COURSE, "price_cents": 10000 },
+                { "content_key": CHEAP, "price_cents": 1000 },
+                { "content_key": REFUSED, "price_cents": 2000, "lms_refuses_enrollment": refuse },
+            ] }),
+        )
+        .await
+        .ok();
+}
+
+const REFUSED: &str = "edX+Refused";
+
+/// A redemption the LMS refuses stays in the ledger as failed, costs nothing, errors its
+/// assignment; the next attempt is a new transaction.
+#[tokio::test]
+async fn a_failed_enrollment_is_a_failed_transaction_and_an_errored_assignment() {
+    let server = start().await;
+    let a = customer(&server, A, 100_000).await;
+    refused_content(&server, &a, true).await;
+    let spend = policy(&server, &a, SPEND, json!({ "spend_limit": 50000 })).await;
+    let ada = learner(&server, "ada", A);
+    let failed = redeem(&server, &ada, &spend, 1, REFUSED)
+        .await
+        .expect(422, "enrollment_failed");
+    let first = failed.body["error"]["details"]["transaction"].clone();
+    assert_eq!(first["state"], "failed");
+    let book = ledger(&server, &a.subsidy).await;
+    assert_eq!(book["subsidy"]["current_balance_cents"], 100_000);
+    assert_eq!(book["transactions"][0]["state"], "failed");
+    // Once the LMS enrolls again, the next attempt is a new transaction under a new key.
+    refused_content(&server, &a, false).await;
+    let paid = redeem(&server, &ada, &spend, 1, REFUSED).await.ok();
+    assert_eq!(paid.body["state"], "committed");
+    assert_ne!(paid.body["idempotency_key"], first["idempotency_key"]);
+    assert_eq!(
+        ledger(&server, &a.subsidy).await["subsidy"]["current_balance_cents"],
+        98_000
+    );
+
+    // An assignment whose redemption failed is errored: refused with its reason, then cancelled
+    // or allocated again.
+    refused_content(&server, &a, true).await;
+    let assigned = policy(&server, &a, ASSIGNED, json!({ "spend_limit": 20000 })).await;
+    let ann = admin_of(&server, "ann", A);
+    let allocate = |p: String| {
+        let (server, ann) = (&server, ann.clone());
+        async move {
+            server.post(&format!("/api/v1/policy-allocation/{p}/allocate/"), &ann, json!({ "learner_emails": ["bob@example.com"], "content_key": REFUSED, "content_price_cents": 2000 })).await
+        }
+    };
+    let made = allocate(assigned.clone()).await.expect_status(202);
+    let bob = learner(&server, "bob", A);
+    redeem(&server, &bob, &assigned, 2, REFUSED)
+        .await
+        .expect(422, "enrollment_failed");
+    assert_eq!(
+        reason(redeem(&server, &bob, &assigned, 2, REFUSED).await),
+        "reason_learner_assignment_failed"
+    );
+    let now = server
+        .get(
+            &format!("/api/v1/subsidy-access-policies/{assigned}/"),
+            &ann,
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (
+            now.body["total_allocated"].clone(),
+            now.body["total_redeemed"].clone()
+        ),
+        (json!(2000), json!(0))
+    );
+    let again = allocate(assigned.clone()).await.expect_status(202);
+    assert_eq!(
+        again.body["updated"][0]["state"], "allocated",
+        "an errored assignment is allocated again"
+    );
+    let uuid = made.body["created"][0]["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_owned();
+    redeem(&server, &bob, &assigned, 2, REFUSED)
+        .await
+        .expect(422, "enrollment_failed");
+    let cancelled = server
+        .post(
+            &format!("/api/v1/assignment-configurations/{assigned}/admin/assignments/cancel/"),
+            &ann,
+            json!({ "assignment_uuids": [uuid] }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        cancelled.body["results"][0]["state"], "cancelled",
+        "an errored assignment can be cancelled"
+    );
+    let now = server
+        .get(
+            &format!("/api/v1/subsidy-access-policies/{assigned}/"),
+            &ann,
+        )
+        .await
+        .ok();
+    assert_eq!(now.body["total_allocated"], 0);
+}

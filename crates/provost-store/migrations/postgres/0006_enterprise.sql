@@ -34,6 +34,8 @@ CREATE TABLE enterprise_catalog_content (
     content_key TEXT NOT NULL,
     price_cents BIGINT NOT NULL CHECK (price_cents >= 0),
     enroll_by BIGINT,
+    -- The stand-in LMS refuses to enroll learners in it (1): how failed redemptions are rehearsed.
+    lms_refuses BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (catalog_uuid, content_key)
 );
 

@@ -72,6 +72,8 @@ pub struct CatalogItem {
     pub content_key: String,
     pub price_cents: i64,
     pub enroll_by: Option<i64>,
+    /// The stand-in LMS refuses enrollment in it (1), to rehearse failed redemptions.
+    pub lms_refuses: i64,
 }
 
 #[derive(Clone, Debug, FromRow, PartialEq)]

@@ -141,13 +141,15 @@ pub async fn clear_catalog(conn: Conn<'_>, uuid: &str) -> Result<()> {
 
 pub async fn insert_catalog_item(conn: Conn<'_>, catalog: &str, item: &CatalogItem) -> Result<()> {
     run!(conn, sqlx::query(
-        "INSERT INTO enterprise_catalog_content (catalog_uuid, content_key, price_cents, enroll_by)
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO enterprise_catalog_content (catalog_uuid, content_key, price_cents, enroll_by,
+            lms_refuses)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(catalog)
     .bind(&item.content_key)
     .bind(item.price_cents)
-    .bind(item.enroll_by), execute);
+    .bind(item.enroll_by)
+    .bind(item.lms_refuses), execute);
     Ok(())
 }
 
@@ -159,7 +161,7 @@ pub async fn catalog_item(
     Ok(run!(
         conn,
         sqlx::query_as::<_, CatalogItem>(
-            "SELECT content_key, price_cents, enroll_by FROM enterprise_catalog_content
+            "SELECT content_key, price_cents, enroll_by, lms_refuses FROM enterprise_catalog_content
          WHERE catalog_uuid = $1 AND content_key = $2",
         )
         .bind(catalog)

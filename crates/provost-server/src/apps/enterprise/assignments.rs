@@ -28,6 +28,8 @@ pub enum Step {
     Cancel,
     Expire,
     Accept,
+    /// The redemption that would have accepted it failed.
+    Fail,
     Reverse,
 }
 
@@ -40,6 +42,7 @@ pub fn transition(from: Option<&str>, step: Step) -> Option<&'static str> {
         (Step::Cancel, Some("allocated" | "errored")) => Some("cancelled"),
         (Step::Expire, Some("allocated")) => Some("expired"),
         (Step::Accept, Some("allocated")) => Some("accepted"),
+        (Step::Fail, Some("allocated")) => Some("errored"),
         (Step::Reverse, Some("accepted")) => Some("reversed"),
         _ => None,
     }
@@ -378,6 +381,15 @@ pub async fn accept(
     super::requests::follow_assignment(tx, &accepted, "accepted", now).await
 }
 
+/// The redemption that would have accepted this assignment failed: it is errored (still holding
+/// its allocation, to be cancelled or allocated again), and a credit request it came from too.
+pub async fn fail(tx: &mut Tx<'_>, policy: &Policy, a: &Assignment, now: i64) -> Result<()> {
+    // The failed debit's refund gave the money back as unspent; the assignment holds it again.
+    rows::allocate(tx.conn(), &policy.uuid, a.amount_cents).await?;
+    let errored = move_to(tx, policy, a, Step::Fail, now).await?;
+    super::requests::follow_assignment(tx, &errored, "error", now).await
+}
+
 /// A reversed redemption reverses the assignment it accepted.
 pub async fn on_reversal(
     tx: &mut Tx<'_>,
@@ -536,6 +548,7 @@ mod tests {
         );
         assert_eq!(allowed(Step::Expire), vec![Some("allocated")]);
         assert_eq!(allowed(Step::Accept), vec![Some("allocated")]);
+        assert_eq!(allowed(Step::Fail), vec![Some("allocated")]);
         assert_eq!(allowed(Step::Reverse), vec![Some("accepted")]);
     }
 }

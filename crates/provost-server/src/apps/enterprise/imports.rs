@@ -83,6 +83,9 @@ pub struct ContentInput {
     pub price_cents: i64,
     /// The last moment to enroll, if the content has one.
     pub enroll_by: Option<DateTime<Utc>>,
+    /// The stand-in LMS refuses to enroll anyone in it: redemptions of it fail (a rehearsal).
+    #[serde(default)]
+    pub lms_refuses_enrollment: bool,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -282,6 +285,7 @@ pub async fn put_catalog(
             content_key: s::content_key(&c.content_key)?,
             price_cents: s::cents(c.price_cents, "price_cents")?,
             enroll_by: c.enroll_by.map(|t| t.timestamp()),
+            lms_refuses: i64::from(c.lms_refuses_enrollment),
         };
         if items.iter().any(|i| i.content_key == item.content_key) {
             return Err(Error::new(

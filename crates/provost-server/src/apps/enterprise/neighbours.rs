@@ -34,6 +34,18 @@ pub trait Catalogs: Sync {
         -> Found<'a, CatalogItem>;
 }
 
+/// The LMS: enrolls a learner in content once a redemption reserved its price. `Ok(Err(why))`
+/// is a refusal (the redemption fails); `Err` a failure to ask.
+pub trait Lms: Sync {
+    fn enroll<'a>(
+        &'a self,
+        c: Conn<'a>,
+        catalog: &'a str,
+        lms_user_id: i64,
+        content_key: &'a str,
+    ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>>;
+}
+
 /// The neighbours kept in Provost's tables (`provost_store::enterprise`).
 pub struct StandIn;
 
@@ -79,5 +91,25 @@ impl Catalogs for StandIn {
         key: &'a str,
     ) -> Found<'a, CatalogItem> {
         Box::pin(rows::catalog_item(c, catalog, key))
+    }
+}
+
+/// The stand-in enrolls at once, except in content its catalog entry marks as refused
+/// (`lms_refuses_enrollment`), so failed redemptions can be rehearsed.
+impl Lms for StandIn {
+    fn enroll<'a>(
+        &'a self,
+        c: Conn<'a>,
+        catalog: &'a str,
+        _lms_user_id: i64,
+        content_key: &'a str,
+    ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>> {
+        Box::pin(async move {
+            let item = rows::catalog_item(c, catalog, content_key).await?;
+            Ok(match item {
+                Some(i) if i.lms_refuses == 0 => Ok(()),
+                _ => Err(format!("the LMS refused to enroll in `{content_key}`")),
+            })
+        })
     }
 }

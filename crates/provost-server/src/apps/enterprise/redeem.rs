@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::imports::TransactionView;
-use super::neighbours::{Catalogs, Learners, Subsidies, NEIGHBOURS};
+use super::neighbours::{Catalogs, Learners, Lms, Subsidies, NEIGHBOURS};
 use super::policies::{self, PolicyView};
 use super::service::{self as s, perm};
 use crate::access::Actor;
@@ -374,7 +374,7 @@ pub async fn redeem(
                 let (key, first) =
                     attempt(&mut *tx, &policy.uuid, lms_user_id, &content_key).await?;
                 if let Some(first) = first {
-                    return Ok((TransactionView::from(&first), false));
+                    return Ok(Redeemed::Done(TransactionView::from(&first), false));
                 }
                 // An assignment must still be allocated (not cancelled or expired meanwhile).
                 let assignment = match &evaluation.assignment {
@@ -406,6 +406,11 @@ pub async fn redeem(
                     let reason = exceeded_reason(&mut *tx, exceeded, &policy, now).await?;
                     return Err(not_redeemable(reason, &policy.uuid));
                 }
+                // The LMS enrolls once the money is reserved; when it refuses, the attempt stays
+                // in the ledger as failed, its money goes back, and its assignment is errored.
+                let enrolled = NEIGHBOURS
+                    .enroll(tx.conn(), &policy.catalog_uuid, lms_user_id, &content_key)
+                    .await?;
                 let transaction = Transaction {
                     uuid: uuid::Uuid::new_v4().hyphenated().to_string(),
                     idempotency_key: key,
@@ -414,12 +419,33 @@ pub async fn redeem(
                     lms_user_id,
                     content_key: content_key.clone(),
                     amount_cents: amount,
-                    state: "committed".into(),
+                    state: if enrolled.is_ok() {
+                        "committed"
+                    } else {
+                        "failed"
+                    }
+                    .into(),
                     metadata,
                     created_at: now,
                     modified_at: now,
                 };
                 rows::insert_transaction(tx.conn(), &transaction).await?;
+                if let Err(why) = enrolled {
+                    rows::refund(&mut *tx, &transaction).await?;
+                    if let Some(assignment) = &assignment {
+                        super::assignments::fail(&mut *tx, &policy, assignment, now).await?;
+                    }
+                    let view = TransactionView::from(&transaction);
+                    tx.audit(s::audit(
+                        "redeem_failed",
+                        &policy.enterprise_uuid,
+                        Some(&learner_name.unwrap_or_else(|| lms_user_id.to_string())),
+                        Some(json!({ "transaction": view, "why": why })),
+                        None,
+                    ))
+                    .await?;
+                    return Ok(Redeemed::Failed(view, why));
+                }
                 if let Some(assignment) = &assignment {
                     super::assignments::accept(
                         &mut *tx,
@@ -441,11 +467,24 @@ pub async fn redeem(
                     None,
                 ))
                 .await?;
-                Ok((view, true))
+                Ok(Redeemed::Done(view, true))
             })
         })
         .await?;
-    Ok(written.value)
+    match written.value {
+        Redeemed::Done(view, created) => Ok((view, created)),
+        Redeemed::Failed(view, why) => Err(Error::new(
+            ErrorCode::EnrollmentFailed,
+            format!("the LMS did not enroll the learner: {why}"),
+        )
+        .with_details(json!({ "transaction": view }))),
+    }
+}
+
+/// What the redemption's write did: paid (and whether it was new), or recorded a failed attempt.
+enum Redeemed {
+    Done(TransactionView, bool),
+    Failed(TransactionView, String),
 }
 
 /// One content key's answer in `can-redeem`.
