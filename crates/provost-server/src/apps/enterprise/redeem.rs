@@ -646,3 +646,47 @@ pub async fn credits_available(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_keep_enterprise_access_order() {
+        let order: Vec<&str> = REASONS.iter().map(|(r, _)| *r).collect();
+        assert_eq!(
+            order[..10],
+            [
+                "policy_expired",
+                "learner_not_in_enterprise",
+                "learner_not_in_enterprise_group",
+                "content_not_in_catalog",
+                "beyond_enrollment_deadline",
+                "subsidy_expired",
+                "not_enough_value_in_subsidy",
+                "policy_spend_limit_reached",
+                "learner_max_enrollments_reached",
+                "learner_max_spend_reached",
+            ]
+        );
+        let grouped = reason_views(&[
+            ("subsidy_expired", "p2".into()),
+            ("policy_expired", "p1".into()),
+            ("subsidy_expired", "p3".into()),
+        ]);
+        let shape: Vec<(&str, usize)> = grouped
+            .iter()
+            .map(|v| (v.reason.as_str(), v.policy_uuids.len()))
+            .collect();
+        assert_eq!(shape, [("policy_expired", 1), ("subsidy_expired", 2)]);
+    }
+
+    #[test]
+    fn the_idempotency_key_changes_only_with_an_attempt_that_failed_or_was_reversed() {
+        let key = |n| idempotency_key("p", 7, "edX+DemoX", n);
+        assert_eq!(key(0), key(0));
+        assert_ne!(key(0), key(1));
+        assert_ne!(key(0), idempotency_key("p", 8, "edX+DemoX", 0));
+        assert_ne!(key(0), idempotency_key("q", 7, "edX+DemoX", 0));
+    }
+}
