@@ -34,15 +34,13 @@ pub trait Catalogs: Sync {
         -> Found<'a, CatalogItem>;
 }
 
-/// The LMS: enrolls a learner in content once a redemption reserved its price. `Ok(Err(why))`
-/// is a refusal (the redemption fails); `Err` a failure to ask.
+/// The LMS: enrolls a learner in content (`item`, as the catalog lists it) once a redemption
+/// reserved its price. `Err(why)` is a refusal: the redemption fails.
 pub trait Lms: Sync {
     fn enroll<'a>(
         &'a self,
-        c: Conn<'a>,
-        catalog: &'a str,
+        item: &'a CatalogItem,
         lms_user_id: i64,
-        content_key: &'a str,
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>>;
 }
 
@@ -99,16 +97,17 @@ impl Catalogs for StandIn {
 impl Lms for StandIn {
     fn enroll<'a>(
         &'a self,
-        c: Conn<'a>,
-        catalog: &'a str,
+        item: &'a CatalogItem,
         _lms_user_id: i64,
-        content_key: &'a str,
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>> {
         Box::pin(async move {
-            let item = rows::catalog_item(c, catalog, content_key).await?;
-            Ok(match item {
-                Some(i) if i.lms_refuses == 0 => Ok(()),
-                _ => Err(format!("the LMS refused to enroll in `{content_key}`")),
+            Ok(if item.lms_refuses == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the LMS refused to enroll in `{}`",
+                    item.content_key
+                ))
             })
         })
     }

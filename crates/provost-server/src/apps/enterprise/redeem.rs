@@ -3,7 +3,7 @@
 //! so no concurrency can overspend a policy, a learner's limit or the subsidy.
 
 use provost_store::enterprise::{
-    self as rows, Assignment, ConnSource, Exceeded, Learner, Policy, Transaction,
+    self as rows, Assignment, CatalogItem, ConnSource, Exceeded, Learner, Policy, Transaction,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -85,6 +85,8 @@ pub struct Evaluation {
     pub subsidy_expires_at: i64,
     pub subsidy_balance: i64,
     pub assignment: Option<Assignment>,
+    /// The content as the policy's catalog lists it.
+    pub item: Option<CatalogItem>,
 }
 
 /// Runs enterprise-access's checks for `policy` in its order; the first that fails is the reason.
@@ -126,6 +128,7 @@ pub async fn evaluate(
             .as_ref()
             .map_or(0, |x| x.starting_balance_cents - x.spent_cents),
         assignment: assignment.clone(),
+        item: item.clone(),
     };
     let cost = price.unwrap_or(0);
     let checks: [(&'static str, bool); 15] = [
@@ -408,9 +411,10 @@ pub async fn redeem(
                 }
                 // The LMS enrolls once the money is reserved; when it refuses, the attempt stays
                 // in the ledger as failed, its money goes back, and its assignment is errored.
-                let enrolled = NEIGHBOURS
-                    .enroll(tx.conn(), &policy.catalog_uuid, lms_user_id, &content_key)
-                    .await?;
+                let enrolled = match &evaluation.item {
+                    Some(item) => NEIGHBOURS.enroll(item, lms_user_id).await?,
+                    None => Err(format!("`{content_key}` is not in the catalog")),
+                };
                 let transaction = Transaction {
                     uuid: uuid::Uuid::new_v4().hyphenated().to_string(),
                     idempotency_key: key,
