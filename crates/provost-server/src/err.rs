@@ -193,6 +193,24 @@ error_codes! {
     UnknownProgramType => "unknown_program_type", Refused;
     InvalidCsv => "invalid_csv", Refused;
     ReportStoreUnavailable => "report_store_unavailable", Unavailable;
+    // enterprise app
+    InvalidUuid => "invalid_uuid", BadRequest;
+    InvalidAmount => "invalid_amount", BadRequest;
+    InvalidContentKey => "invalid_content_key", BadRequest;
+    EmptyWindow => "empty_window", Refused;
+    PolicyConstraint => "policy_constraint", Refused;
+    SpendLimitExceedsDeposits => "spend_limit_exceeds_deposits", Refused;
+    PolicyHasSpend => "policy_has_spend", Refused;
+    UnknownReference => "unknown_reference", Refused;
+    WrongCustomer => "wrong_customer", Refused;
+    SubsidyOverdrawn => "subsidy_overdrawn", Refused;
+    NotRedeemable => "not_redeemable", Refused;
+    NotEnoughValue => "not_enough_value", Refused;
+    PriceOutOfRange => "price_out_of_range", Refused;
+    InvalidTransition => "invalid_transition", Refused;
+    LearnerNotInEnterprise => "learner_not_in_enterprise", Refused;
+    RequestExists => "request_exists", Refused;
+    EnrollmentFailed => "enrollment_failed", Refused;
 }
 
 impl std::fmt::Display for ErrorCode {

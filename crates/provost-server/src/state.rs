@@ -212,8 +212,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let follower = tokio::spawn(state.node().clone().follow(state.config().poll_interval));
+    let background: Vec<_> = crate::apps::background(state.node())
+        .into_iter()
+        .map(tokio::spawn)
+        .collect();
     let result = serve_router(listener, router(state), shutdown).await;
     follower.abort();
+    background.iter().for_each(|task| task.abort());
     result
 }
 

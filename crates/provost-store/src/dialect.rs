@@ -267,7 +267,7 @@ macro_rules! reads {
                 user(&mut conn, username).await
             }
 
-            /// A pooled connection for an app's own reads (`Store::read`).
+            /// A pooled connection for an app's own reads (`Store::reader`).
             pub(crate) async fn connection(
                 &self,
             ) -> Result<sqlx::pool::PoolConnection<$db>, $crate::err::StoreError> {

@@ -6,6 +6,7 @@ pub mod batches;
 mod bulk;
 mod commit;
 mod dialect;
+pub mod enterprise;
 mod err;
 mod model;
 mod postgres;
@@ -27,4 +28,4 @@ pub use model::{
 pub use postgres::Notifier;
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;
-pub use tx::{Conn, Tx};
+pub use tx::{Conn, Reader, Tx};

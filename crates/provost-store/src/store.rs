@@ -14,7 +14,7 @@ use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
-use crate::tx::{self, Conn, Tx};
+use crate::tx::{self, Reader, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
 /// is stays inside: callers see the same calls and types on both.
@@ -137,24 +137,15 @@ impl Store {
         tx::run(locked, actor, f).await
     }
 
-    /// Runs an app's reads of its own tables on one pooled connection (no write lock, no
-    /// transaction): the same `Conn` as `Tx::conn`, so one query text serves reads and writes.
-    /// Read-only stores read too.
-    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        E: From<StoreError>,
-        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, E>>,
-    {
-        match &self.backend {
-            Backend::Sqlite(store) => {
-                let mut conn = store.connection().await?;
-                f(Conn::Sqlite(&mut conn)).await
-            }
-            Backend::Postgres(store) => {
-                let mut conn = store.connection().await?;
-                f(Conn::Postgres(&mut conn)).await
-            }
-        }
+    /// A pooled connection for an app's reads of its own tables, outside any write and its lock
+    /// (what a write must see it reads inside `write`, under the lock): `reader.conn()` is the
+    /// same `Conn` as `Tx::conn`, so one query text serves reads and writes. Read-only stores
+    /// read too.
+    pub async fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sqlite(store) => Reader::Sqlite(store.connection().await?),
+            Backend::Postgres(store) => Reader::Postgres(store.connection().await?),
+        })
     }
 
     /// The PostgreSQL pool, for locks an app holds across nodes (`programs::try_lease`).

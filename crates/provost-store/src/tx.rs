@@ -161,3 +161,19 @@ where
     let value = f(&mut tx).await?;
     Ok(tx.commit(value).await?)
 }
+
+/// A pooled connection outside any write, for an app's reads (`Store::reader`).
+pub enum Reader {
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<Postgres>),
+}
+
+impl Reader {
+    /// The connection, for the app's own queries.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Reader::Sqlite(c) => Conn::Sqlite(c),
+            Reader::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}

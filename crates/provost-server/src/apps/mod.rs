@@ -2,6 +2,7 @@
 
 pub mod authz;
 pub mod batches;
+pub mod enterprise;
 pub mod programs;
 
 use std::future::Future;
@@ -21,7 +22,12 @@ use crate::state::AppState;
 
 /// Every app, in the order their commands appear in `provost --help`. Adding an app is one line
 /// here.
-pub static ALL: &[&dyn App] = &[&authz::Authz, &programs::Programs, &batches::Batches];
+pub static ALL: &[&dyn App] = &[
+    &authz::Authz,
+    &programs::Programs,
+    &batches::Batches,
+    &enterprise::Enterprise,
+];
 
 /// What an app contributes to the service and to the command line. Each app is a unit struct in
 /// its `mod.rs` implementing this; everything but `router` and `openapi` is optional.
@@ -50,6 +56,11 @@ pub trait App: Sync {
     /// Adds its subcommands to `provost` (`Subcommand::augment_subcommands`).
     fn commands(&self, cli: clap::Command) -> clap::Command {
         cli
+    }
+
+    /// Work the app keeps doing while `serve` runs (a periodic sweep), if any.
+    fn background(&self, _node: &Node) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        None
     }
 
     /// Runs the subcommand `matches` chose, if it is one of the app's (`chosen` finds it).
@@ -132,6 +143,11 @@ pub(crate) fn state(apps: &[&dyn App], node: &Node, config: &ServerConfig) -> Ex
         app.state(node, config, &mut state);
     }
     state
+}
+
+/// Every app's background work, for `serve` to spawn.
+pub(crate) fn background(node: &Node) -> Vec<Pin<Box<dyn Future<Output = ()> + Send>>> {
+    ALL.iter().filter_map(|app| app.background(node)).collect()
 }
 
 /// `provost`'s command line with every app's subcommands added.

@@ -8,6 +8,7 @@ mod batches;
 mod checks;
 mod cluster;
 mod edge;
+mod enterprise;
 mod escalation;
 mod hostile;
 mod listings;

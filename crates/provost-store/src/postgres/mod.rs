@@ -61,13 +61,13 @@ impl PgStore {
         self.read_only
     }
 
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
     /// The pool, for the advisory locks an app holds across nodes (`Store::pg_pool`).
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Subscribes to commit notifications on a connection of its own.

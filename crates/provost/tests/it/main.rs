@@ -4,6 +4,7 @@ mod api_page;
 mod batches;
 mod commands;
 mod docs;
+mod enterprise;
 mod metrics;
 mod nodes;
 mod ops;

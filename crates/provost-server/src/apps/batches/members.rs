@@ -165,10 +165,8 @@ pub async fn search(
         }
     };
     let offset = input.offset.unwrap_or(0) as usize;
-    let found = node
-        .store()
-        .read(|conn| Box::pin(async move { rows::search(conn, &filter, 0, MAX_SCAN).await }))
-        .await?;
+    let mut reader = node.store().reader().await?;
+    let found = rows::search(reader.conn(), &filter, 0, MAX_SCAN).await?;
     let visible: Vec<BatchRow> = found
         .batches
         .into_iter()
@@ -181,10 +179,7 @@ pub async fn search(
         .take(limit as usize)
         .collect();
     let scopes: Vec<String> = page.iter().map(|row| service::scope_of(&row.id)).collect();
-    let mentors = node
-        .store()
-        .read(|conn| Box::pin(async move { rows::members_of_each(conn, &scopes, &[MENTOR]).await }))
-        .await?;
+    let mentors = rows::members_of_each(reader.conn(), &scopes, &[MENTOR]).await?;
     let content = page
         .into_iter()
         .zip(mentors)
@@ -211,10 +206,8 @@ pub async fn participants(
     ) {
         return Err(service::unauthorized());
     }
-    let members = node
-        .store()
-        .read(|conn| Box::pin(async move { rows::members(conn, &scope, &[PARTICIPANT]).await }))
-        .await?;
+    let members =
+        rows::members(node.store().reader().await?.conn(), &scope, &[PARTICIPANT]).await?;
     Ok(members.into_iter().map(|(s, _)| s).collect())
 }
 

@@ -41,11 +41,7 @@ pub async fn find(node: &Node, id: &str) -> Result<BatchRow> {
     if has_nul(id) {
         return Err(not_found());
     }
-    let id = id.to_owned();
-    let found = node
-        .store()
-        .read(|conn| Box::pin(async move { rows::get(conn, &id).await }))
-        .await?;
+    let found = rows::get(node.store().reader().await?.conn(), id).await?;
     found.ok_or_else(not_found)
 }
 
@@ -74,10 +70,7 @@ pub async fn read(
         return Err(unauthorized());
     }
     let scope = scope_of(&row.id);
-    let members = node
-        .store()
-        .read(|conn| Box::pin(async move { rows::members(conn, &scope, &[MENTOR]).await }))
-        .await?;
+    let members = rows::members(node.store().reader().await?.conn(), &scope, &[MENTOR]).await?;
     view(row, members.into_iter().map(|(s, _)| s).collect(), today)
 }
 

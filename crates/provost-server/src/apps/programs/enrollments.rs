@@ -8,7 +8,7 @@ use provost_store::programs::{self as rows, ProgramRecord};
 use provost_store::AppAudit;
 use serde_json::{json, Value};
 
-use super::service::{self, reborrow, scope_of, APP};
+use super::service::{self, scope_of, APP};
 use crate::access::{truncate, Actor};
 use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
@@ -274,18 +274,11 @@ pub async fn read(
     target: &Target,
 ) -> Result<Results> {
     open_program(node, index, actor, key, "read_enrollments", target).await?;
-    let key = key.to_owned();
-    let target = target.clone();
-    node.store()
-        .read(|c| {
-            Box::pin(async move {
-                Ok::<_, Error>(match &target {
-                    Target::Program => rows::program_enrollments(c, &key).await?,
-                    Target::Course(course) => rows::course_enrollments(c, &key, course).await?,
-                })
-            })
-        })
-        .await
+    let mut reader = node.store().reader().await?;
+    Ok(match target {
+        Target::Program => rows::program_enrollments(reader.conn(), key).await?,
+        Target::Course(course) => rows::course_enrollments(reader.conn(), key, course).await?,
+    })
 }
 
 /// Creates or changes enrollments, for `programs.write_enrollments`, in one write with one audit
@@ -328,12 +321,11 @@ pub async fn write(
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
-                let mut c = tx.conn();
-                let in_program = rows::program_enrollments(reborrow(&mut c), &key).await?;
+                let in_program = rows::program_enrollments(tx.conn(), &key).await?;
                 let current = match &target {
                     Target::Program => in_program.clone(),
                     Target::Course(course) => {
-                        rows::course_enrollments(reborrow(&mut c), &key, course).await?
+                        rows::course_enrollments(tx.conn(), &key, course).await?
                     }
                 };
                 let mut applied = Vec::new();
@@ -357,11 +349,10 @@ pub async fn write(
                 // One statement for the lot: an upload may carry a hundred thousand rows.
                 match &target {
                     Target::Program => {
-                        rows::put_program_enrollments(reborrow(&mut c), &key, &applied).await?
+                        rows::put_program_enrollments(tx.conn(), &key, &applied).await?
                     }
                     Target::Course(course) => {
-                        rows::put_course_enrollments(reborrow(&mut c), &key, course, &applied)
-                            .await?
+                        rows::put_course_enrollments(tx.conn(), &key, course, &applied).await?
                     }
                 }
                 let count = applied.len();

@@ -173,9 +173,7 @@ pub fn require(index: &Index, actor: &Actor, key: &str, permission: &str) -> Res
 
 /// The program with this key, or 404.
 pub async fn load(node: &Node, key: &str) -> Result<ProgramRecord> {
-    let owned = key.to_owned();
-    node.store()
-        .read(|c| Box::pin(async move { Ok::<_, Error>(rows::program(c, &owned).await?) }))
+    rows::program(node.store().reader().await?.conn(), key)
         .await?
         .ok_or_else(|| not_found(key))
 }
@@ -503,44 +501,28 @@ pub async fn list(
     };
     let limit = query.limit;
     let types = types(node).await?;
-    let programs = node
-        .store()
-        .read(|c| {
-            Box::pin(async move {
-                let mut c = c;
-                if let Some(org) = &filter.org {
-                    if !rows::org_has_programs(reborrow(&mut c), org).await? {
-                        return Err(Error::new(
-                            ErrorCode::OrgNotFound,
-                            format!("no program belongs to org `{}`", truncate(org)),
-                        ));
-                    }
-                }
-                if let Some(name) = &filter.program_type {
-                    let types = rows::program_types(reborrow(&mut c)).await?;
-                    if !types.iter().any(|t| &t.name == name) {
-                        return Err(Error::new(
-                            ErrorCode::ProgramTypeNotFound,
-                            format!("there is no program type `{}`", truncate(name)),
-                        ));
-                    }
-                }
-                Ok::<_, Error>(rows::list_programs(c, &filter, limit).await?)
-            })
-        })
-        .await?;
+    let mut reader = node.store().reader().await?;
+    if let Some(org) = &filter.org {
+        if !rows::org_has_programs(reader.conn(), org).await? {
+            return Err(Error::new(
+                ErrorCode::OrgNotFound,
+                format!("no program belongs to org `{}`", truncate(org)),
+            ));
+        }
+    }
+    if let Some(name) = &filter.program_type {
+        if !types.iter().any(|t| &t.name == name) {
+            return Err(Error::new(
+                ErrorCode::ProgramTypeNotFound,
+                format!("there is no program type `{}`", truncate(name)),
+            ));
+        }
+    }
+    let programs = rows::list_programs(reader.conn(), &filter, limit).await?;
     Ok(programs
         .into_iter()
         .map(|p| ProgramView::of(index, actor, &types, p))
         .collect())
-}
-
-/// The same connection again, for one more query.
-pub fn reborrow<'a>(conn: &'a mut provost_store::Conn<'_>) -> provost_store::Conn<'a> {
-    match conn {
-        provost_store::Conn::Sqlite(c) => provost_store::Conn::Sqlite(c),
-        provost_store::Conn::Postgres(c) => provost_store::Conn::Postgres(c),
-    }
 }
 
 /// Adds a program type (`microbachelors`, `xseries`, ...): admins only; `enrollments` opens
@@ -594,7 +576,5 @@ pub async fn add_type(node: &Node, actor: &Actor, program_type: rows::ProgramTyp
 
 /// The program types, for the CLI and clients.
 pub async fn types(node: &Node) -> Result<Vec<rows::ProgramType>> {
-    node.store()
-        .read(|c| Box::pin(async move { Ok::<_, Error>(rows::program_types(c).await?) }))
-        .await
+    Ok(rows::program_types(node.store().reader().await?.conn()).await?)
 }

@@ -1,0 +1,114 @@
+//! Stand-ins for enterprise-access's neighbours (the LMS's customer learners, enterprise-subsidy,
+//! enterprise-catalog): one trait per neighbour, read by the rules, and `StandIn`, which keeps
+//! them in Provost's own tables and loads them through the import endpoints. A real client
+//! implements the same trait later.
+
+use provost_store::enterprise::{self as rows, Catalog, CatalogItem, Learner, Subsidy};
+use provost_store::BoxFuture;
+use provost_store::{Conn, StoreError};
+
+type Found<'a, T> = BoxFuture<'a, Result<Option<T>, StoreError>>;
+
+/// The LMS's enterprise customer users: who belongs to a customer.
+pub trait Learners: Sync {
+    fn by_id<'a>(&'a self, c: Conn<'a>, customer: &'a str, lms_user_id: i64) -> Found<'a, Learner>;
+    fn by_username<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        name: &'a str,
+    ) -> Found<'a, Learner>;
+    fn by_email<'a>(&'a self, c: Conn<'a>, customer: &'a str, email: &'a str)
+        -> Found<'a, Learner>;
+}
+
+/// enterprise-subsidy: a subsidy's deposit, window and balance.
+pub trait Subsidies: Sync {
+    fn subsidy<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Subsidy>;
+}
+
+/// enterprise-catalog: what a catalog holds, at which price, until when.
+pub trait Catalogs: Sync {
+    fn catalog<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Catalog>;
+    fn content<'a>(&'a self, c: Conn<'a>, catalog: &'a str, key: &'a str)
+        -> Found<'a, CatalogItem>;
+}
+
+/// The LMS: enrolls a learner in content (`item`, as the catalog lists it) once a redemption
+/// reserved its price. `Err(why)` is a refusal: the redemption fails.
+pub trait Lms: Sync {
+    fn enroll<'a>(
+        &'a self,
+        item: &'a CatalogItem,
+        lms_user_id: i64,
+    ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>>;
+}
+
+/// The neighbours kept in Provost's tables (`provost_store::enterprise`).
+pub struct StandIn;
+
+/// The neighbours the rules talk to.
+pub static NEIGHBOURS: StandIn = StandIn;
+
+impl Learners for StandIn {
+    fn by_id<'a>(&'a self, c: Conn<'a>, customer: &'a str, id: i64) -> Found<'a, Learner> {
+        Box::pin(rows::learner_by_id(c, customer, id))
+    }
+    fn by_username<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        name: &'a str,
+    ) -> Found<'a, Learner> {
+        Box::pin(rows::learner_by_username(c, customer, name))
+    }
+    fn by_email<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        email: &'a str,
+    ) -> Found<'a, Learner> {
+        Box::pin(rows::learner_by_email(c, customer, email))
+    }
+}
+
+impl Subsidies for StandIn {
+    fn subsidy<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Subsidy> {
+        Box::pin(rows::subsidy(c, uuid))
+    }
+}
+
+impl Catalogs for StandIn {
+    fn catalog<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Catalog> {
+        Box::pin(rows::catalog(c, uuid))
+    }
+    fn content<'a>(
+        &'a self,
+        c: Conn<'a>,
+        catalog: &'a str,
+        key: &'a str,
+    ) -> Found<'a, CatalogItem> {
+        Box::pin(rows::catalog_item(c, catalog, key))
+    }
+}
+
+/// The stand-in enrolls at once, except in content its catalog entry marks as refused
+/// (`lms_refuses_enrollment`), so failed redemptions can be rehearsed.
+impl Lms for StandIn {
+    fn enroll<'a>(
+        &'a self,
+        item: &'a CatalogItem,
+        _lms_user_id: i64,
+    ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>> {
+        Box::pin(async move {
+            Ok(if item.lms_refuses == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the LMS refused to enroll in `{}`",
+                    item.content_key
+                ))
+            })
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Subsidy access policies and what each learner used of them.
+
+use super::*;
+
+const POLICY: &str = "SELECT uuid, enterprise_uuid, policy_type, display_name, description, active,
+    retired, catalog_uuid, subsidy_uuid, access_method, spend_limit_cents,
+    per_learner_enrollment_limit, per_learner_spend_limit_cents, spent_cents, allocated_cents,
+    created_at FROM enterprise_policies";
+
+pub async fn policy(conn: Conn<'_>, uuid: &str) -> Result<Option<Policy>> {
+    let sql = format!("{POLICY} WHERE uuid = $1");
+    Ok(run!(
+        conn,
+        sqlx::query_as::<_, Policy>(&sql).bind(uuid),
+        fetch_optional
+    ))
+}
+
+/// The customer's policies, oldest first; retired ones only when asked.
+pub async fn policies(conn: Conn<'_>, enterprise: &str, with_retired: bool) -> Result<Vec<Policy>> {
+    let sql = format!(
+        "{POLICY} WHERE enterprise_uuid = $1 AND (retired = 0 OR $2 = 1) ORDER BY created_at, uuid"
+    );
+    Ok(run!(
+        conn,
+        sqlx::query_as::<_, Policy>(&sql)
+            .bind(enterprise)
+            .bind(i64::from(with_retired)),
+        fetch_all
+    ))
+}
+
+pub async fn insert_policy(conn: Conn<'_>, p: &Policy) -> Result<()> {
+    run!(
+        conn,
+        sqlx::query(
+            "INSERT INTO enterprise_policies (uuid, enterprise_uuid, policy_type, display_name,
+            description, active, retired, catalog_uuid, subsidy_uuid, access_method,
+            spend_limit_cents, per_learner_enrollment_limit, per_learner_spend_limit_cents,
+            spent_cents, allocated_cents, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14)",
+        )
+        .bind(&p.uuid)
+        .bind(&p.enterprise_uuid)
+        .bind(&p.policy_type)
+        .bind(&p.display_name)
+        .bind(&p.description)
+        .bind(p.active)
+        .bind(p.retired)
+        .bind(&p.catalog_uuid)
+        .bind(&p.subsidy_uuid)
+        .bind(&p.access_method)
+        .bind(p.spend_limit_cents)
+        .bind(p.per_learner_enrollment_limit)
+        .bind(p.per_learner_spend_limit_cents)
+        .bind(p.created_at),
+        execute
+    );
+    Ok(())
+}
+
+/// Writes a policy's changeable fields (not its customer, type, subsidy or spend).
+pub async fn update_policy(conn: Conn<'_>, p: &Policy) -> Result<()> {
+    run!(
+        conn,
+        sqlx::query(
+            "UPDATE enterprise_policies SET display_name = $2, description = $3, active = $4,
+            retired = $5, catalog_uuid = $6, spend_limit_cents = $7,
+            per_learner_enrollment_limit = $8, per_learner_spend_limit_cents = $9
+         WHERE uuid = $1",
+        )
+        .bind(&p.uuid)
+        .bind(&p.display_name)
+        .bind(&p.description)
+        .bind(p.active)
+        .bind(p.retired)
+        .bind(&p.catalog_uuid)
+        .bind(p.spend_limit_cents)
+        .bind(p.per_learner_enrollment_limit)
+        .bind(p.per_learner_spend_limit_cents),
+        execute
+    );
+    Ok(())
+}
+
+/// The sum of the spend limits of the subsidy's active, unretired policies but `except`.
+pub async fn active_spend_limits(conn: Conn<'_>, subsidy: &str, except: &str) -> Result<i64> {
+    Ok(run!(
+        conn,
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(spend_limit_cents), 0) AS BIGINT) FROM enterprise_policies
+         WHERE subsidy_uuid = $1 AND active = 1 AND retired = 0 AND uuid <> $2",
+        )
+        .bind(subsidy)
+        .bind(except),
+        fetch_one
+    ))
+}
+
+/// What a learner spent through a policy, and how many enrollments: (cents, enrollments).
+pub async fn learner_usage(conn: Conn<'_>, policy: &str, lms_user_id: i64) -> Result<(i64, i64)> {
+    Ok(run!(
+        conn,
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT spent_cents, enrollments FROM enterprise_policy_learners
+         WHERE policy_uuid = $1 AND lms_user_id = $2",
+        )
+        .bind(policy)
+        .bind(lms_user_id),
+        fetch_optional
+    )
+    .unwrap_or((0, 0)))
+}
