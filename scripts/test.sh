@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-postgres.sh
+./scripts/ensure-mariadb.sh  # the legacy app's tests read and write the platform's MySQL tables
 export PROVOST_TEST_POSTGRES_URL=${PROVOST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # default-members: every crate but bench/, which only its own command builds.
 cargo test --locked "$@"
