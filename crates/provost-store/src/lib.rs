@@ -6,6 +6,7 @@ mod bulk;
 mod commit;
 mod dialect;
 mod err;
+pub mod legacy;
 mod model;
 mod postgres;
 mod rows;

@@ -14,7 +14,7 @@ use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
-use crate::tx::{self, Tx};
+use crate::tx::{self, Conn, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
 /// is stays inside: callers see the same calls and types on both.
@@ -240,6 +240,24 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError> {
         audit::log_entries(self.audit_rows(Which::Log(filter), range, limit).await?)
+    }
+
+    /// Runs `f` on one pooled connection, outside any write: an app's reads of its own tables
+    /// (inside a write, `Tx::conn` is the same connection enum).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, StoreError>>,
+    {
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                let mut conn = store.pool().acquire().await?;
+                f(Conn::Sqlite(&mut conn)).await
+            }
+            Backend::Postgres(store) => {
+                let mut conn = store.pool().acquire().await?;
+                f(Conn::Postgres(&mut conn)).await
+            }
+        }
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

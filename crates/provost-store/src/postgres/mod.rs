@@ -56,6 +56,11 @@ impl PgStore {
         })
     }
 
+    /// The pool, for `Store::read` (an app's reads of its own tables).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Whether this store refuses writes.
     pub fn read_only(&self) -> bool {
         self.read_only

@@ -80,6 +80,11 @@ impl SqliteStore {
         })
     }
 
+    /// The pool, for `Store::read` (an app's reads of its own tables).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Whether this store refuses writes.
     pub fn read_only(&self) -> bool {
         self.read_only
