@@ -1,6 +1,7 @@
 //! The apps and the one list that names them: routes, OpenAPI and CLI commands are built from it.
 
 pub mod authz;
+pub mod legacy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +20,7 @@ use crate::state::AppState;
 
 /// Every app, in the order their commands appear in `provost --help`. Adding an app is one line
 /// here.
-pub static ALL: &[&dyn App] = &[&authz::Authz];
+pub static ALL: &[&dyn App] = &[&authz::Authz, &legacy::Legacy];
 
 /// What an app contributes to the service and to the command line. Each app is a unit struct in
 /// its `mod.rs` implementing this; everything but `router` and `openapi` is optional.

@@ -9,6 +9,7 @@ mod cluster;
 mod edge;
 mod escalation;
 mod hostile;
+mod legacy;
 mod listings;
 mod meta;
 mod metrics;
