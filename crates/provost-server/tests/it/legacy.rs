@@ -35,13 +35,14 @@ async fn run(server: &TestServer, body: Value) -> Value {
 }
 
 fn migrate(db: &TestMysql, extra: Value) -> Value {
-    let mut body = json!({ "database": db.url, "filter": "all" });
+    let mut body = json!({ "database": db.url, "filter": { "all": true } });
     merge(&mut body, extra);
     body
 }
 
 fn rollback(db: &TestMysql, extra: Value) -> Value {
-    let mut body = json!({ "direction": "rollback", "database": db.url, "filter": "all" });
+    let mut body =
+        json!({ "direction": "rollback", "database": db.url, "filter": { "all": true } });
     merge(&mut body, extra);
     body
 }
@@ -397,7 +398,7 @@ async fn csv_exports_migrate_like_the_database() {
     expected.sort();
     assert_eq!(assignments(&server), expected);
     // Over HTTP a run reads only databases: a path on the server is refused.
-    let body = json!({ "database": dir.path().display().to_string(), "filter": "all" });
+    let body = json!({ "database": dir.path().display().to_string(), "filter": { "all": true } });
     server
         .as_admin()
         .post("/api/v1/legacy/migrations", body)
@@ -512,6 +513,13 @@ async fn bad_requests_are_refused_and_change_nothing() {
             "invalid_legacy_source",
         ),
         (json!({ "filter": "some" }), 400, "invalid_body"),
+        (
+            json!({ "filter": { "all": true, "org": "MITx" } }),
+            422,
+            "invalid_run_options",
+        ),
+        (json!({ "filter": {} }), 422, "invalid_run_options"),
+        (json!({ "batch_size": 2.5 }), 422, "invalid_run_options"),
     ] {
         server
             .as_admin()
@@ -521,7 +529,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
     }
     assert_eq!(server.revision().await, revision);
     // An unreachable database is a failed run with the reason, not a half-written one.
-    let gone = json!({ "database": "mysql://root@127.0.0.1:1/nothing", "filter": "all" });
+    let gone = json!({ "database": "mysql://root@127.0.0.1:1/nothing", "filter": { "all": true } });
     let failed = run(&server, gone).await;
     assert_eq!(failed["status"], "failed");
     assert!(

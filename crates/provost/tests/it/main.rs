@@ -1,6 +1,7 @@
 //! Tests of the real `provost` binary: the CLI on a fresh SQLite file per test, and `serve` nodes.
 
 mod commands;
+mod legacy;
 mod metrics;
 mod nodes;
 mod ops;

@@ -20,13 +20,34 @@ use crate::state::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Which rows: `"all"`, `{"org": "MITx"}` or `{"courses": ["course-v1:..."]}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterBody {
-    All,
-    Org(OrgName),
-    Courses(CourseList),
+/// Which rows: exactly one of `{"all": true}`, `{"org": "MITx"}`, `{"courses": ["course-v1:..."]}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterBody {
+    /// Every row.
+    #[serde(default)]
+    pub all: bool,
+    /// One org's rows.
+    pub org: Option<OrgName>,
+    /// These courses' rows.
+    pub courses: Option<CourseList>,
+}
+
+impl FilterBody {
+    /// The filter, or 422 when the body names none or several.
+    fn filter(self) -> Result<Filter, Error> {
+        match (self.all, self.org, self.courses) {
+            (true, None, None) => Ok(Filter::All),
+            (false, Some(org), None) => Ok(Filter::Org(org.0)),
+            (false, None, Some(keys)) => {
+                Ok(Filter::Courses(keys.0.into_iter().map(|k| k.0).collect()))
+            }
+            _ => Err(Error::new(
+                ErrorCode::InvalidRunOptions,
+                "the filter names exactly one of `all: true`, `org` and `courses`",
+            )),
+        }
+    }
 }
 
 /// A string schema with the server's rule for it.
@@ -95,7 +116,7 @@ pub struct RunBody {
     pub direction: Direction,
     /// The platform's database, `mysql://USER:PASSWORD@HOST:PORT/DB` (`mariadb://` too). Over HTTP
     /// only databases: exported CSV folders are read from the command line.
-    #[schema(pattern = r"^(mysql|mariadb)://", min_length = 9, max_length = 1000)]
+    #[schema(pattern = r"^(mysql|mariadb)://", max_length = 1000)]
     pub database: String,
     pub filter: FilterBody,
     /// Forum roles too.
@@ -113,36 +134,47 @@ pub struct RunBody {
     /// Rollback only: remove from Provost what was written back.
     #[serde(default)]
     pub remove: bool,
-    /// Rows per transaction (1000 by default).
-    #[schema(minimum = 1, maximum = 10000)]
-    pub batch_size: Option<u32>,
+    /// Rows per transaction (1000 by default), a whole number.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    pub batch_size: Option<f64>,
 }
 
 fn forward() -> Direction {
     Direction::Forward
 }
 
-impl From<RunBody> for RunRequest {
-    fn from(body: RunBody) -> RunRequest {
-        RunRequest {
-            direction: body.direction,
-            database: body.database,
-            filter: match body.filter {
-                FilterBody::All => Filter::All,
-                FilterBody::Org(org) => Filter::Org(org.0),
-                FilterBody::Courses(keys) => {
-                    Filter::Courses(keys.0.into_iter().map(|k| k.0).collect())
-                }
-            },
-            options: RunOptions {
-                forum: body.forum,
-                forum_students: body.forum_students,
-                dry_run: body.dry_run,
-                delete: body.delete,
-                remove: body.remove,
-                batch_size: body.batch_size.unwrap_or(DEFAULT_BATCH),
-            },
+impl RunBody {
+    /// The run this body asks for, or why it cannot be one (before anything is recorded).
+    fn request(self) -> Result<RunRequest, Error> {
+        if !source::is_database_url(&self.database) || self.database.chars().count() > 1000 {
+            return Err(Error::new(
+                ErrorCode::InvalidLegacySource,
+                "over HTTP a run reads a `mysql://` database (at most 1000 characters); CSV folders are read by `provost legacy migrate`",
+            ));
         }
+        let batch_size = match self.batch_size {
+            None => DEFAULT_BATCH,
+            Some(n) if n.fract() == 0.0 && (1.0..=10_000.0).contains(&n) => n as u32,
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidRunOptions,
+                    "`batch_size` is a whole number from 1 to 10000",
+                ))
+            }
+        };
+        Ok(RunRequest {
+            direction: self.direction,
+            database: self.database,
+            filter: self.filter.filter()?,
+            options: RunOptions {
+                forum: self.forum,
+                forum_students: self.forum_students,
+                dry_run: self.dry_run,
+                delete: self.delete,
+                remove: self.remove,
+                batch_size,
+            },
+        })
     }
 }
 
@@ -171,14 +203,7 @@ pub async fn start_run(
     Principal(actor): Principal,
     ApiJson(body): ApiJson<RunBody>,
 ) -> ApiResult<(StatusCode, Json<RunView>)> {
-    if !source::is_database_url(&body.database) {
-        return Err(Error::new(
-            ErrorCode::InvalidLegacySource,
-            "over HTTP a run reads a `mysql://` database; CSV folders are read by `provost legacy migrate`",
-        )
-        .into());
-    }
-    let request = RunRequest::from(body);
+    let request = body.request()?;
     let node = state.node().clone();
     let id = service::begin(&node, &actor, &request).await?;
     let view = service::view(&node, &actor, &id).await?;
@@ -315,6 +340,22 @@ pub async fn course_access_roles(
     Principal(actor): Principal,
     ApiQuery(params): ApiQuery<CompatParams>,
 ) -> ApiResult<Json<CompatAnswer>> {
+    let too_long = [
+        (&params.course_id, 255),
+        (&params.org, 64),
+        (&params.user, 150),
+    ]
+    .iter()
+    .any(|(value, max)| value.as_ref().is_some_and(|v| v.chars().count() > *max));
+    if too_long {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "`course_id` is at most 255 characters, `org` 64 and `user` 150",
+        ));
+    }
+    if let Some(user) = &params.user {
+        crate::access::check_username(user)?;
+    }
     let index = state.node().index();
     let query = CompatQuery {
         course_id: params.course_id,
