@@ -700,3 +700,42 @@ async fn the_compatibility_view_answers_legacy_rows_where_the_flag_is_on() {
         .await
         .expect(422, "one_scope_required");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_course_kept_off_by_its_own_flag_value_is_skipped_both_ways() {
+    let server = start().await;
+    let db = every_role_db().await;
+    let flag = json!({ "scope": LEGACY_COURSE, "enabled": false });
+    server
+        .as_admin()
+        .put("/api/v1/flags/authz.enable_course_authoring", flag)
+        .await
+        .ok();
+    let first = run(&server, migrate(&db, json!({}))).await;
+    // The course's own rows stay with the legacy tables; the org-wide ones move.
+    assert_eq!(counts(&first)["skipped_for_flag_override"], 6);
+    assert_eq!(counts(&first)["migrated"], 7);
+    assert!(assignments(&server)
+        .iter()
+        .all(|(_, _, scope)| scope != LEGACY_COURSE));
+
+    // Forced on for a course, its roles are not rolled back.
+    let on = json!({ "scope": OTHER_COURSE, "enabled": true });
+    server
+        .as_admin()
+        .put("/api/v1/flags/authz.enable_course_authoring", on)
+        .await
+        .ok();
+    let empty = TestMysql::create().await;
+    empty
+        .load(&LegacyFixture {
+            users: LegacyFixture::every_role().users,
+            ..LegacyFixture::default()
+        })
+        .await;
+    let back = run(&server, rollback(&empty, json!({}))).await;
+    expect_counts(
+        &back,
+        &[("written_back", 6), ("skipped_for_flag_override", 1)],
+    );
+}
