@@ -175,6 +175,29 @@ async fn every_legacy_role_migrates_to_exactly_the_expected_assignments_and_repo
     // The legacy tables were only read.
     assert_eq!(db.course_access_roles().await, before);
 
+    // The run's writes are audited with its id: start, each page with what it assigned, end.
+    let log = server
+        .as_admin()
+        .get("/api/v1/audit?since=0&limit=1000")
+        .await
+        .ok();
+    let legacy: Vec<&Value> = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["app"] == "legacy")
+        .collect();
+    let ops: Vec<&str> = legacy
+        .iter()
+        .map(|e| e["op"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ops, ["run_start", "migrate_batch", "run_end"]);
+    assert!(legacy.iter().all(|e| e["change"]["run"] == first["id"]));
+    assert_eq!(
+        legacy[1]["change"]["assigned"].as_array().map(Vec::len),
+        Some(13)
+    );
+
     // A second run changes nothing: every migrated row is already present.
     let revision = server.revision().await;
     let second = run(&server, migrate(&db, json!({}))).await;
