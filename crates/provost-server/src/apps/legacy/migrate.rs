@@ -58,7 +58,9 @@ pub async fn forward(
             let index = node.index();
             let plans: Vec<Plan> = rows.iter().map(|row| plan(row, request, &flags)).collect();
             let outcomes = if request.options.dry_run {
-                dry_run(node, &plans).await?
+                let outcomes = dry_run(node, &plans).await?;
+                save_dry_progress(node, actor, run, tally, &outcomes).await?;
+                outcomes
             } else {
                 apply(node, actor, run, &index, &rows, &plans, tally).await?
             };
@@ -241,6 +243,26 @@ async fn dry_run(node: &Node, plans: &[Plan]) -> Result<Vec<RowOutcome>> {
         });
     }
     Ok(outcomes)
+}
+
+/// A dry run's counts so far (and its heartbeat), so that it is followed like any run.
+async fn save_dry_progress(
+    node: &Node,
+    actor: &Actor,
+    run: &str,
+    tally: &Tally,
+    outcomes: &[RowOutcome],
+) -> Result<()> {
+    let mut counts = tally.counts.clone();
+    *counts.entry("rows".into()).or_default() += outcomes.len() as u64;
+    for outcome in outcomes {
+        *counts.entry(outcome.as_str().into()).or_default() += 1;
+    }
+    node.write(&actor.username, |tx| {
+        Box::pin(async move { Ok(runs::save_progress(tx, run, &counts).await?) })
+    })
+    .await?;
+    Ok(())
 }
 
 /// Records the legacy rows `--delete` removed.
