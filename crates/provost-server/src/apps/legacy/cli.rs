@@ -105,7 +105,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Rows per transaction.
-    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..=50000))]
     pub batch_size: u32,
 }
 

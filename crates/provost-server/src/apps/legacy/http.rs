@@ -134,8 +134,8 @@ pub struct RunBody {
     /// Rollback only: remove from Provost what was written back.
     #[serde(default)]
     pub remove: bool,
-    /// Rows per transaction (1000 by default), a whole number.
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    /// Rows per transaction (10000 by default; at most 50000), a whole number.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 50000)]
     pub batch_size: Option<f64>,
 }
 
@@ -154,11 +154,11 @@ impl RunBody {
         }
         let batch_size = match self.batch_size {
             None => DEFAULT_BATCH,
-            Some(n) if n.fract() == 0.0 && (1.0..=10_000.0).contains(&n) => n as u32,
+            Some(n) if n.fract() == 0.0 && (1.0..=50_000.0).contains(&n) => n as u32,
             Some(_) => {
                 return Err(Error::new(
                     ErrorCode::InvalidRunOptions,
-                    "`batch_size` is a whole number from 1 to 10000",
+                    "`batch_size` is a whole number from 1 to 50000",
                 ))
             }
         };

@@ -55,14 +55,13 @@ pub async fn forward(
             if rows.is_empty() {
                 break;
             }
-            let index = node.index();
             let plans: Vec<Plan> = rows.iter().map(|row| plan(row, request, &flags)).collect();
             let outcomes = if request.options.dry_run {
                 let outcomes = dry_run(node, &plans).await?;
                 save_dry_progress(node, actor, run, tally, &outcomes).await?;
                 outcomes
             } else {
-                apply(node, actor, run, &index, &rows, &plans, tally).await?
+                apply(node, actor, run, &rows, &plans, tally).await?
             };
             let mut deleted = HashSet::new();
             if request.options.delete && !request.options.dry_run {
@@ -145,17 +144,10 @@ fn turned_off_here(flags: &flag::FlagValues, scope: &str) -> bool {
     flags.set_at(&key) == Some(false)
 }
 
-/// Writes one page: its users (those new or changed), its assignments, the run's progress and
-/// an audit entry with the run id, in one transaction.
-async fn apply(
-    node: &Node,
-    actor: &Actor,
-    run: &str,
-    index: &Index,
-    rows: &[LegacyRow],
-    plans: &[Plan],
-    tally: &Tally,
-) -> Result<Vec<RowOutcome>> {
+/// The page's users that are new or changed, and its assignments. The index snapshot is let go
+/// before the write: holding it would keep a whole extra copy of the index alive while the
+/// write's own copy-on-write builds the next one.
+fn changes(index: &Index, plans: &[Plan]) -> (Vec<Change>, Vec<Change>) {
     let mut users = Vec::new();
     let mut seen = HashSet::new();
     let mut assignments = Vec::new();
@@ -169,6 +161,20 @@ async fn apply(
             });
         }
     }
+    (users, assignments)
+}
+
+/// Writes one page: its users (those new or changed), its assignments, the run's progress and
+/// an audit entry with the run id, in one transaction.
+async fn apply(
+    node: &Node,
+    actor: &Actor,
+    run: &str,
+    rows: &[LegacyRow],
+    plans: &[Plan],
+    tally: &Tally,
+) -> Result<Vec<RowOutcome>> {
+    let (users, assignments) = changes(&node.index(), plans);
     // The run's counts as of the end of this page, saved with it: skipped rows are known now,
     // the others once the transaction says what it applied.
     let mut counts = tally.counts.clone();

@@ -20,9 +20,10 @@ use crate::node::Node;
 /// The app's name in the audit log.
 pub const APP: &str = "legacy";
 
-/// Rows read, written and audited together: one transaction per batch.
-pub const DEFAULT_BATCH: u32 = 1000;
-const MAX_BATCH: u32 = 10_000;
+/// Rows read, written and audited together: one transaction per batch. Each batch also costs
+/// the node one copy-on-write of its index, so batches are large.
+pub const DEFAULT_BATCH: u32 = 10_000;
+const MAX_BATCH: u32 = 50_000;
 /// At most this many course keys in one run's list.
 const MAX_COURSES: usize = 1000;
 /// A report keeps the outcome of this many rows (the counts cover them all), so that a run's
