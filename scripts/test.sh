@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-chromium.sh   # the API page is checked in a real browser
 ./scripts/ensure-doc-tools.sh  # curl, jq, openssl, sqlite3 for the docs test (crates/provost/tests/it/docs.rs)
 ./scripts/ensure-moto.sh >/dev/null  # S3 for the programs app's report tests (moto_server)
+./scripts/ensure-mariadb.sh  # the legacy app's tests read and write the platform's MySQL tables
 export PROVOST_TEST_POSTGRES_URL=${PROVOST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # default-members: every crate but bench/, which only its own command builds.
 cargo test --locked "$@"

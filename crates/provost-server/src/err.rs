@@ -211,6 +211,18 @@ error_codes! {
     LearnerNotInEnterprise => "learner_not_in_enterprise", Refused;
     RequestExists => "request_exists", Refused;
     EnrollmentFailed => "enrollment_failed", Refused;
+    // legacy app
+    InvalidLegacySource => "invalid_legacy_source", BadRequest;
+    InvalidRunFilter => "invalid_run_filter", BadRequest;
+    DeleteNeedsDatabase => "delete_needs_database", BadRequest;
+    InvalidFlagScope => "invalid_flag_scope", BadRequest;
+    RunNotFound => "run_not_found", NotFound;
+    UnknownFlag => "unknown_flag", NotFound;
+    MigrationRunning => "migration_running", Conflict;
+    InvalidRunOptions => "invalid_run_options", Refused;
+    OneScopeRequired => "one_scope_required", Refused;
+    InvalidLegacyData => "invalid_legacy_data", Refused;
+    LegacySourceUnavailable => "legacy_source_unavailable", Unavailable;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -8,6 +8,7 @@ mod commit;
 mod dialect;
 pub mod enterprise;
 mod err;
+pub mod legacy;
 mod model;
 mod postgres;
 pub mod programs;

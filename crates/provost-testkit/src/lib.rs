@@ -11,12 +11,14 @@
 
 pub mod client;
 pub mod db;
+pub mod mysql;
 pub mod relay;
 pub mod scenario;
 pub mod server;
 
 pub use client::{enc, Answer, Client};
 pub use db::{sqlite_at_capacity, Backend, TestDatabase};
+pub use mysql::{LegacyFixture, TestMysql};
 pub use scenario::{ExpectedCheck, Implementation, Outcome, Scenario};
 pub use server::{serve_node, start, start_on, start_with, test_config, Options, TestServer};
 

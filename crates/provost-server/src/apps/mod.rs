@@ -3,6 +3,7 @@
 pub mod authz;
 pub mod batches;
 pub mod enterprise;
+pub mod legacy;
 pub mod programs;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ pub static ALL: &[&dyn App] = &[
     &programs::Programs,
     &batches::Batches,
     &enterprise::Enterprise,
+    &legacy::Legacy,
 ];
 
 /// What an app contributes to the service and to the command line. Each app is a unit struct in

@@ -11,6 +11,7 @@ mod edge;
 mod enterprise;
 mod escalation;
 mod hostile;
+mod legacy;
 mod listings;
 mod meta;
 mod metrics;
