@@ -77,7 +77,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 /// Records `request` as a running run, ending overlapping runs that are dead; 409 while a live
 /// one overlaps. Under the write lock, so two runs cannot both start.
 pub async fn begin(node: &Node, actor: &Actor, request: &RunRequest) -> Result<String> {
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered, so runs started in the same second still list newest first (`id DESC`).
+    let id = uuid::Uuid::now_v7().to_string();
     let scopes = scopes_of(&request.filter);
     let at = now();
     let run = LegacyRun {
