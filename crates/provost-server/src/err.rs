@@ -170,6 +170,9 @@ error_codes! {
     BatchCompleted => "COURSE_BATCH_ALREADY_COMPLETED", BadRequest;
     BatchAlreadyEnrolled => "USER_ALREADY_ENROLLED_COURSE", BadRequest;
     BatchNotEnrolled => "USER_NOT_ENROLLED_COURSE", BadRequest;
+    // teach (issue 15): answers that teach.
+    PruneIncomplete => "prune_incomplete", Refused;
+    WindowOver => "window_over", BadRequest;
 }
 
 impl std::fmt::Display for ErrorCode {

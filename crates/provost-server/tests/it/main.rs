@@ -17,3 +17,4 @@ mod roles;
 mod scenario;
 mod storage;
 mod support;
+mod teach;

@@ -8,6 +8,7 @@ mod metrics;
 mod nodes;
 mod ops;
 mod scenario;
+mod teach;
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -1,7 +1,7 @@
 //! The authz app's `provost` subcommands: the same services as its HTTP routes, as the operator.
 
 use clap::{Args, Subcommand};
-use provost_engine::{Change, Explanation, User, DEFAULT_POLICY};
+use provost_engine::{Change, Explanation, DEFAULT_POLICY};
 use provost_store::{AppEntry, AuditFilter, AuditRange, LogEntry};
 use serde_json::json;
 
@@ -24,7 +24,8 @@ pub enum AuthzCommand {
     Users(UsersCommand),
     /// Give SUBJECT the role ROLE at SCOPE (and everything below it).
     Assign(AssignArgs),
-    /// Take ROLE at SCOPE away from SUBJECT.
+    /// Take ROLE at SCOPE away from SUBJECT. Exit status: 0 removed, 1 nothing changed (SUBJECT
+    /// did not hold ROLE at exactly SCOPE), 2 error.
     Unassign(Target),
     /// Decide whether SUBJECT may do ACTION at SCOPE. Exit status: 0 allowed, 1 denied, 2 error.
     Check(Question),
@@ -101,17 +102,29 @@ pub enum RolesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Create or update USERNAME.
+    /// Create or update USERNAME. What you leave out keeps its stored value (for a new user: no
+    /// email, not staff, not superuser).
     Upsert {
+        /// The username (letters, digits, `.`, `_`, `-`, `@`, `+`).
         username: String,
-        #[arg(long)]
+        /// The user's email address.
+        #[arg(long, conflicts_with = "no_email")]
         email: Option<String>,
+        /// Clear the stored email.
+        #[arg(long)]
+        no_email: bool,
         /// Platform staff: pass on every course and library.
-        #[arg(long)]
+        #[arg(long, overrides_with = "no_staff")]
         staff: bool,
+        /// Not platform staff (clears the flag).
+        #[arg(long, overrides_with = "staff")]
+        no_staff: bool,
         /// Superuser: pass everywhere.
-        #[arg(long)]
+        #[arg(long, overrides_with = "no_superuser")]
         superuser: bool,
+        /// Not a superuser (clears the flag).
+        #[arg(long, overrides_with = "superuser")]
+        no_superuser: bool,
     },
     /// Retire USERNAME: remove the user and every assignment they hold (audited).
     Retire { username: String },
@@ -186,16 +199,24 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         AuthzCommand::Users(UsersCommand::Upsert {
             username,
             email,
+            no_email,
             staff,
+            no_staff,
             superuser,
+            no_superuser,
         }) => {
-            let user = User {
+            let flag = |on: bool, off: bool| (on || off).then_some(on);
+            let update = service::UserUpdate {
                 username: username.clone(),
-                email,
-                staff,
-                superuser,
+                email: if no_email {
+                    Some(None)
+                } else {
+                    email.map(Some)
+                },
+                staff: flag(staff, no_staff),
+                superuser: flag(superuser, no_superuser),
             };
-            let revision = service::upsert_user(node, actor, user).await?;
+            let revision = service::update_user(node, actor, update).await?;
             Outcome::done(
                 &json!({ "username": username, "revision": revision }),
                 format!("saved `{username}`; revision {revision}"),
@@ -213,8 +234,24 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
             single(service::assign(node, actor, &[item], true).await?)?
         }
         AuthzCommand::Unassign(target) => {
+            let not_held = format!(
+                "nothing changed: `{}` does not hold `{}` at `{}`",
+                target.subject, target.role, target.scope
+            );
             let item = input(target, None, None);
-            single(service::unassign(node, actor, &[item], true).await?)?
+            let result = service::unassign(node, actor, &[item], true).await?;
+            let held = result.items.first().is_none_or(|i| i.status != "not_found");
+            let outcome = single(result)?;
+            if held {
+                outcome
+            } else {
+                // Nothing to take away: exit 1, like a denial, so that scripts notice.
+                Outcome {
+                    text: not_held,
+                    status: 1,
+                    ..outcome
+                }
+            }
         }
         AuthzCommand::Check(q) => {
             let (answer, e) = ask(cx, &q)?;

@@ -303,12 +303,21 @@ pub struct NamePage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
+    /// Absent: keep the stored email; `null`: clear it.
     #[schema(value_type = Option<Email>)]
-    pub email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    /// Platform staff. Absent: keep the stored value (false for a new user).
     #[serde(default)]
-    pub staff: bool,
+    pub staff: Option<bool>,
+    /// Superuser. Absent: keep the stored value (false for a new user).
     #[serde(default)]
-    pub superuser: bool,
+    pub superuser: Option<bool>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
