@@ -172,7 +172,6 @@ error_codes! {
     BatchNotEnrolled => "USER_NOT_ENROLLED_COURSE", BadRequest;
     // teach (issue 15): answers that teach.
     PruneIncomplete => "prune_incomplete", Refused;
-    WindowOver => "window_over", BadRequest;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -21,6 +21,39 @@ pub fn default_policy_hash() -> String {
     hex::encode(Sha256::digest(DEFAULT_POLICY.as_bytes()))
 }
 
+/// A database URL mistake, said with the right form and the file it names.
+fn url_hint(url: &str, e: Error) -> Error {
+    let sqlite = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    let hint = match (e.code, sqlite) {
+        (ErrorCode::InvalidDatabaseUrl, None) if !url.contains("://") => format!(
+            "`{url}` is not a database URL: for a SQLite file write `sqlite://{url}?mode=rwc` \
+             (created if missing); for PostgreSQL, `postgres://USER:PASSWORD@HOST:PORT/DB`"
+        ),
+        (ErrorCode::DatabaseUnavailable, Some(rest)) => {
+            let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let path = std::path::Path::new(file);
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) {
+                format!(
+                    "cannot open SQLite file `{file}`: its directory `{}` does not exist",
+                    dir.map(|d| d.display().to_string()).unwrap_or_default()
+                )
+            } else if !path.exists() && !query.contains("mode=rwc") {
+                format!(
+                    "SQLite file `{file}` does not exist; to create it, add `?mode=rwc`: \
+                     `sqlite://{file}?mode=rwc`"
+                )
+            } else {
+                format!("cannot open SQLite file `{file}`: {}", e.message)
+            }
+        }
+        _ => return e,
+    };
+    Error { message: hint, ..e }
+}
+
 /// What opening a node did to the default policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DefaultPolicy {
@@ -60,7 +93,9 @@ impl Node {
 
     /// `open_with`, saying what it did to the default policy (for `serve`'s first log lines).
     pub async fn open_noting(url: &str, options: &StoreOptions) -> Result<(Node, DefaultPolicy)> {
-        let store = Store::connect_with(url, options).await?;
+        let store = Store::connect_with(url, options)
+            .await
+            .map_err(|e| url_hint(url, Error::from(e)))?;
         let node = Node::from_store(store).await?;
         let default = if options.read_only {
             DefaultPolicy::Unchanged

@@ -97,3 +97,149 @@ fn unassign_of_what_is_not_held_exits_1() {
         .ok(&["unassign", "alice", "course_staff", COURSE])
         .starts_with("removed"));
 }
+
+/// A denial where the subject holds a role there that lacks the action names the role and the
+/// roles that would grant it.
+#[test]
+fn explain_names_the_role_held_and_the_roles_that_would_grant() {
+    let cli = Cli::new();
+    cli.ok(&["assign", "lena", "library_author", "lib:MITx:python"]);
+    let (code, out, _) = cli.exec(&[
+        "explain",
+        "lena",
+        "content_libraries.delete_library",
+        "lib:MITx:python",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("`lena` may not `content_libraries.delete_library` at `lib:MITx:python`: holds `library_author` at `lib:MITx:python`, which does not include `content_libraries.delete_library`; `library_admin` would"),
+        "{out}"
+    );
+    let (_, out, _) = cli.exec(&[
+        "check",
+        "lena",
+        "content_libraries.delete_library",
+        "lib:MITx:python",
+    ]);
+    assert_eq!(out.trim(), "denied (role_lacks_action)");
+    let (_, out, _) = cli.exec(&[
+        "check",
+        "bob",
+        "content_libraries.delete_library",
+        "lib:MITx:python",
+    ]);
+    assert_eq!(
+        out.trim(),
+        "denied (no_assignment)",
+        "no role at all is still no_assignment"
+    );
+}
+
+/// Unknown names come with the closest known ones, and a role used as an action (or a
+/// permission as a role) is pointed out.
+#[test]
+fn unknown_names_suggest_the_known_ones() {
+    let cli = Cli::new();
+    let (code, out, _) = cli.exec(&["check", "lena", "delete_library", "lib:MITx:python"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("did you mean `content_libraries.delete_library`?"),
+        "{out}"
+    );
+    let (_, out, _) = cli.exec(&["check", "lena", "courses.veiw_course", COURSE]);
+    assert!(out.contains("did you mean `courses.view_course`?"), "{out}");
+    let (_, out, _) = cli.exec(&["explain", "lena", "course_staff", COURSE]);
+    assert!(out.contains("`course_staff` is a role"), "{out}");
+    let (code, _, err) = cli.exec(&["assign", "lena", "libary_author", "lib:MITx:python"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `library_author`?"), "{err}");
+    let (_, _, err) = cli.exec(&["assign", "lena", "courses.view_course", COURSE]);
+    assert!(
+        err.contains("`courses.view_course` is a permission; roles that include it:"),
+        "{err}"
+    );
+}
+
+/// Empty `who` and `scopes` answers say "(none)"; under `--json` they stay `[]`.
+#[test]
+fn empty_lookups_say_none() {
+    let cli = Cli::new();
+    assert_eq!(
+        cli.ok(&["who", "courses.view_course", COURSE]).trim(),
+        "(none)"
+    );
+    assert_eq!(
+        cli.ok(&["scopes", "bob", "courses.view_course"]).trim(),
+        "(none)"
+    );
+    assert_eq!(
+        cli.ok(&["--json", "scopes", "bob", "courses.view_course"])
+            .trim(),
+        "[]"
+    );
+}
+
+/// A time that is not RFC 3339 is refused with an example; a window already over is kept with
+/// a warning (it is how `explain` shows `expired`).
+#[test]
+fn times_are_rfc3339_and_a_past_window_is_warned_about() {
+    let cli = Cli::new();
+    let (code, _, err) = cli.exec(&[
+        "assign",
+        "lena",
+        "library_author",
+        "lib:MITx:python",
+        "--until",
+        "2030-01-01",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("not an RFC 3339 time") && err.contains("2027-01-01T00:00:00Z"),
+        "{err}"
+    );
+    let (code, _, err) = cli.exec(&[
+        "assign",
+        "lena",
+        "library_author",
+        "lib:MITx:python",
+        "--until",
+        "2020-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("warning: --until 2020-01-01T00:00:00Z is already past"),
+        "{err}"
+    );
+}
+
+/// Database URL mistakes say the right form and name the file.
+#[test]
+fn database_url_mistakes_suggest_the_right_form() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |url: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
+            .args(["--database-url", url, "roles", "list"])
+            .current_dir(dir.path())
+            .env("PROVOST_LOG", "warn")
+            .output()
+            .expect("provost runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("provost.db");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`sqlite://provost.db?mode=rwc`"), "{err}");
+    let (_, err) = run("sqlite://x.db");
+    assert!(
+        err.contains("SQLite file `x.db` does not exist")
+            && err.contains("`sqlite://x.db?mode=rwc`"),
+        "{err}"
+    );
+    let (_, err) = run("sqlite://nodir/x.db?mode=rwc");
+    assert!(
+        err.contains("its directory `nodir` does not exist"),
+        "{err}"
+    );
+}

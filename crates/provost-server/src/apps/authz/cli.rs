@@ -1,7 +1,7 @@
 //! The authz app's `provost` subcommands: the same services as its HTTP routes, as the operator.
 
 use clap::{Args, Subcommand};
-use provost_engine::{Change, Explanation, DEFAULT_POLICY};
+use provost_engine::{Change, Explanation, Reason, DEFAULT_POLICY};
 use provost_store::{AppEntry, AuditFilter, AuditRange, LogEntry};
 use serde_json::json;
 
@@ -144,11 +144,12 @@ pub struct Target {
 pub struct AssignArgs {
     #[command(flatten)]
     pub target: Target,
-    /// Valid from this time (RFC 3339, e.g. 2026-01-01T00:00:00Z).
-    #[arg(long)]
+    /// Valid from this time, inclusive (RFC 3339, e.g. 2027-01-01T00:00:00Z).
+    #[arg(long, value_parser = rfc3339)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Valid until this time, exclusive (RFC 3339).
-    #[arg(long)]
+    /// Valid until this time, exclusive (RFC 3339, e.g. 2027-07-01T00:00:00Z). A time already
+    /// past is accepted with a warning: the assignment then grants nothing.
+    #[arg(long, value_parser = rfc3339)]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -230,6 +231,13 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
             )
         }
         AuthzCommand::Assign(args) => {
+            if let Some(until) = args.until.filter(|u| *u <= chrono::Utc::now()) {
+                // Kept, not refused: an expired assignment is how `explain` shows `expired`.
+                eprintln!(
+                    "warning: --until {} is already past: this assignment grants nothing",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                );
+            }
             let item = input(args.target, args.from, args.until);
             single(service::assign(node, actor, &[item], true).await?)?
         }
@@ -256,11 +264,16 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         AuthzCommand::Check(q) => {
             let (answer, e) = ask(cx, &q)?;
             let reason = e.reason;
-            let text = format!(
+            let mut text = format!(
                 "{} ({})",
                 if answer.allowed { "allowed" } else { "denied" },
                 reason.as_str()
             );
+            if reason == Reason::UnknownAction {
+                // Most often a typo: say what was meant.
+                text.push('\n');
+                text.push_str(&e.message);
+            }
             let value =
                 json!({ "allowed": answer.allowed, "reason": reason, "revision": answer.revision });
             Outcome {
@@ -270,7 +283,7 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         }
         AuthzCommand::Explain(q) => {
             let (_, e) = ask(cx, &q)?;
-            Outcome::verdict(e.allowed, &e, explanation(&e))
+            Outcome::verdict(e.allowed, &e, explanation(&e, &q.action))
         }
         AuthzCommand::Register { scope, parents } => {
             let revision = access::register_scope(node, actor, &scope, &parents).await?;
@@ -281,7 +294,7 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         }
         AuthzCommand::Who { action, scope } => {
             let subjects = service::who(&node.index(), actor, &action, &scope)?;
-            Outcome::done(&subjects, subjects.join("\n"))
+            Outcome::done(&subjects, lines_or_none(&subjects))
         }
         AuthzCommand::Scopes {
             subject,
@@ -295,7 +308,7 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
                 &action,
                 kind.as_deref(),
             )?;
-            Outcome::done(&scopes, scopes.join("\n"))
+            Outcome::done(&scopes, lines_or_none(&scopes))
         }
         AuthzCommand::Audit {
             since,
@@ -328,6 +341,18 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         }
     };
     Ok(outcome)
+}
+
+/// A time on the command line: RFC 3339, with a hint at the form when it is not.
+fn rfc3339(text: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!(
+                "`{text}` is not an RFC 3339 time ({e}); write a date, a time and a zone, like \
+                 2027-01-01T00:00:00Z or 2027-01-01T09:00:00+02:00"
+            )
+        })
 }
 
 fn input(
@@ -367,11 +392,13 @@ fn ask(cx: CliContext<'_>, q: &Question) -> Result<(CheckAnswer, Explanation)> {
 }
 
 /// `explain` for people: the verdict, then one line per assignment (or rule) that decided it.
-fn explanation(e: &Explanation) -> String {
+fn explanation(e: &Explanation, action: &str) -> String {
     let mut lines = vec![e.message.clone()];
     for b in &e.because {
         let mut line = format!("  via {}", b.via.as_str());
-        if let (Some(role), Some(at)) = (&b.role, &b.held_at) {
+        if let (Reason::RoleLacksAction, Some(role), Some(at)) = (b.via, &b.role, &b.held_at) {
+            line = format!("  holds `{role}` at `{at}`, which does not include `{action}`");
+        } else if let (Some(role), Some(at)) = (&b.role, &b.held_at) {
             let how = if b.inherited {
                 "inherited from"
             } else {
@@ -389,6 +416,10 @@ fn explanation(e: &Explanation) -> String {
             line.push_str(&format!(", valid from {}", time(from)));
         }
         lines.push(line);
+    }
+    if !e.would_grant.is_empty() {
+        let roles: Vec<String> = e.would_grant.iter().map(|r| format!("`{r}`")).collect();
+        lines.push(format!("  would grant it: {}", roles.join(", ")));
     }
     lines.join("\n")
 }
@@ -408,6 +439,15 @@ fn single(result: BulkResult) -> Result<Outcome> {
         &json!({ "status": item.status, "assignment": item.assignment, "revision": revision }),
         format!("{}; revision {revision}", item.status),
     ))
+}
+
+/// One item a line, or "(none)" so that an empty answer is visibly an answer.
+fn lines_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_owned()
+    } else {
+        items.join("\n")
+    }
 }
 
 fn time(t: i64) -> String {

@@ -133,13 +133,19 @@ pub struct CheckResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub because: Option<Vec<Because>>,
+    /// With `reason: role_lacks_action`: roles that would grant the action there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_grant: Option<Vec<String>>,
 }
 
 impl From<CheckAnswer> for CheckResponse {
     fn from(answer: CheckAnswer) -> Self {
-        let (reason, message, because) = match answer.explanation {
-            Some(e) => (Some(e.reason), Some(e.message), Some(e.because)),
-            None => (None, None, None),
+        let (reason, message, because, would_grant) = match answer.explanation {
+            Some(e) => {
+                let would = (!e.would_grant.is_empty()).then_some(e.would_grant);
+                (Some(e.reason), Some(e.message), Some(e.because), would)
+            }
+            None => (None, None, None, None),
         };
         CheckResponse {
             allowed: answer.allowed,
@@ -147,6 +153,7 @@ impl From<CheckAnswer> for CheckResponse {
             reason,
             message,
             because,
+            would_grant,
         }
     }
 }

@@ -115,17 +115,46 @@ pub async fn load_policy(
     })
 }
 
+/// "there is no role `x`", with the closest role names, or a hint when `x` is a permission.
+pub(crate) fn no_such_role(policy: &Policy, name: &str) -> String {
+    let mut text = format!("there is no role `{}`", truncate(name));
+    if let Some(perm) = policy.perm_id(name) {
+        let mut holders: Vec<(usize, &str)> = policy
+            .roles()
+            .filter(|(_, r)| r.closure.contains(perm))
+            .map(|(_, r)| (r.closure.iter().count(), r.def.name.as_str()))
+            .collect();
+        holders.sort_unstable();
+        let names: Vec<String> = holders
+            .iter()
+            .take(3)
+            .map(|(_, n)| (*n).to_owned())
+            .collect();
+        text.push_str(&format!(
+            ": `{name}` is a permission; roles that include it: {}",
+            provost_engine::suggest::one_of(&names)
+        ));
+        return text;
+    }
+    let near =
+        provost_engine::suggest::closest(name, policy.roles().map(|(_, r)| r.def.name.as_str()), 3);
+    if near.is_empty() {
+        text.push_str(" (`provost roles list` lists them)");
+    } else {
+        text.push_str(&format!(
+            "; did you mean {}?",
+            provost_engine::suggest::one_of(&near)
+        ));
+    }
+    text
+}
+
 /// The role named `name`, or a 404 `unknown_role`.
 fn find_role<'p>(policy: &'p Policy, name: &str) -> Result<&'p RoleInfo> {
     policy
         .role_id(name)
         .and_then(|id| policy.role(id))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::RoleNotFound,
-                format!("there is no role `{}`", truncate(name)),
-            )
-        })
+        .ok_or_else(|| Error::new(ErrorCode::RoleNotFound, no_such_role(policy, name)))
 }
 
 /// A role as clients see it: its own permissions, their closure and how often it is assigned.

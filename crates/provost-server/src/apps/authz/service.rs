@@ -87,7 +87,7 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     let role_id = policy.role_id(&input.role).ok_or_else(|| {
         Error::new(
             ErrorCode::UnknownRole,
-            format!("there is no role `{}`", truncate(&input.role)),
+            super::roles::no_such_role(policy, &input.role),
         )
     })?;
     let role = policy
