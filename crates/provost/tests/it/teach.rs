@@ -243,3 +243,83 @@ fn database_url_mistakes_suggest_the_right_form() {
         "{err}"
     );
 }
+
+/// `assignments list` filters and pages like the API: every assignment once, in order, and
+/// the JSON has the API's shape.
+#[test]
+fn assignments_list_filters_and_pages() {
+    let cli = Cli::new();
+    for user in ["u1", "u2", "u3"] {
+        cli.ok(&["assign", user, "course_staff", "org:MITx"]);
+    }
+    cli.ok(&["assign", "u1", "library_user", "lib:MITx:python"]);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = vec![
+            "--json",
+            "assignments",
+            "list",
+            "--role",
+            "course_staff",
+            "--limit",
+            "2",
+        ];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let page: serde_json::Value = serde_json::from_str(&cli.ok(&args)).expect("json");
+        for item in page["items"].as_array().expect("items") {
+            assert_eq!(item["role"], "course_staff");
+            seen.push(item["subject"].as_str().expect("subject").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["u1", "u2", "u3"]);
+    let text = cli.ok(&["assignments", "list", "--subject", "u1"]);
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "a header and u1's two assignments: {text}"
+    );
+    let (code, _, err) = cli.exec(&["assignments", "list", "--cursor", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid_cursor"), "{err}");
+}
+
+/// `roles list` has a header and descriptions; `roles show` and `permissions list` exist.
+#[test]
+fn roles_and_permissions_can_be_read_on_the_command_line() {
+    let cli = Cli::new();
+    let list = cli.ok(&["roles", "list"]);
+    assert!(list.starts_with("ROLE "), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("library_user ") && l.contains("views a library")),
+        "{list}"
+    );
+    let show = cli.ok(&["roles", "show", "library_admin"]);
+    assert!(
+        show.starts_with("library_admin (built-in)")
+            && show.contains("  content_libraries.delete_library"),
+        "{show}"
+    );
+    let (code, _, err) = cli.exec(&["roles", "show", "libary_admin"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `library_admin`?"), "{err}");
+    let permissions = cli.ok(&["permissions", "list", "--kind", "library"]);
+    assert!(
+        permissions
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with("content_libraries.")),
+        "{permissions}"
+    );
+    assert!(
+        permissions.contains("content_libraries.delete_library"),
+        "{permissions}"
+    );
+}

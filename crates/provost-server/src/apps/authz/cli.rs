@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use provost_engine::{Change, Explanation, Reason, DEFAULT_POLICY};
-use provost_store::{AppEntry, AuditFilter, AuditRange, LogEntry};
+use provost_store::{AppEntry, AssignmentFilter, AuditFilter, AuditRange, LogEntry};
 use serde_json::json;
 
 use super::roles;
@@ -16,9 +16,15 @@ pub enum AuthzCommand {
     /// Load roles and permissions from a policy file.
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// List roles.
+    /// List roles, or show one.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// List permissions (the actions a check asks about).
+    #[command(subcommand)]
+    Permissions(PermissionsCommand),
+    /// List assignments, filtered and a page at a time (as `GET /api/v1/assignments`).
+    #[command(subcommand)]
+    Assignments(AssignmentsCommand),
     /// Create, update or retire users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -96,8 +102,45 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RolesCommand {
-    /// Every role with its permissions (after implication) and how often it is assigned.
+    /// Every role: how often it is assigned, built-in or custom, and its description.
     List,
+    /// One role: its description, its own permissions and everything they imply.
+    Show {
+        /// A role, like `course_staff`.
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermissionsCommand {
+    /// Every permission with its scope kind and description, sorted by name.
+    List {
+        /// Only permissions of this scope kind (course, library, program, batch, enterprise, org, instance).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssignmentsCommand {
+    /// Assignments sorted by subject, role and scope; the filters combine.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only of this role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Only at exactly this scope key or glob.
+        #[arg(long)]
+        scope: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Start after this cursor (printed at the end of the previous page).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,20 +225,123 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
         }
         AuthzCommand::Roles(RolesCommand::List) => {
             let roles = roles::roles(node).await?;
-            let text = roles
+            let mut lines = vec![format!(
+                "{:<30} {:>8}  {:<8}  DESCRIPTION",
+                "ROLE", "ASSIGNED", "KIND"
+            )];
+            lines.extend(roles.iter().map(|r| {
+                let kind = if r.builtin { "built-in" } else { "custom" };
+                format!(
+                    "{:<30} {:>8}  {kind:<8}  {}",
+                    r.name,
+                    r.assignments,
+                    clip(&r.description, 60)
+                )
+            }));
+            Outcome::done(&roles, lines.join("\n"))
+        }
+        AuthzCommand::Roles(RolesCommand::Show { role }) => {
+            let r = roles::role(node, &role).await?;
+            let kind = if r.builtin { "built-in" } else { "custom" };
+            let mut lines = vec![format!("{} ({kind})", r.name)];
+            if !r.description.is_empty() {
+                lines.push(format!("  {}", r.description));
+            }
+            if let Some(org) = &r.org {
+                lines.push(format!("owned by org:{org}: grants only inside it"));
+            }
+            lines.push(format!("assigned {} time(s)", r.assignments));
+            lines.push("permissions:".into());
+            lines.extend(r.permissions.iter().map(|p| format!("  {p}")));
+            let implied: Vec<&String> = r
+                .closure
                 .iter()
-                .map(|r| {
-                    let kind = if r.builtin { "built-in" } else { "custom" };
-                    format!(
-                        "{:<32} {:>6} assigned  {kind:<8} {}",
-                        r.name,
-                        r.assignments,
-                        r.closure.join(" ")
+                .filter(|p| !r.permissions.contains(p))
+                .collect();
+            if !implied.is_empty() {
+                lines.push("and through them:".into());
+                lines.extend(implied.iter().map(|p| format!("  {p}")));
+            }
+            Outcome::done(&r, lines.join("\n"))
+        }
+        AuthzCommand::Permissions(PermissionsCommand::List { kind }) => {
+            let mut permissions = roles::permissions(&node.index());
+            if let Some(kind) = &kind {
+                let kind = provost_engine::Kind::parse(kind).ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::UnknownKind,
+                        format!("`{kind}` is not a scope kind (course, library, program, batch, enterprise, org, instance)"),
                     )
+                })?;
+                permissions.retain(|p| p.kind == kind.as_str());
+            }
+            let mut lines = vec![format!("{:<48} {:<10}  DESCRIPTION", "PERMISSION", "KIND")];
+            lines.extend(permissions.iter().map(|p| {
+                format!(
+                    "{:<48} {:<10}  {}",
+                    p.name,
+                    p.kind,
+                    clip(&p.description, 60)
+                )
+            }));
+            Outcome::done(&permissions, lines.join("\n"))
+        }
+        AuthzCommand::Assignments(AssignmentsCommand::List {
+            subject,
+            role,
+            scope,
+            limit,
+            cursor,
+        }) => {
+            let after = cursor.as_deref().map(decode_key).transpose()?;
+            let filter = AssignmentFilter {
+                subject,
+                role,
+                scope,
+            };
+            let mut items =
+                service::list_assignments(node, actor, filter, after, limit + 1).await?;
+            let next_cursor = if items.len() > limit as usize {
+                items.truncate(limit as usize);
+                items.last().map(|a| {
+                    crate::extract::encode_cursor(&provost_engine::AssignmentKey {
+                        subject: a.subject.clone(),
+                        role: a.role.clone(),
+                        scope: a.scope.clone(),
+                    })
                 })
-                .collect::<Vec<_>>()
-                .join("\n");
-            Outcome::done(&roles, text)
+            } else {
+                None
+            };
+            let mut lines = vec![format!(
+                "{:<24} {:<28} {:<36} WINDOW",
+                "SUBJECT", "ROLE", "SCOPE"
+            )];
+            lines.extend(items.iter().map(|a| {
+                let window = match (a.valid_from, a.valid_until) {
+                    (None, None) => "always".to_owned(),
+                    (from, until) => format!(
+                        "{} .. {}",
+                        from.map_or("".into(), |t| t
+                            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                        until.map_or("".into(), |t| t
+                            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                    ),
+                };
+                format!("{:<24} {:<28} {:<36} {window}", a.subject, a.role, a.scope)
+            }));
+            if items.is_empty() {
+                lines = vec!["(none)".into()];
+            }
+            if let Some(c) = &next_cursor {
+                lines.push(format!(
+                    "more: provost assignments list --cursor {c} (with the same filters)"
+                ));
+            }
+            Outcome::done(
+                &json!({ "items": items, "next_cursor": next_cursor }),
+                lines.join("\n"),
+            )
         }
         AuthzCommand::Users(UsersCommand::Upsert {
             username,
@@ -439,6 +585,32 @@ fn single(result: BulkResult) -> Result<Outcome> {
         &json!({ "status": item.status, "assignment": item.assignment, "revision": revision }),
         format!("{}; revision {revision}", item.status),
     ))
+}
+
+/// `text` cut to `width` characters, with `…` when cut.
+fn clip(text: &str, width: usize) -> String {
+    let first = text.lines().next().unwrap_or("");
+    if first.chars().count() <= width && first.len() == text.len() {
+        return first.to_owned();
+    }
+    let mut cut: String = first.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A cursor `assignments list` printed.
+fn decode_key(cursor: &str) -> Result<provost_engine::AssignmentKey> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidCursor,
+                "`--cursor` is not one `provost assignments list` printed",
+            )
+        })
 }
 
 /// One item a line, or "(none)" so that an empty answer is visibly an answer.
