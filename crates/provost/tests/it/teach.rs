@@ -323,3 +323,83 @@ fn roles_and_permissions_can_be_read_on_the_command_line() {
         "{permissions}"
     );
 }
+
+/// `serve` with no key: logs that it created the database and loaded the default policy, prints
+/// the token and an explaining curl line on stdout (not among the logs), and writes its secret
+/// beside the database with mode 0600, from which `provost token` mints tokens it accepts.
+#[test]
+fn a_dev_server_shares_its_secret_with_provost_token() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .env("PROVOST_DATABASE_URL", &url)
+        .env_remove("PROVOST_JWT_SECRET")
+        .env("PROVOST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("provost serve starts");
+    let mut logs = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut messages = Vec::new();
+    let address = loop {
+        let line = logs.next().expect("logs until it listens").expect("line");
+        let entry: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        let message = entry["fields"]["message"].as_str().unwrap_or("").to_owned();
+        if message == "provost is listening" {
+            break entry["fields"]["address"]
+                .as_str()
+                .expect("address")
+                .to_owned();
+        }
+        messages.push(message);
+    };
+    std::thread::spawn(move || logs.for_each(drop));
+    assert!(
+        messages.iter().any(|m| m
+            .starts_with("created the database and loaded the default policy (")
+            && m.contains(" roles, ")
+            && m.ends_with(" permissions)")),
+        "{messages:?}"
+    );
+    let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let printed: Vec<String> = (0..9).map_while(|_| out.next()?.ok()).collect();
+    let printed = printed.join("\n");
+    assert!(printed.contains("api/v1/check?explain=true"), "{printed}");
+    let secret = dir.path().join("p.db.jwt-secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret)
+            .expect("secret file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let minted = std::process::Command::new(env!("CARGO_BIN_EXE_provost"))
+        .args(["token", "--user", "admin", "--superuser"])
+        .env("PROVOST_DATABASE_URL", &url)
+        .env_remove("PROVOST_JWT_SECRET")
+        .output()
+        .expect("provost token runs");
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let token = String::from_utf8_lossy(&minted.stdout).trim().to_owned();
+    let answer = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("http://{address}/api/v1/roles"))
+        .output()
+        .expect("curl runs");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        String::from_utf8_lossy(&answer.stdout),
+        "200",
+        "the server accepts the token"
+    );
+}
