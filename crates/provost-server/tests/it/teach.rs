@@ -51,4 +51,14 @@ async fn a_user_update_keeps_the_flags_it_leaves_out() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    // Not an object: refused, not read as the fields in order.
+    let refused = server
+        .call(
+            Method::PUT,
+            "/api/v1/users/sam",
+            Some(&admin),
+            Some(json!([null, null])),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
 }

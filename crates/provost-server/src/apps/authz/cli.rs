@@ -46,7 +46,9 @@ pub enum AuthzCommand {
     },
     /// List where SUBJECT may do ACTION: scopes and globs.
     Scopes {
+        /// The username.
         subject: String,
+        /// A permission, like `courses.edit_course_content`.
         action: String,
         /// Only scopes of this kind (course, library, program, batch, enterprise, org, instance).
         #[arg(long)]
@@ -170,7 +172,10 @@ pub enum UsersCommand {
         no_superuser: bool,
     },
     /// Retire USERNAME: remove the user and every assignment they hold (audited).
-    Retire { username: String },
+    Retire {
+        /// The username.
+        username: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +203,7 @@ pub struct AssignArgs {
 
 #[derive(Debug, Args)]
 pub struct Question {
+    /// The username.
     pub subject: String,
     /// A permission, like `courses.edit_course_content`.
     pub action: String,

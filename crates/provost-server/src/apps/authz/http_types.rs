@@ -307,8 +307,13 @@ pub struct NamePage {
     pub next_cursor: Option<String>,
 }
 
+/// Read only from a JSON object (never from an array, which serde would otherwise take for a
+/// struct's fields in order): through `UserFields`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    try_from = "serde_json::Map<String, serde_json::Value>"
+)]
 pub struct UserBody {
     /// Absent: keep the stored email; `null`: clear it.
     #[schema(value_type = Option<Email>)]
@@ -320,6 +325,31 @@ pub struct UserBody {
     /// Superuser. Absent: keep the stored value (false for a new user).
     #[serde(default)]
     pub superuser: Option<bool>,
+}
+
+/// `UserBody`'s fields, as an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFields {
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default)]
+    staff: Option<bool>,
+    #[serde(default)]
+    superuser: Option<bool>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for UserBody {
+    type Error = serde_json::Error;
+
+    fn try_from(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let f: UserFields = serde_json::from_value(serde_json::Value::Object(map))?;
+        Ok(UserBody {
+            email: f.email,
+            staff: f.staff,
+            superuser: f.superuser,
+        })
+    }
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
