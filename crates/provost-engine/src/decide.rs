@@ -22,6 +22,8 @@ pub enum Reason {
     Expired,
     /// The only assignments that would grant are of an org-owned role held outside its org.
     RoleOutsideOrg,
+    /// The subject holds a role at (or above) the scope, valid now, but none includes the action.
+    RoleLacksAction,
     NoAssignment,
 }
 
@@ -38,6 +40,7 @@ impl Reason {
             Reason::NotYetValid => "not_yet_valid",
             Reason::Expired => "expired",
             Reason::RoleOutsideOrg => "role_outside_org",
+            Reason::RoleLacksAction => "role_lacks_action",
             Reason::NoAssignment => "no_assignment",
         }
     }
@@ -91,9 +94,17 @@ pub struct Explanation {
     pub allowed: bool,
     pub reason: Reason,
     pub message: String,
-    /// Granting paths when allowed; assignments that would grant but are out of their window when denied.
+    /// Granting paths when allowed; assignments that would grant but are out of their window when
+    /// denied; for `role_lacks_action`, the roles held there (`via: role_lacks_action`).
     pub because: Vec<Because>,
+    /// For `role_lacks_action`: the roles that would grant the action there, fewest permissions
+    /// first (at most `WOULD_GRANT`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_grant: Vec<String>,
 }
+
+/// How many roles a `role_lacks_action` explanation suggests.
+pub const WOULD_GRANT: usize = 3;
 
 /// The request scope's ancestors (itself included when interned) and the kinds along them.
 pub(crate) struct Chain {
@@ -245,16 +256,17 @@ impl Index {
                 return Decision::allow(Reason::Assignment);
             }
         }
-        let extra = extra.iter().filter_map(|e| self.extra_grant(e));
-        let grants = entry
-            .map(|e| e.grants.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .copied()
-            .chain(extra);
+        let grants = || {
+            entry
+                .map(|e| e.grants.as_slice())
+                .unwrap_or(&[])
+                .iter()
+                .copied()
+                .chain(extra.iter().filter_map(|e| self.extra_grant(e)))
+        };
         // Resolved on first need: most subjects hold no role with the action at all.
         let mut reach = None;
-        for grant in grants {
+        for grant in grants() {
             let Some(role) = self.policy.role(grant.role) else {
                 continue;
             };
@@ -287,7 +299,69 @@ impl Index {
         {
             return Decision::deny(Reason::UnknownScope);
         }
+        if denial == Reason::NoAssignment {
+            let reach = reach.get_or_insert_with(|| self.reach(scope));
+            let Some(reach) = reach.as_ref() else {
+                return Decision::deny(Reason::UnknownScope);
+            };
+            if grants().any(|g| self.holds_without(&g, reach, &target, at)) {
+                denial = Reason::RoleLacksAction;
+            }
+        }
         Decision::deny(denial)
+    }
+
+    /// Whether a grant is of a role that lacks the action but is held, valid at `at` and inside
+    /// its org, at (or above) the requested scope: the subject has a role there, just not one
+    /// that includes the action.
+    fn holds_without(&self, grant: &Grant, reach: &Reach, target: &Target, at: Timestamp) -> bool {
+        self.policy.role(grant.role).is_some_and(|role| {
+            !role.closure.contains(target.perm)
+                && grant.valid_at(at)
+                && self.covers(grant, reach, target)
+                && self.within_role_org(role, grant.node)
+        })
+    }
+
+    /// What to say after "`x` is not a known action": a role's name used as an action, or the
+    /// closest known actions.
+    fn unknown_action_hint(&self, action: &str) -> String {
+        let doc = self.policy_doc();
+        if let Some(role) = doc.roles.iter().find(|r| r.name == action) {
+            let example = role
+                .permissions
+                .first()
+                .map(|p| format!(", such as `{p}`"))
+                .unwrap_or_default();
+            return format!(
+                " (`{action}` is a role: ask about one of its permissions{example}; `provost roles show {action}` lists them)"
+            );
+        }
+        let near =
+            crate::suggest::closest(action, doc.permissions.iter().map(|p| p.name.as_str()), 3);
+        if near.is_empty() {
+            " (`provost permissions list` lists the known ones)".to_owned()
+        } else {
+            format!("; did you mean {}?", crate::suggest::one_of(&near))
+        }
+    }
+
+    /// The roles that include `target`'s action and could grant it at `scope` (org-owned ones
+    /// only inside their org), fewest permissions first, then by name.
+    fn would_grant(&self, target: &Target, scope: &Scope) -> Vec<String> {
+        let mut roles: Vec<(usize, &str)> = self
+            .policy
+            .roles()
+            .filter(|(_, r)| r.closure.contains(target.perm))
+            .filter(|(_, r)| r.def.org.is_none() || r.def.org.as_deref() == scope.org())
+            .map(|(_, r)| (r.closure.iter().count(), r.def.name.as_str()))
+            .collect();
+        roles.sort_unstable();
+        roles
+            .into_iter()
+            .take(WOULD_GRANT)
+            .map(|(_, name)| name.to_owned())
+            .collect()
     }
 
     /// Where a request sits, resolved as cheaply as its kind allows: courses, libraries, orgs,
@@ -417,6 +491,7 @@ impl Index {
     ) -> Explanation {
         let decision = self.check(subject, action, scope_text, at);
         let mut because = Vec::new();
+        let mut would_grant = Vec::new();
         if let Ok(scope) = Scope::parse(scope_text) {
             if let (Ok(target), Some(reach)) = (self.target(action, &scope), self.reach(&scope)) {
                 let user = self.user(subject);
@@ -436,6 +511,21 @@ impl Index {
                     let Some(role) = self.policy.role(grant.role) else {
                         continue;
                     };
+                    if decision.reason == Reason::RoleLacksAction
+                        && self.holds_without(grant, &reach, &target, at)
+                    {
+                        let held_at = self.place_key(grant.node, grant.filter);
+                        because.push(Because {
+                            via: Reason::RoleLacksAction,
+                            role: Some(role.def.name.clone()),
+                            inherited: held_at != requested,
+                            held_at: Some(held_at),
+                            permission: None,
+                            valid_from: (grant.from != Timestamp::MIN).then_some(grant.from),
+                            valid_until: (grant.until != Timestamp::MAX).then_some(grant.until),
+                        });
+                        continue;
+                    }
                     if !role.closure.contains(target.perm) || !self.covers(grant, &reach, &target) {
                         continue;
                     }
@@ -478,13 +568,24 @@ impl Index {
                         valid_until: (grant.until != Timestamp::MAX).then_some(grant.until),
                     });
                 }
+                if decision.reason == Reason::RoleLacksAction {
+                    would_grant = self.would_grant(&target, &scope);
+                }
             }
+        }
+        let mut message = message(decision, subject, action, scope_text);
+        if decision.reason == Reason::RoleLacksAction {
+            message = lacks_message(subject, action, scope_text, &because, &would_grant);
+        }
+        if decision.reason == Reason::UnknownAction {
+            message.push_str(&self.unknown_action_hint(action));
         }
         Explanation {
             allowed: decision.allowed,
             reason: decision.reason,
-            message: message(decision, subject, action, scope_text),
+            message,
             because,
+            would_grant,
         }
     }
 }
@@ -586,7 +687,44 @@ fn message(decision: Decision, subject: &str, action: &str, scope: &str) -> Stri
         Reason::RoleOutsideOrg => {
             "the assignment that would allow it is of a role owned by another org, which grants nothing outside its org".to_owned()
         }
+        Reason::RoleLacksAction => "the roles held there do not include it".to_owned(),
         Reason::NoAssignment => "no assignment grants it".to_owned(),
     };
     format!("`{subject}` {verdict} `{action}` at `{scope}`: {why}")
+}
+
+/// "`lena` may not `x` at `s`: holds `library_author` at `s`, which does not include `x`;
+/// `library_admin` would".
+fn lacks_message(
+    subject: &str,
+    action: &str,
+    scope: &str,
+    held: &[Because],
+    would_grant: &[String],
+) -> String {
+    let held: Vec<String> = held
+        .iter()
+        .filter_map(|b| {
+            Some(format!(
+                "`{}` at `{}`",
+                b.role.as_ref()?,
+                b.held_at.as_ref()?
+            ))
+        })
+        .collect();
+    let which = if held.len() == 1 {
+        "which does not include"
+    } else {
+        "none of which includes"
+    };
+    let mut text = format!(
+        "`{subject}` may not `{action}` at `{scope}`: holds {}, {which} `{action}`",
+        held.join(", ")
+    );
+    if would_grant.is_empty() {
+        text.push_str("; no role includes it");
+    } else {
+        text.push_str(&format!("; {} would", crate::suggest::one_of(would_grant)));
+    }
+    text
 }

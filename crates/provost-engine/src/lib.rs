@@ -11,6 +11,7 @@ mod policy;
 pub mod reference;
 mod scope;
 mod shard;
+pub mod suggest;
 
 pub use decide::{Because, Claims, Decision, Explanation, ExtraGrant, Reason};
 pub use engine::{policy_changes, policy_diff, Engine};

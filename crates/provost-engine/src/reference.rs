@@ -225,6 +225,44 @@ impl Reference {
         })
     }
 
+    /// The roles `subject` holds at (or above) `scope`, valid at `at` and inside their org, that
+    /// do not include `action`: what a `role_lacks_action` denial names. Empty for an unknown
+    /// action or scope, or one of another kind.
+    pub fn held_without(
+        &self,
+        subject: &str,
+        action: &str,
+        scope: &str,
+        at: Timestamp,
+    ) -> BTreeSet<String> {
+        let Some(kind) = self.action_kind(action) else {
+            return BTreeSet::new();
+        };
+        if !self.known(scope) {
+            return BTreeSet::new();
+        }
+        let Some((member, fresh)) = self.member(scope, kind) else {
+            return BTreeSet::new();
+        };
+        let with_fresh = Reference {
+            policy: PolicyDoc::default(),
+            users: Vec::new(),
+            registrations: self.registrations.iter().cloned().chain(fresh).collect(),
+            assignments: Vec::new(),
+        };
+        self.assignments
+            .iter()
+            .filter(|a| {
+                a.subject == subject
+                    && a.valid_at(at)
+                    && !self.permissions_of(&a.role).contains(action)
+                    && self.inside_role_org(&a.role, &a.scope)
+                    && with_fresh.reaches(&a.scope, &member)
+            })
+            .map(|a| a.role.clone())
+            .collect()
+    }
+
     pub fn who(&self, action: &str, scope: &str, at: Timestamp) -> Vec<String> {
         let subjects: BTreeSet<&str> = self
             .users

@@ -223,6 +223,8 @@ error_codes! {
     OneScopeRequired => "one_scope_required", Refused;
     InvalidLegacyData => "invalid_legacy_data", Refused;
     LegacySourceUnavailable => "legacy_source_unavailable", Unavailable;
+    // teach (issue 15): answers that teach.
+    PruneIncomplete => "prune_incomplete", Refused;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -15,5 +15,5 @@ mod state;
 pub use api_error::{Envelope, ErrorInfo};
 pub use config::{AuthConfig, AuthSettings, Secret, ServerConfig, TokenSpec, DEFAULT_LEEWAY};
 pub use err::{Error, ErrorClass, ErrorCode, Result};
-pub use node::Node;
+pub use node::{default_policy_hash, DefaultPolicy, Node};
 pub use state::{router, serve, serve_metrics, AppState};

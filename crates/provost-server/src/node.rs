@@ -4,10 +4,66 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use provost_engine::{policy_changes, policy_diff, Change, Engine, Index, PolicyDoc};
-use provost_store::{BoxFuture, Committed, Store, StoreOptions, Tx, Written};
+use provost_engine::{
+    policy_changes, policy_diff, Change, Engine, Index, PolicyDoc, DEFAULT_POLICY,
+};
+use provost_store::{AppAudit, AuditRange, BoxFuture, Committed, Store, StoreOptions, Tx, Written};
+use sha2::{Digest, Sha256};
 
 use crate::err::{Error, ErrorClass, ErrorCode, Result};
+
+/// The audit entry that records which shipped default policy was loaded.
+const POLICY_APP: &str = "policy";
+const DEFAULT_LOADED: &str = "default_loaded";
+
+/// The SHA-256 of the shipped default policy file, in hex.
+pub fn default_policy_hash() -> String {
+    hex::encode(Sha256::digest(DEFAULT_POLICY.as_bytes()))
+}
+
+/// A database URL mistake, said with the right form and the file it names.
+fn url_hint(url: &str, e: Error) -> Error {
+    let sqlite = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    let hint = match (e.code, sqlite) {
+        (ErrorCode::InvalidDatabaseUrl, None) if !url.contains("://") => format!(
+            "`{url}` is not a database URL: for a SQLite file write `sqlite://{url}?mode=rwc` \
+             (created if missing); for PostgreSQL, `postgres://USER:PASSWORD@HOST:PORT/DB`"
+        ),
+        (ErrorCode::DatabaseUnavailable, Some(rest)) => {
+            let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let path = std::path::Path::new(file);
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) {
+                format!(
+                    "cannot open SQLite file `{file}`: its directory `{}` does not exist",
+                    dir.map(|d| d.display().to_string()).unwrap_or_default()
+                )
+            } else if !path.exists() && !query.contains("mode=rwc") {
+                format!(
+                    "SQLite file `{file}` does not exist; to create it, add `?mode=rwc`: \
+                     `sqlite://{file}?mode=rwc`"
+                )
+            } else {
+                format!("cannot open SQLite file `{file}`: {}", e.message)
+            }
+        }
+        _ => return e,
+    };
+    Error { message: hint, ..e }
+}
+
+/// What opening a node did to the default policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultPolicy {
+    /// The database had no policy: the default was loaded.
+    Loaded { roles: usize, permissions: usize },
+    /// The shipped default changed since it was last loaded: its additions and updates were applied.
+    Updated { changes: usize },
+    /// This version of the default was loaded before (or the node is read-only): nothing written.
+    Unchanged,
+}
 
 /// How many audit rows one catch-up read takes.
 const FEED_PAGE: u32 = 10_000;
@@ -32,13 +88,79 @@ impl Node {
     /// `open` with store options. A read-only node loads no policy: it serves what the
     /// writers stored, and a write would be refused anyway.
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Node> {
-        let store = Store::connect_with(url, options).await?;
+        Ok(Node::open_noting(url, options).await?.0)
+    }
+
+    /// `open_with`, saying what it did to the default policy (for `serve`'s first log lines).
+    pub async fn open_noting(url: &str, options: &StoreOptions) -> Result<(Node, DefaultPolicy)> {
+        let store = Store::connect_with(url, options)
+            .await
+            .map_err(|e| url_hint(url, Error::from(e)))?;
         let node = Node::from_store(store).await?;
-        if !options.read_only {
-            node.ensure_policy(&PolicyDoc::default_policy(), "provost")
-                .await?;
+        let default = if options.read_only {
+            DefaultPolicy::Unchanged
+        } else {
+            node.ensure_default_policy().await?
+        };
+        Ok((node, default))
+    }
+
+    /// Loads the shipped default policy only when it has not been loaded in this version: into
+    /// an empty database, or once after an upgrade that changed the shipped file (adds and
+    /// updates, never removes). Which version was loaded is kept in the audit log (app
+    /// `policy`, operation `default_loaded`, with the file's SHA-256), so an operator's
+    /// `policy load` that changed a built-in role is never undone by the next command.
+    pub async fn ensure_default_policy(&self) -> Result<DefaultPolicy> {
+        let hash = default_policy_hash();
+        let last = self
+            .store
+            .app_audit(POLICY_APP, AuditRange::Before(None), 1)
+            .await?;
+        let loaded = last
+            .first()
+            .filter(|e| e.operation == DEFAULT_LOADED)
+            .and_then(|e| e.after.as_ref())
+            .and_then(|after| after.get("sha256"))
+            .and_then(|h| h.as_str());
+        if loaded == Some(hash.as_str()) {
+            return Ok(DefaultPolicy::Unchanged);
         }
-        Ok(node)
+        let doc = PolicyDoc::default_policy();
+        let current = self.engine.snapshot().policy_doc().clone();
+        let empty = current.permissions.is_empty() && current.roles.is_empty();
+        let changes = if empty {
+            policy_changes(&doc)
+        } else {
+            policy_diff(&current, &doc, false)
+        };
+        let changes = &changes;
+        let hash = &hash;
+        self.write("provost", |tx| {
+            Box::pin(async move {
+                tx.apply_all(changes).await?;
+                tx.audit(AppAudit {
+                    app: POLICY_APP.into(),
+                    operation: DEFAULT_LOADED.into(),
+                    subject: None,
+                    scope: None,
+                    after: Some(serde_json::json!({ "sha256": hash })),
+                    before: None,
+                })
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(if empty {
+            DefaultPolicy::Loaded {
+                roles: doc.roles.len(),
+                permissions: doc.permissions.len(),
+            }
+        } else {
+            DefaultPolicy::Updated {
+                changes: changes.len(),
+            }
+        })
     }
 
     /// Builds the engine from a consistent snapshot, then follows the log from its revision.

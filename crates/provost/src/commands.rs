@@ -23,7 +23,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         Some(Command::Serve(args)) => crate::serve::serve(&url, store, args)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Some(Command::Token(args)) => crate::serve::token(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Token(args)) => crate::serve::token(args, &url).map(|()| ExitCode::SUCCESS),
         None => {
             let node = Node::open_with(&url, &store).await?;
             let actor = Actor::operator();

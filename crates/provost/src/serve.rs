@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use provost_server::{
-    AppState, AuthConfig, AuthSettings, ErrorCode, Node, Secret, ServerConfig, TokenSpec,
+    AppState, AuthConfig, AuthSettings, DefaultPolicy, ErrorCode, Node, Secret, ServerConfig,
+    TokenSpec,
 };
 use provost_store::StoreOptions;
 
@@ -132,7 +133,8 @@ pub struct TokenArgs {
     #[arg(long = "role")]
     pub roles: Vec<String>,
 
-    /// The server's HS256 secret.
+    /// The server's HS256 secret. Without it, the secret a `provost serve` with no key wrote
+    /// beside the SQLite database (`FILE.jwt-secret`).
     #[arg(long, env = "PROVOST_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
@@ -202,9 +204,14 @@ pub async fn serve(
         None => None,
     };
     let generated = keys.jwt_secret.is_none() && jwks.is_none();
+    let mut secret_note = None;
     let secret = match keys.jwt_secret {
         Some(secret) => Some(secret),
-        None if generated => Some(AuthConfig::random_secret()),
+        None if generated => {
+            let (secret, note) = dev_secret(database_url, args.read_only)?;
+            secret_note = note;
+            Some(secret)
+        }
         None => None,
     };
     let auth = AuthConfig::new(AuthSettings {
@@ -218,7 +225,19 @@ pub async fn serve(
         read_only: args.read_only,
         ..store
     };
-    let node = Node::open_with(database_url, &store).await?;
+    let (node, default_policy) = Node::open_noting(database_url, &store).await?;
+    match default_policy {
+        DefaultPolicy::Loaded { roles, permissions } => tracing::info!(
+            roles,
+            permissions,
+            "created the database and loaded the default policy ({roles} roles, {permissions} permissions)"
+        ),
+        DefaultPolicy::Updated { changes } => tracing::info!(
+            changes,
+            "the shipped default policy changed since it was loaded here: applied {changes} change(s)"
+        ),
+        DefaultPolicy::Unchanged => {}
+    }
     let listener = bind(&args.listen).await?;
     let address = listener
         .local_addr()
@@ -239,12 +258,16 @@ pub async fn serve(
             ..TokenSpec::default()
         };
         let token = auth.mint(&spec)?;
-        eprintln!(
-            "No JWT key is configured (PROVOST_JWT_SECRET or PROVOST_JWT_JWKS), so this run uses a random\n\
-             HS256 secret and tokens from earlier runs will not work. An admin token (superuser, 12 h):\n\n  {token}\n\n\
-             Try:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
+        let note = secret_note.unwrap_or_else(|| {
+            "this run uses a random HS256 secret: tokens from earlier runs will not work".into()
+        });
+        // On stdout, apart from the log lines on stderr.
+        println!(
+            "No JWT key is configured (PROVOST_JWT_SECRET or PROVOST_JWT_JWKS): {note}.\n\
+             An admin token (superuser, 12 h):\n\n  {token}\n\n\
+             Try (the answer explains itself):\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
              -d '{{\"subject\":\"alice\",\"action\":\"courses.view_course\",\"scope\":\"course-v1:MITx+6.00x+2024T1\"}}' \\\n    \
-             http://{address}/api/v1/check\n"
+             'http://{address}/api/v1/check?explain=true'\n"
         );
     }
     tracing::info!(
@@ -339,11 +362,83 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing the requests in flight");
 }
 
-pub fn token(args: TokenArgs) -> Result<(), Failure> {
-    let Some(secret) = args.jwt_secret.filter(|s| !s.is_empty()) else {
+/// Where `serve` keeps the secret it made for a SQLite database: beside the file, as
+/// `FILE.jwt-secret` (mode 0600). None for PostgreSQL and in-memory databases.
+fn secret_file(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let file = rest.split_once('?').map_or(rest, |(f, _)| f);
+    if file.is_empty() || file.starts_with(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(format!("{file}.jwt-secret")))
+}
+
+/// The secret of a server with no key configured: the one an earlier run wrote beside the
+/// database, or a new one written there with mode 0600 (so that `provost token` can mint
+/// tokens for this server), with a note on which.
+fn dev_secret(database_url: &str, read_only: bool) -> Result<(String, Option<String>), Failure> {
+    let Some(path) = secret_file(database_url) else {
+        return Ok((AuthConfig::random_secret(), None));
+    };
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let secret = text.trim().to_owned();
+        if !secret.is_empty() {
+            let note = format!(
+                "using the secret an earlier run wrote to `{}`",
+                path.display()
+            );
+            return Ok((secret, Some(note)));
+        }
+    }
+    let secret = AuthConfig::random_secret();
+    if read_only {
+        return Ok((secret, None));
+    }
+    write_private(&path, &secret).map_err(|e| {
+        failure(
+            ErrorCode::CannotWrite,
+            format!("cannot write the JWT secret to `{}`: {e}", path.display()),
+        )
+    })?;
+    let note = format!(
+        "made a random HS256 secret and wrote it to `{}` (mode 0600); `provost token` reads it",
+        path.display()
+    );
+    Ok((secret, Some(note)))
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+pub fn token(args: TokenArgs, database_url: &str) -> Result<(), Failure> {
+    let from_file = || {
+        let path = secret_file(database_url)?;
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(text.trim().to_owned()).filter(|s| !s.is_empty())
+    };
+    let Some(secret) = args.jwt_secret.filter(|s| !s.is_empty()).or_else(from_file) else {
+        let beside = secret_file(database_url)
+            .map(|p| {
+                format!(
+                    ", or start `provost serve` without one first: it writes its secret to `{}`",
+                    p.display()
+                )
+            })
+            .unwrap_or_default();
         return Err(failure(
             ErrorCode::NoJwtSecret,
-            "no JWT secret is configured: set PROVOST_JWT_SECRET (or pass --jwt-secret) to the server's HS256 secret".into(),
+            format!("no JWT secret is configured: set PROVOST_JWT_SECRET (or pass --jwt-secret) to the server's HS256 secret{beside}"),
         ));
     };
     let auth = AuthConfig::new(AuthSettings {

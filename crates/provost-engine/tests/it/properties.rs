@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use provost_engine::{
-    policy_changes, Assignment, Change, Index, Kind, PermissionDef, PolicyDoc, RoleDef,
+    policy_changes, Assignment, Change, Index, Kind, PermissionDef, PolicyDoc, Reason, RoleDef,
     ScopeRegistration, User,
 };
 
@@ -243,6 +243,30 @@ proptest! {
                     let plain = reference.allowed(subject, &action, scope, at);
                     prop_assert_eq!(fast, plain, "allowed({}, {}, {}) at {}: {:?}", subject, action, scope, at,
                         index.explain(subject, &action, scope, at));
+                }
+            }
+        }
+    }
+
+    /// A denial names the roles held there that lack the action (`role_lacks_action`) exactly
+    /// when the reference finds such roles, and names the same ones.
+    #[test]
+    fn role_lacks_action_agrees_with_the_reference(world in world(), at in prop::sample::select(vec![0i64, 50, 100])) {
+        let (index, reference) = build(&world);
+        for subject in SUBJECTS {
+            for action in actions() {
+                for scope in all_scopes() {
+                    let e = index.explain(subject, &action, scope, at);
+                    if e.allowed || !matches!(e.reason, Reason::NoAssignment | Reason::RoleLacksAction) {
+                        continue;
+                    }
+                    let held = reference.held_without(subject, &action, scope, at);
+                    let named: std::collections::BTreeSet<String> = e.because.iter()
+                        .filter(|b| b.via == Reason::RoleLacksAction)
+                        .filter_map(|b| b.role.clone())
+                        .collect();
+                    prop_assert_eq!(e.reason == Reason::RoleLacksAction, !held.is_empty(), "explain({}, {}, {}) at {}: {:?}", subject, action, scope, at, e);
+                    prop_assert_eq!(&named, &held, "explain({}, {}, {}) at {}: {:?}", subject, action, scope, at, e);
                 }
             }
         }

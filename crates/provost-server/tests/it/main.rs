@@ -22,3 +22,4 @@ mod roles;
 mod scenario;
 mod storage;
 mod support;
+mod teach;

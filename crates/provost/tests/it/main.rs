@@ -11,6 +11,7 @@ mod nodes;
 mod ops;
 mod programs;
 mod scenario;
+mod teach;
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use provost_engine::{canonical_scope, AssignmentKey, User};
+use provost_engine::{canonical_scope, AssignmentKey};
 use provost_store::{AssignmentFilter, AuditFilter, AuditRange};
 use serde_json::json;
 
@@ -329,13 +329,13 @@ pub async fn put_user(
     ApiPath(username): ApiPath<String>,
     ApiJson(body): ApiJson<UserBody>,
 ) -> ApiResult<Json<UserSaved>> {
-    let user = User {
+    let update = service::UserUpdate {
         username: username.clone(),
         email: body.email,
         staff: body.staff,
         superuser: body.superuser,
     };
-    let revision = service::upsert_user(state.node(), &actor, user).await?;
+    let revision = service::update_user(state.node(), &actor, update).await?;
     Ok(Json(UserSaved { username, revision }))
 }
 

@@ -133,13 +133,19 @@ pub struct CheckResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub because: Option<Vec<Because>>,
+    /// With `reason: role_lacks_action`: roles that would grant the action there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_grant: Option<Vec<String>>,
 }
 
 impl From<CheckAnswer> for CheckResponse {
     fn from(answer: CheckAnswer) -> Self {
-        let (reason, message, because) = match answer.explanation {
-            Some(e) => (Some(e.reason), Some(e.message), Some(e.because)),
-            None => (None, None, None),
+        let (reason, message, because, would_grant) = match answer.explanation {
+            Some(e) => {
+                let would = (!e.would_grant.is_empty()).then_some(e.would_grant);
+                (Some(e.reason), Some(e.message), Some(e.because), would)
+            }
+            None => (None, None, None, None),
         };
         CheckResponse {
             allowed: answer.allowed,
@@ -147,6 +153,7 @@ impl From<CheckAnswer> for CheckResponse {
             reason,
             message,
             because,
+            would_grant,
         }
     }
 }
@@ -300,15 +307,54 @@ pub struct NamePage {
     pub next_cursor: Option<String>,
 }
 
+/// Read only from a JSON object (never from an array, which serde would otherwise take for a
+/// struct's fields in order): through `UserFields`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    try_from = "serde_json::Map<String, serde_json::Value>"
+)]
 pub struct UserBody {
+    /// Absent: keep the stored email; `null`: clear it.
     #[schema(value_type = Option<Email>)]
-    pub email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    /// Platform staff. Absent: keep the stored value (false for a new user).
     #[serde(default)]
-    pub staff: bool,
+    pub staff: Option<bool>,
+    /// Superuser. Absent: keep the stored value (false for a new user).
     #[serde(default)]
-    pub superuser: bool,
+    pub superuser: Option<bool>,
+}
+
+/// `UserBody`'s fields, as an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFields {
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default)]
+    staff: Option<bool>,
+    #[serde(default)]
+    superuser: Option<bool>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for UserBody {
+    type Error = serde_json::Error;
+
+    fn try_from(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let f: UserFields = serde_json::from_value(serde_json::Value::Object(map))?;
+        Ok(UserBody {
+            email: f.email,
+            staff: f.staff,
+            superuser: f.superuser,
+        })
+    }
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -21,6 +21,35 @@ pub struct PolicyLoad {
     pub revision: u64,
 }
 
+/// `--prune` keeps the apps a file does not name (an app cannot be removed), so a file that
+/// prunes the permission such an app manages its teams with would leave the app broken: refused,
+/// naming each app and what to do, before anything is written.
+fn refuse_incoherent_prune(merged: &PolicyDoc) -> Result<()> {
+    let known: std::collections::HashSet<&str> =
+        merged.permissions.iter().map(|p| p.name.as_str()).collect();
+    let broken: Vec<String> = merged
+        .apps
+        .iter()
+        .filter_map(|(app, def)| {
+            let manage = def.manage.as_deref()?;
+            (!known.contains(manage)).then(|| format!("`{app}` (manages with `{manage}`)"))
+        })
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::PruneIncomplete,
+        format!(
+            "--prune would remove the permission these apps manage their teams with: {}. Apps \
+             are never removed, so the file must define those permissions too (start from \
+             `policy/default.toml` to write a whole policy), or load it without --prune; nothing \
+             was changed",
+            broken.join(", ")
+        ),
+    ))
+}
+
 /// Loads a policy file over the loaded policy: adds and updates apps, permissions and roles; the
 /// file may name anything already loaded (a plugin's permission implying a built-in one). With
 /// `prune`, removes built-in roles and permissions the file no longer has, so the file is then the
@@ -41,6 +70,9 @@ pub async fn load_policy(
     let changes = provost_engine::policy_diff(current, &doc, prune);
     let mut merged = current.clone();
     merged.apply_all(&changes);
+    if prune {
+        refuse_incoherent_prune(&merged)?;
+    }
     // Recompiled from the loaded policy, so ids stay and closures compare as sets.
     let next = policy.recompile(&merged)?;
     if changes.is_empty() {
@@ -83,17 +115,46 @@ pub async fn load_policy(
     })
 }
 
+/// "there is no role `x`", with the closest role names, or a hint when `x` is a permission.
+pub(crate) fn no_such_role(policy: &Policy, name: &str) -> String {
+    let mut text = format!("there is no role `{}`", truncate(name));
+    if let Some(perm) = policy.perm_id(name) {
+        let mut holders: Vec<(usize, &str)> = policy
+            .roles()
+            .filter(|(_, r)| r.closure.contains(perm))
+            .map(|(_, r)| (r.closure.iter().count(), r.def.name.as_str()))
+            .collect();
+        holders.sort_unstable();
+        let names: Vec<String> = holders
+            .iter()
+            .take(3)
+            .map(|(_, n)| (*n).to_owned())
+            .collect();
+        text.push_str(&format!(
+            ": `{name}` is a permission; roles that include it: {}",
+            provost_engine::suggest::one_of(&names)
+        ));
+        return text;
+    }
+    let near =
+        provost_engine::suggest::closest(name, policy.roles().map(|(_, r)| r.def.name.as_str()), 3);
+    if near.is_empty() {
+        text.push_str(" (`provost roles list` lists them)");
+    } else {
+        text.push_str(&format!(
+            "; did you mean {}?",
+            provost_engine::suggest::one_of(&near)
+        ));
+    }
+    text
+}
+
 /// The role named `name`, or a 404 `unknown_role`.
 fn find_role<'p>(policy: &'p Policy, name: &str) -> Result<&'p RoleInfo> {
     policy
         .role_id(name)
         .and_then(|id| policy.role(id))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::RoleNotFound,
-                format!("there is no role `{}`", truncate(name)),
-            )
-        })
+        .ok_or_else(|| Error::new(ErrorCode::RoleNotFound, no_such_role(policy, name)))
 }
 
 /// A role as clients see it: its own permissions, their closure and how often it is assigned.

@@ -87,7 +87,7 @@ fn vet(index: &Index, actor: &Actor, input: &AssignmentInput) -> Result<Assignme
     let role_id = policy.role_id(&input.role).ok_or_else(|| {
         Error::new(
             ErrorCode::UnknownRole,
-            format!("there is no role `{}`", truncate(&input.role)),
+            super::roles::no_such_role(policy, &input.role),
         )
     })?;
     let role = policy
@@ -460,7 +460,8 @@ pub fn scopes(
 pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> {
     let index = node.index();
     require_admin(&index, actor, "manage users")?;
-    if user.superuser && !actor.is_superuser(&index) {
+    let was_superuser = index.user(&user.username).is_some_and(|u| u.superuser);
+    if user.superuser && !was_superuser && !actor.is_superuser(&index) {
         return Err(Error::forbidden(format!(
             "only superusers may make `{}` a superuser",
             truncate(&user.username)
@@ -479,6 +480,35 @@ pub async fn upsert_user(node: &Node, actor: &Actor, user: User) -> Result<u64> 
         .commit(&actor.username, &[Change::UserPut { user }])
         .await?
         .revision)
+}
+
+/// A change to a user: what is `None` keeps its stored value (false, or no email, for a new
+/// user). `email: Some(None)` clears the email.
+#[derive(Clone, Debug, Default)]
+pub struct UserUpdate {
+    pub username: String,
+    pub email: Option<Option<String>>,
+    pub staff: Option<bool>,
+    pub superuser: Option<bool>,
+}
+
+/// Creates or updates a user, keeping the stored value of every field the update leaves out
+/// (so `users upsert alice --email a@x` does not drop alice's staff flag), then `upsert_user`.
+pub async fn update_user(node: &Node, actor: &Actor, update: UserUpdate) -> Result<u64> {
+    let stored = node.index().user(&update.username).cloned();
+    let keep = stored.unwrap_or_else(|| User {
+        username: update.username.clone(),
+        email: None,
+        staff: false,
+        superuser: false,
+    });
+    let user = User {
+        username: update.username,
+        email: update.email.unwrap_or(keep.email),
+        staff: update.staff.unwrap_or(keep.staff),
+        superuser: update.superuser.unwrap_or(keep.superuser),
+    };
+    upsert_user(node, actor, user).await
 }
 
 /// Retires a user: the user and every assignment they hold go, each removal audited.
