@@ -3,6 +3,7 @@
 pub mod agree;
 pub mod dataset;
 pub mod engines;
+pub mod heavy;
 pub mod measure;
 pub mod plot;
 pub mod queries;

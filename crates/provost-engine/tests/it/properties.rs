@@ -94,6 +94,16 @@ fn window() -> impl Strategy<Value = (Option<i64>, Option<i64>)> {
 }
 
 fn world() -> impl Strategy<Value = World> {
+    world_of(0..30, 0.0)
+}
+
+/// Worlds where `u0` holds many grants (globs, windows and all): `heavy` of the drawn grants are
+/// `u0`'s, so it holds more than the few a subject is answered for by a plain scan.
+fn heavy_world() -> impl Strategy<Value = World> {
+    world_of(30..90, 0.8)
+}
+
+fn world_of(grants: std::ops::Range<usize>, heavy: f64) -> impl Strategy<Value = World> {
     let perms = permission_names();
     let n = perms.len();
     (
@@ -104,8 +114,14 @@ fn world() -> impl Strategy<Value = World> {
             SUBJECTS.len() - 1,
         ),
         prop::collection::vec(
-            (0..SUBJECTS.len() - 1, 0..ROLES, 0..HELD.len(), window()),
-            0..30,
+            (
+                prop::bool::weighted(heavy),
+                0..SUBJECTS.len() - 1,
+                0..ROLES,
+                0..HELD.len(),
+                window(),
+            ),
+            grants,
         ),
         // Some roles are owned by an org, and grant only inside it.
         prop::collection::vec(
@@ -160,7 +176,8 @@ fn world() -> impl Strategy<Value = World> {
                 .collect();
             // One assignment per (subject, role, scope): the last one written wins, as in the store.
             let mut unique = BTreeMap::new();
-            for (s, r, h, (from, until)) in grants {
+            for (to_u0, s, r, h, (from, until)) in grants {
+                let s = if to_u0 { 0 } else { s };
                 unique.insert((s, r, h), (from, until));
             }
             let assignments = unique
@@ -341,6 +358,61 @@ proptest! {
                     prop_assert_eq!(together.allowed(subject, &action, scope, 50), apart.allowed(subject, &action, scope, 50),
                         "allowed({}, {}, {})", subject, action, scope);
                 }
+            }
+        }
+    }
+
+    /// A subject with many grants is answered from those held at the request's nodes; it must
+    /// decide as the reference does, through globs, ancestors, windows and org-owned roles.
+    #[test]
+    fn heavy_subjects_agree_with_the_reference(world in heavy_world(), at in prop::sample::select(vec![0i64, 50, 100])) {
+        let (index, reference) = build(&world);
+        prop_assume!(world.assignments.iter().filter(|a| a.subject == "u0").count() > 8);
+        for subject in SUBJECTS {
+            for action in actions() {
+                for scope in all_scopes() {
+                    prop_assert_eq!(index.allowed(subject, &action, scope, at), reference.allowed(subject, &action, scope, at),
+                        "allowed({}, {}, {}) at {}: {:?}", subject, action, scope, at, index.explain(subject, &action, scope, at));
+                }
+            }
+        }
+    }
+
+    /// Removing assignments (some of a heavy subject's, some never held) leaves an index that
+    /// decides as one built from the rest.
+    #[test]
+    fn removals_agree_with_the_reference(world in heavy_world(), drop in prop::collection::vec(any::<bool>(), 90), strays in prop::collection::vec((0..ROLES, 0..HELD.len()), 0..5)) {
+        let (mut index, mut reference) = build(&world);
+        let mut removals: Vec<Change> = Vec::new();
+        let mut kept = Vec::new();
+        for (a, gone) in world.assignments.iter().zip(drop.iter().chain(std::iter::repeat(&false))) {
+            if *gone {
+                removals.push(Change::AssignmentRemove { subject: a.subject.clone(), role: a.role.clone(), scope: a.scope.clone() });
+            } else {
+                kept.push(a.clone());
+            }
+        }
+        // Removing what nobody holds changes nothing.
+        for (r, h) in strays {
+            let (role, scope) = (format!("r{r}"), HELD[h].to_owned());
+            if !world.assignments.iter().any(|a| a.subject == "u4" && a.role == role && a.scope == scope) {
+                removals.push(Change::AssignmentRemove { subject: "u4".into(), role, scope });
+            }
+        }
+        index.apply(3, &removals);
+        reference.assignments = kept;
+        prop_assert_eq!(index.assignment_count(), reference.assignments.len());
+        for subject in SUBJECTS {
+            for action in actions() {
+                for scope in all_scopes() {
+                    prop_assert_eq!(index.allowed(subject, &action, scope, 50), reference.allowed(subject, &action, scope, 50),
+                        "allowed({}, {}, {}): {:?}", subject, action, scope, index.explain(subject, &action, scope, 50));
+                }
+            }
+        }
+        for action in actions() {
+            for scope in all_scopes() {
+                prop_assert_eq!(index.who(&action, scope, 50), reference.who(&action, scope, 50), "who({}, {})", action, scope);
             }
         }
     }
