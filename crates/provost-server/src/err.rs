@@ -170,6 +170,10 @@ error_codes! {
     BatchCompleted => "COURSE_BATCH_ALREADY_COMPLETED", BadRequest;
     BatchAlreadyEnrolled => "USER_ALREADY_ENROLLED_COURSE", BadRequest;
     BatchNotEnrolled => "USER_NOT_ENROLLED_COURSE", BadRequest;
+    // openedx app (issue 16): openedx-authz's listings and bulk role changes.
+    InvalidPage => "invalid_page", NotFound;
+    MissingParameter => "missing_parameter", BadRequest;
+    InvalidParameter => "invalid_parameter", BadRequest;
 }
 
 impl std::fmt::Display for ErrorCode {

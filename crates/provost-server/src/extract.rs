@@ -126,7 +126,7 @@ where
 }
 
 /// Query parameters whose values are scope keys.
-const SCOPE_PARAMS: [&str; 1] = ["scope"];
+const SCOPE_PARAMS: [&str; 2] = ["scope", "scopes"];
 
 /// Form decoding reads `+` as a space, so `?scope=course-v1:MITx+X+1` would arrive as
 /// `course-v1:MITx X 1`. A scope key never holds a space, so in scope parameters a `+` (or an

@@ -8,6 +8,7 @@ mod commit;
 mod dialect;
 mod err;
 mod model;
+pub mod openedx;
 mod postgres;
 mod rows;
 mod schema;

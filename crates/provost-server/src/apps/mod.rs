@@ -2,6 +2,7 @@
 
 pub mod authz;
 pub mod batches;
+pub mod openedx;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,7 +21,7 @@ use crate::state::AppState;
 
 /// Every app, in the order their commands appear in `provost --help`. Adding an app is one line
 /// here.
-pub static ALL: &[&dyn App] = &[&authz::Authz, &batches::Batches];
+pub static ALL: &[&dyn App] = &[&authz::Authz, &batches::Batches, &openedx::Openedx];
 
 /// What an app contributes to the service and to the command line. Each app is a unit struct in
 /// its `mod.rs` implementing this; everything but `router` and `openapi` is optional.

@@ -13,6 +13,7 @@ mod hostile;
 mod listings;
 mod meta;
 mod metrics;
+mod openedx;
 mod roles;
 mod scenario;
 mod storage;
