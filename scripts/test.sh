@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-postgres.sh
 ./scripts/ensure-chromium.sh   # the API page is checked in a real browser
+./scripts/ensure-redis.sh      # the event bus tests run real redis-server processes
 ./scripts/ensure-doc-tools.sh  # curl, jq, openssl, sqlite3 for the docs test (crates/provost/tests/it/docs.rs)
 export PROVOST_TEST_POSTGRES_URL=${PROVOST_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # default-members: every crate but bench/, which only its own command builds.

@@ -9,6 +9,7 @@ mod checks;
 mod cluster;
 mod edge;
 mod escalation;
+mod events;
 mod hostile;
 mod listings;
 mod meta;
