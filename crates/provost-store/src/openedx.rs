@@ -96,7 +96,17 @@ macro_rules! bound {
     }};
 }
 
-const FROM: &str = " FROM assignments a LEFT JOIN users u ON u.username = a.subject";
+const FROM: &str = " FROM assignments a";
+
+/// The smallest string above every string starting with `prefix`: its last character
+/// incremented (`lib:Org1:` → `lib:Org1;`). `None` when there is no such character.
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = char::from_u32(u32::from(last) + 1)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
+}
 
 /// `%text%`, lowercased, with LIKE's wildcards escaped (`ESCAPE '\'`).
 fn contains_pattern(text: &str) -> String {
@@ -122,11 +132,20 @@ impl Where {
         format!("${}", self.binds.len())
     }
 
-    /// The scope key starts with `prefix` (compared exactly, unlike LIKE in SQLite).
+    /// The scope key starts with `prefix`: a range on the key (both dialects compare keys
+    /// bytewise), so the scope index serves it; exact, unlike LIKE in SQLite.
     fn prefix(&mut self, prefix: &str) -> String {
-        let len = prefix.chars().count();
-        let mark = self.mark(prefix);
-        format!("substr(a.scope, 1, {len}) = {mark}")
+        let low = self.mark(prefix);
+        match successor(prefix) {
+            Some(above) => {
+                let high = self.mark(&above);
+                format!("(a.scope >= {low} AND a.scope < {high})")
+            }
+            None => {
+                let len = prefix.chars().count();
+                format!("substr(a.scope, 1, {len}) = {low}")
+            }
+        }
     }
 
     fn any(&mut self, parts: Vec<String>) {
@@ -180,7 +199,8 @@ fn where_clause(s: &Selection) -> Where {
     if let Some(search) = &s.search {
         let m = w.mark(&contains_pattern(search));
         w.conditions.push(format!(
-            "(LOWER(a.subject) LIKE {m} ESCAPE '\\' OR LOWER(COALESCE(u.email, '')) LIKE {m} ESCAPE '\\')"
+            "(LOWER(a.subject) LIKE {m} ESCAPE '\\' OR a.subject IN \
+             (SELECT username FROM users WHERE LOWER(COALESCE(email, '')) LIKE {m} ESCAPE '\\'))"
         ));
     }
     if let Some(search) = &s.scope_search {
@@ -221,20 +241,33 @@ pub async fn assignments(
     let mut w = where_clause(selection);
     let clause = w.clause();
     let dir = direction(window.descending);
-    let key = match window.sort {
-        SortKey::Username => "a.subject",
-        SortKey::Email => "COALESCE(u.email, '')",
-        SortKey::Role => "a.role",
-        SortKey::Scope => "a.scope",
-    };
     let count_sql = format!("SELECT COUNT(*){FROM}{clause}");
     let n = w.binds.len();
-    let page_sql = format!(
-        "SELECT a.subject, a.role, a.scope, u.email{FROM}{clause} \
-         ORDER BY {key} {dir}, a.subject {dir}, a.role {dir}, a.scope {dir} LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
+    let (limit, offset) = (n + 1, n + 2);
+    let order = |t: &str, key: &str| {
+        format!("ORDER BY {key} {dir}, {t}.subject {dir}, {t}.role {dir}, {t}.scope {dir}")
+    };
+    let page_sql = match window.sort {
+        SortKey::Email => format!(
+            "SELECT a.subject, a.role, a.scope, u.email FROM assignments a \
+             LEFT JOIN users u ON u.username = a.subject{clause} {} LIMIT ${limit} OFFSET ${offset}",
+            order("a", "COALESCE(u.email, '')")
+        ),
+        sort => {
+            let column = match sort {
+                SortKey::Role => "role",
+                SortKey::Scope => "scope",
+                _ => "subject",
+            };
+            format!(
+                "SELECT p.subject, p.role, p.scope, u.email FROM \
+                 (SELECT a.subject, a.role, a.scope{FROM}{clause} {} LIMIT ${limit} OFFSET ${offset}) p \
+                 LEFT JOIN users u ON u.username = p.subject {}",
+                order("a", &format!("a.{column}")),
+                order("p", &format!("p.{column}"))
+            )
+        }
+    };
     page(conn, count_sql, page_sql, &mut w.binds, window).await
 }
 
@@ -247,18 +280,24 @@ pub async fn members(
     let mut w = where_clause(selection);
     let clause = w.clause();
     let dir = direction(window.descending);
-    let key = match window.sort {
-        SortKey::Email => "MAX(COALESCE(u.email, ''))",
-        _ => "a.subject",
-    };
     let count_sql = format!("SELECT COUNT(DISTINCT a.subject){FROM}{clause}");
     let n = w.binds.len();
-    let page_sql = format!(
-        "SELECT a.subject AS username, MAX(u.email) AS email, COUNT(*) AS assignments{FROM}{clause} \
-         GROUP BY a.subject ORDER BY {key} {dir}, a.subject {dir} LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
+    let (limit, offset) = (n + 1, n + 2);
+    let grouped = format!(
+        "SELECT a.subject AS username, COUNT(*) AS assignments{FROM}{clause} GROUP BY a.subject"
     );
+    let page_sql = match window.sort {
+        SortKey::Email => format!(
+            "SELECT g.username, u.email, g.assignments FROM ({grouped}) g \
+             LEFT JOIN users u ON u.username = g.username \
+             ORDER BY COALESCE(u.email, '') {dir}, g.username {dir} LIMIT ${limit} OFFSET ${offset}"
+        ),
+        _ => format!(
+            "SELECT g.username, u.email, g.assignments FROM \
+             ({grouped} ORDER BY a.subject {dir} LIMIT ${limit} OFFSET ${offset}) g \
+             LEFT JOIN users u ON u.username = g.username ORDER BY g.username {dir}"
+        ),
+    };
     page(conn, count_sql, page_sql, &mut w.binds, window).await
 }
 
@@ -401,6 +440,16 @@ pub async fn usernames_by_email(
 #[cfg(test)]
 mod tests {
     use super::contains_pattern;
+
+    #[test]
+    fn a_prefix_range_ends_at_the_successor() {
+        assert_eq!(super::successor("lib:Org1:").as_deref(), Some("lib:Org1;"));
+        assert_eq!(
+            super::successor("course-v1:X+").as_deref(),
+            Some("course-v1:X,")
+        );
+        assert_eq!(super::successor(""), None);
+    }
 
     #[test]
     fn search_text_is_escaped_and_lowercased() {
