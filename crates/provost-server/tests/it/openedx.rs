@@ -376,6 +376,16 @@ async fn listings_show_only_what_the_caller_may_view() {
         .ok()
         .body;
     assert_eq!(names(&orgb, "username"), ["dan"]);
+    // A course key's pluses survive unencoded in `scopes`, as Open edX's clients send them.
+    let both = server
+        .as_admin()
+        .get(&format!(
+            "/api/authz/v1/assignments/?scopes={COURSE_B},{LIB}&sort_by=username&order=desc"
+        ))
+        .await
+        .ok()
+        .body;
+    assert_eq!(names(&both, "username"), ["dan", "carol", "bob", "alice"]);
 
     let members = server
         .as_user("dan")
