@@ -172,7 +172,7 @@ error_codes! {
     BatchNotEnrolled => "USER_NOT_ENROLLED_COURSE", BadRequest;
     // openedx app (issue 16): openedx-authz's listings and bulk role changes.
     InvalidPage => "invalid_page", NotFound;
-    MissingParameter => "missing_parameter", BadRequest;
+    MissingParameter => "missing_parameter", Refused;
     InvalidParameter => "invalid_parameter", BadRequest;
 }
 

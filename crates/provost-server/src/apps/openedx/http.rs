@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::service::{self, invalid_choice, RoleChanges, ScopeRole};
 use crate::api_error::{ApiError, ErrorBody};
+use crate::apps::authz::http_types::{RoleName, ScopeKey};
 use crate::auth::Principal;
 use crate::err::{Error, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -39,14 +40,21 @@ struct PageAsk {
 }
 
 impl PageAsk {
-    fn new(page: Option<u64>, size: Option<u32>) -> Result<PageAsk, ApiError> {
+    fn new(page: Option<u64>, size: Option<i32>) -> Result<PageAsk, ApiError> {
         let page = page.unwrap_or(1);
         if page == 0 {
             return Err(invalid_page());
         }
-        let size = match size {
-            None | Some(0) => DEFAULT_PAGE_SIZE,
-            Some(n) => n.min(MAX_PAGE_SIZE),
+        let size = match size.map(u32::try_from) {
+            None | Some(Ok(0)) => DEFAULT_PAGE_SIZE,
+            Some(Ok(n)) => n.min(MAX_PAGE_SIZE),
+            Some(Err(_)) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidParameter,
+                    "`page_size` must not be negative",
+                )
+                .into())
+            }
         };
         Ok(PageAsk { page, size })
     }
@@ -84,6 +92,15 @@ impl PageAsk {
 
 fn invalid_page() -> ApiError {
     ApiError::new(ErrorCode::InvalidPage, "Invalid page.")
+}
+
+/// Refuses (400 `invalid_parameter`) a role name no role can have.
+fn check_role_name(role: &str) -> ApiResult<()> {
+    if provost_engine::valid_role_name(role) {
+        Ok(())
+    } else {
+        Err(invalid_choice("role", role, "a role name").into())
+    }
 }
 
 fn missing(name: &str) -> ApiError {
@@ -143,11 +160,13 @@ fn window(ask: PageAsk, sort: SortKey, descending: bool) -> Window {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RolesQuery {
     /// The scope whose roles to list (`lib:Org:Slug`, `course-v1:Org+Course+Run`).
-    pub scope: Option<String>,
+    #[param(value_type = ScopeKey)]
+    pub scope: String,
     #[param(minimum = 1)]
     pub page: Option<u64>,
     /// 10 by default; larger than 100 gives 100.
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 /// The roles offered at a scope, what each grants and how many hold it there. Needs the scope
@@ -161,9 +180,8 @@ pub async fn roles(
     ApiQuery(q): ApiQuery<RolesQuery>,
 ) -> ApiResult<Json<Paged<ScopeRole>>> {
     let ask = PageAsk::new(q.page, q.page_size)?;
-    let scope = non_empty(q.scope).ok_or_else(|| missing("scope"))?;
     let index = state.index_at(None).await?;
-    let roles = service::roles_at(state.node(), &index, &actor, &scope).await?;
+    let roles = service::roles_at(state.node(), &index, &actor, &q.scope).await?;
     let count = roles.len() as u64;
     let page: Vec<ScopeRole> = roles
         .into_iter()
@@ -175,7 +193,8 @@ pub async fn roles(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TeamQuery {
-    pub scope: Option<String>,
+    #[param(value_type = ScopeKey)]
+    pub scope: String,
     /// A case-insensitive part of the username or email.
     pub search: Option<String>,
     /// Comma-separated role names: members holding any of them.
@@ -186,7 +205,8 @@ pub struct TeamQuery {
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -214,11 +234,10 @@ pub async fn team(
     ApiQuery(q): ApiQuery<TeamQuery>,
 ) -> ApiResult<Json<Paged<TeamMember>>> {
     let ask = PageAsk::new(q.page, q.page_size)?;
-    let scope = non_empty(q.scope).ok_or_else(|| missing("scope"))?;
     let sort = sort_key(q.sort_by.as_deref(), SortKey::Username, &USER_SORTS)?;
     let desc = descending(q.order.as_deref())?;
     let selection = Selection {
-        scopes: Some(vec![scope]),
+        scopes: Some(vec![q.scope]),
         roles: list(q.roles.as_deref()),
         search: non_empty(q.search),
         ..Selection::default()
@@ -248,10 +267,13 @@ pub async fn team(
 /// `scope` or `scopes`: the places a bulk change applies to.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddUsers {
+    #[schema(value_type = RoleName)]
     pub role: String,
     #[serde(default)]
+    #[schema(value_type = Option<ScopeKey>)]
     pub scope: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<ScopeKey>>)]
     pub scopes: Option<Vec<String>>,
     /// Usernames or emails.
     pub users: Vec<String>,
@@ -270,16 +292,10 @@ pub async fn add_users(
 ) -> ApiResult<(StatusCode, Json<RoleChanges>)> {
     let mut scopes: Vec<String> = body.scopes.unwrap_or_default();
     scopes.extend(body.scope);
-    scopes.retain(|s| !s.trim().is_empty());
     if scopes.is_empty() {
         return Err(missing("scope"));
     }
-    if body.users.is_empty() {
-        return Err(missing("users"));
-    }
-    if body.role.trim().is_empty() {
-        return Err(missing("role"));
-    }
+    check_role_name(&body.role)?;
     state.check_items(scopes.len().saturating_mul(body.users.len()))?;
     let changes =
         service::change_roles(state.node(), &actor, &body.role, &scopes, &body.users, true).await?;
@@ -288,10 +304,12 @@ pub async fn add_users(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RemoveQuery {
-    pub role: Option<String>,
-    pub scope: Option<String>,
+    #[param(value_type = RoleName)]
+    pub role: String,
+    #[param(value_type = ScopeKey)]
+    pub scope: String,
     /// Comma-separated usernames or emails.
-    pub users: Option<String>,
+    pub users: String,
 }
 
 /// Takes `role` at `scope` from users. 207: `role_removed`; errors `user_does_not_have_role`,
@@ -303,12 +321,11 @@ pub async fn remove_users(
     Principal(actor): Principal,
     ApiQuery(q): ApiQuery<RemoveQuery>,
 ) -> ApiResult<(StatusCode, Json<RoleChanges>)> {
-    let role = non_empty(q.role).ok_or_else(|| missing("role"))?;
-    let scope = non_empty(q.scope).ok_or_else(|| missing("scope"))?;
-    let users = list(q.users.as_deref()).ok_or_else(|| missing("users"))?;
+    check_role_name(&q.role)?;
+    let users = list(Some(&q.users)).unwrap_or_default();
     state.check_items(users.len())?;
     let changes =
-        service::change_roles(state.node(), &actor, &role, &[scope], &users, false).await?;
+        service::change_roles(state.node(), &actor, &q.role, &[q.scope], &users, false).await?;
     Ok((StatusCode::MULTI_STATUS, Json(changes)))
 }
 
@@ -318,7 +335,8 @@ pub struct OrgsQuery {
     pub search: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -370,7 +388,8 @@ pub struct MembersQuery {
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -450,9 +469,6 @@ pub async fn validate_users(
     Principal(actor): Principal,
     ApiJson(body): ApiJson<ValidateUsers>,
 ) -> ApiResult<Json<UsersValidated>> {
-    if body.users.is_empty() {
-        return Err(missing("users"));
-    }
     state.check_items(body.users.len())?;
     let index = state.index_at(None).await?;
     let (valid, invalid) =
@@ -477,7 +493,8 @@ pub struct UserAssignmentsQuery {
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -549,7 +566,8 @@ pub struct AssignmentsQuery {
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -631,7 +649,8 @@ pub struct ScopesQuery {
     pub management_permission_only: Option<bool>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
-    pub page_size: Option<u32>,
+    #[param(minimum = 0)]
+    pub page_size: Option<i32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
