@@ -158,6 +158,7 @@ fn window(ask: PageAsk, sort: SortKey, descending: bool) -> Window {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RolesQuery {
     /// The scope whose roles to list (`lib:Org:Slug`, `course-v1:Org+Course+Run`).
     #[param(value_type = ScopeKey)]
@@ -192,6 +193,7 @@ pub async fn roles(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TeamQuery {
     #[param(value_type = ScopeKey)]
     pub scope: String,
@@ -284,7 +286,8 @@ pub struct AddUsers {
 /// `role_assignment_error` (refused by Provost's rules: `message` says why). Needs the scope
 /// kind's manage-team permission at every scope (403 otherwise, nothing changed).
 #[utoipa::path(put, path = "/api/authz/v1/roles/users/", tag = "openedx", request_body = AddUsers,
-    responses((status = 207, body = RoleChanges)))]
+    responses((status = 207, body = RoleChanges),
+        (status = 422, description = "neither `scope` nor `scopes` given (`missing_parameter`)", body = ErrorBody)))]
 pub async fn add_users(
     State(state): State<AppState>,
     Principal(actor): Principal,
@@ -303,6 +306,7 @@ pub async fn add_users(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveQuery {
     #[param(value_type = RoleName)]
     pub role: String,
@@ -330,6 +334,7 @@ pub async fn remove_users(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrgsQuery {
     /// A case-insensitive part of the org's name.
     pub search: Option<String>,
@@ -377,6 +382,7 @@ pub async fn orgs(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MembersQuery {
     /// Comma-separated scope keys.
     pub scopes: Option<String>,
@@ -485,6 +491,7 @@ pub async fn validate_users(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserAssignmentsQuery {
     pub orgs: Option<String>,
     pub roles: Option<String>,
@@ -556,6 +563,7 @@ pub async fn user_assignments(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AssignmentsQuery {
     pub orgs: Option<String>,
     pub roles: Option<String>,
@@ -637,6 +645,7 @@ pub async fn assignments(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScopesQuery {
     /// A case-insensitive part of the scope key (Provost keeps no display names).
     pub search: Option<String>,
