@@ -124,7 +124,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 fn descending(order: Option<&str>) -> ApiResult<bool> {
     match order {
-        None | Some("asc") => Ok(false),
+        None | Some("" | "asc") => Ok(false),
         Some("desc") => Ok(true),
         Some(other) => Err(invalid_choice("order", other, "`asc`, `desc`").into()),
     }
@@ -135,7 +135,7 @@ fn sort_key(
     default: SortKey,
     allowed: &[(&str, SortKey)],
 ) -> ApiResult<SortKey> {
-    let Some(name) = sort_by else {
+    let Some(name) = sort_by.filter(|n| !n.is_empty()) else {
         return Ok(default);
     };
     allowed
@@ -202,8 +202,10 @@ pub struct TeamQuery {
     /// Comma-separated role names: members holding any of them.
     pub roles: Option<String>,
     /// `username` (default), `email` or `full_name`.
+    #[param(pattern = "^(username|email|full_name)?$")]
     pub sort_by: Option<String>,
     /// `asc` (default) or `desc`.
+    #[param(pattern = "^(asc|desc)?$")]
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
@@ -390,7 +392,9 @@ pub struct MembersQuery {
     pub orgs: Option<String>,
     pub search: Option<String>,
     /// `username` (default), `email` or `full_name`.
+    #[param(pattern = "^(username|email|full_name)?$")]
     pub sort_by: Option<String>,
+    #[param(pattern = "^(asc|desc)?$")]
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
@@ -496,7 +500,9 @@ pub struct UserAssignmentsQuery {
     pub orgs: Option<String>,
     pub roles: Option<String>,
     /// `role` (default), `org` or `scope`.
+    #[param(pattern = "^(role|org|scope)?$")]
     pub sort_by: Option<String>,
+    #[param(pattern = "^(asc|desc)?$")]
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
@@ -570,7 +576,9 @@ pub struct AssignmentsQuery {
     pub scopes: Option<String>,
     pub search: Option<String>,
     /// `role`, `org`, `scope`, `full_name` (default), `username` or `email`.
+    #[param(pattern = "^(role|org|scope|full_name|username|email)?$")]
     pub sort_by: Option<String>,
+    #[param(pattern = "^(asc|desc)?$")]
     pub order: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
@@ -653,6 +661,7 @@ pub struct ScopesQuery {
     /// Comma-separated org short names.
     pub orgs: Option<String>,
     /// `course` or `library`; both when absent.
+    #[param(pattern = "^(course|library)?$")]
     pub scope_type: Option<String>,
     /// Only scopes whose team the caller may manage (else: may view).
     pub management_permission_only: Option<bool>,
