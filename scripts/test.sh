@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-postgres.sh
 ./scripts/ensure-chromium.sh   # the API page is checked in a real browser
+./scripts/ensure-redis.sh      # the event bus tests run real redis-server processes
 ./scripts/ensure-doc-tools.sh  # curl, jq, openssl, sqlite3 for the docs test (crates/provost/tests/it/docs.rs)
 ./scripts/ensure-moto.sh >/dev/null  # S3 for the programs app's report tests (moto_server)
 ./scripts/ensure-mariadb.sh  # the legacy app's tests read and write the platform's MySQL tables

@@ -6,6 +6,18 @@ use crate::model::Timestamp;
 use crate::scope::{Kind, Scope};
 
 impl Index {
+    /// The orgs the index has seen (named by a scope's key or a registration), by short name,
+    /// sorted. One pass over the scope nodes, no store read.
+    pub fn orgs(&self) -> Vec<String> {
+        let mut orgs: Vec<String> = (0..self.nodes.len())
+            .filter_map(|i| self.nodes.get(i))
+            .filter(|node| node.kind == Kind::Org)
+            .filter_map(|node| node.key.strip_prefix("org:").map(String::from))
+            .collect();
+        orgs.sort_unstable();
+        orgs
+    }
+
     /// Subjects allowed `action` at `scope` at `at`, sorted. Unknown actions or scopes give none.
     pub fn who(&self, action: &str, scope: &str, at: Timestamp) -> Vec<String> {
         let Ok(scope) = Scope::parse(scope) else {

@@ -225,6 +225,10 @@ error_codes! {
     LegacySourceUnavailable => "legacy_source_unavailable", Unavailable;
     // teach (issue 15): answers that teach.
     PruneIncomplete => "prune_incomplete", Refused;
+    // openedx app (issue 16): openedx-authz's listings and bulk role changes.
+    InvalidPage => "invalid_page", NotFound;
+    MissingParameter => "missing_parameter", Refused;
+    InvalidParameter => "invalid_parameter", BadRequest;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -126,7 +126,7 @@ where
 }
 
 /// Query parameters whose values are scope keys.
-const SCOPE_PARAMS: [&str; 1] = ["scope"];
+const SCOPE_PARAMS: [&str; 2] = ["scope", "scopes"];
 
 /// Form decoding reads `+` as a space, so `?scope=course-v1:MITx+X+1` would arrive as
 /// `course-v1:MITx X 1`. A scope key never holds a space, so in scope parameters a `+` (or an
@@ -389,7 +389,12 @@ mod tests {
             "scope=course-v1:MITx%2BX%2B1&subject=a+b"
         );
         assert_eq!(scope_pluses("scope=lib%3AMITx%3Ax"), "scope=lib%3AMITx%3Ax");
-        assert_eq!(scope_pluses("scopes=a+b"), "scopes=a+b");
+        assert_eq!(scope_pluses("scoped=a+b"), "scoped=a+b");
+        // openedx-authz's comma-separated `scopes` holds course keys too.
+        assert_eq!(
+            scope_pluses("scopes=c:O+X+1,c:O+Y+1"),
+            "scopes=c:O%2BX%2B1,c:O%2BY%2B1"
+        );
         assert_eq!(scope_pluses("scope=a%20b"), "scope=a%2Bb");
     }
 

@@ -6,6 +6,7 @@ pub mod apps;
 mod auth;
 mod config;
 mod err;
+pub mod events;
 mod extract;
 mod metrics;
 mod node;

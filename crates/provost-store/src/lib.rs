@@ -10,6 +10,7 @@ pub mod enterprise;
 mod err;
 pub mod legacy;
 mod model;
+pub mod openedx;
 mod postgres;
 pub mod programs;
 mod rows;

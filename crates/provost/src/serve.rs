@@ -278,6 +278,9 @@ pub async fn serve(
         read_only = store.read_only,
         "provost is listening"
     );
+    // Role-assignment events on the Open edX event bus, when configured.
+    let _publisher = provost_server::events::EventBusConfig::from_env()
+        .map(|bus| provost_server::events::spawn(node.clone(), bus));
     let config = ServerConfig {
         auth,
         request_timeout: args.request_timeout,

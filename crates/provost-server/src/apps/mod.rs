@@ -4,6 +4,7 @@ pub mod authz;
 pub mod batches;
 pub mod enterprise;
 pub mod legacy;
+pub mod openedx;
 pub mod programs;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ pub static ALL: &[&dyn App] = &[
     &batches::Batches,
     &enterprise::Enterprise,
     &legacy::Legacy,
+    &openedx::Openedx,
 ];
 
 /// What an app contributes to the service and to the command line. Each app is a unit struct in
