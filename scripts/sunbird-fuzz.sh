@@ -8,39 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-# The same schemathesis as scripts/api-fuzz.sh, in the same place.
-SCHEMATHESIS_VERSION=4.32.5
-MAX_EXAMPLES=${API_FUZZ_MAX_EXAMPLES:-40}
-SEED=${API_FUZZ_SEED:-20261201}
-
-venv=$root/target/api-fuzz-venv
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
-  echo "== installing schemathesis $SCHEMATHESIS_VERSION into $venv"
-  if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip
-  fi
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
-
-echo "== building provost"
-cargo build --locked -p provost
-provost=$root/target/debug/provost
-
-work=$(mktemp -d)
-server_pid=
-stop() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-
-export PROVOST_DATABASE_URL="sqlite://$work/provost.db?mode=rwc"
+# shellcheck source=scripts/fuzz-common.sh
+. scripts/fuzz-common.sh
 export PROVOST_JWT_SECRET=sunbird-fuzz-secret-not-for-production
-export PROVOST_LOG=warn,provost=info
 
 # A course staff member who may create batches, and users to name as mentors and participants.
 course='course-v1:MITx+6.00x+2024T1'
@@ -48,21 +18,7 @@ for user in alice bob carol; do "$provost" users upsert "$user" >/dev/null; done
 "$provost" assign alice course_staff "$course" >/dev/null
 token=$("$provost" token --user alice --ttl 2h)
 
-"$provost" serve --listen 127.0.0.1:0 --log-format json 2>"$work/serve.log" &
-server_pid=$!
-address=
-for _ in $(seq 1 100); do
-  address=$(grep -o '"address":"[^"]*"' "$work/serve.log" | head -n1 | cut -d'"' -f4 || true)
-  [ -n "$address" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-if [ -z "$address" ]; then
-  echo "provost serve did not start" >&2
-  cat "$work/serve.log" >&2
-  exit 1
-fi
-echo "== provost serve at http://$address"
+start_serve
 
 # A batch of each kind, so reads, updates, participants and enrolments find one.
 batch() {
