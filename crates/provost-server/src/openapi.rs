@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -176,3 +177,38 @@ pub async fn spec() -> impl IntoResponse {
     let text = DOC.get_or_init(|| document().to_json().unwrap_or_else(|_| "{}".into()));
     ([(CONTENT_TYPE, "application/json")], text.as_str())
 }
+
+/// A string schema with the server's rule for it (`min`/`max` in characters; all are ASCII).
+pub(crate) fn key_schema(
+    description: &str,
+    pattern: &str,
+    min: usize,
+    max: usize,
+) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .into()
+}
+
+/// Declares a documentation-only string type whose schema is `key_schema(...)`: the request
+/// fields it describes are `String`s, and the server applies exactly this rule to them, so the
+/// document states each rule once, as the server applies it. Every app's key types use it.
+macro_rules! key_type {
+    ($name:ident, $description:literal, $pattern:expr, $min:literal, $max:literal) => {
+        #[doc = $description]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::openapi::key_schema($description, $pattern, $min, $max)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use key_type;

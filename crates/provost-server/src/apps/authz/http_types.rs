@@ -5,43 +5,15 @@ use provost_engine::{Because, Reason};
 use provost_store::LogEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 use super::roles::{PermissionView, RoleImpact, RoleView};
 use super::service::{AssignmentInput, CheckAnswer};
 use crate::extract::AtLeastRevision;
+use crate::openapi::key_type;
 
 // The keys the server validates, as named schemas: each request field the server checks refers
 // to one, so the document states each rule once, as the server applies it.
-
-/// A string schema with the server's rule for it (`min`/`max` in characters; all are ASCII).
-fn key_schema(description: &str, pattern: &str, min: usize, max: usize) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .pattern(Some(pattern))
-        .min_length(Some(min))
-        .max_length(Some(max))
-        .into()
-}
-
-/// Declares a documentation-only type whose schema is `key_schema(...)`.
-macro_rules! key_type {
-    ($name:ident, $description:literal, $pattern:literal, $min:literal, $max:literal) => {
-        #[doc = $description]
-        pub struct $name;
-
-        impl PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                key_schema($description, $pattern, $min, $max)
-            }
-        }
-
-        impl ToSchema for $name {}
-    };
-}
 
 key_type!(
     ScopeKey,

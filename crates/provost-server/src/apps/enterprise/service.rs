@@ -167,73 +167,51 @@ pub fn not_found(what: &str, key: &str) -> Error {
     )
 }
 
-/// Declares a documentation-only string type: the fields it describes are `String`s, and the
-/// server applies exactly this rule to them.
-macro_rules! string_type {
-    ($name:ident, $description:literal, $pattern:expr, $min:literal, $max:literal) => {
-        #[doc = $description]
-        pub struct $name;
+use crate::openapi::key_type;
 
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                use utoipa::openapi::schema::{ObjectBuilder, Type};
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some($description))
-                    .pattern(Some($pattern))
-                    .min_length(Some($min))
-                    .max_length(Some($max))
-                    .into()
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-    };
-}
-
-string_type!(
+key_type!(
     UuidKey,
     "A uuid, hyphenated.",
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
     36,
     36
 );
-string_type!(
+key_type!(
     ContentKey,
     "A content key (course or run key): printable ASCII without spaces.",
     CONTENT_KEY_PATTERN,
     1,
     255
 );
-string_type!(
+key_type!(
     ContentKeys,
     "One or more content keys, separated by commas (encode `+` as `%2B`).",
     CONTENT_KEY_PATTERN,
     1,
     255
 );
-string_type!(
+key_type!(
     Title,
     "A name: 1-255 characters, no control characters.",
     TEXT_PATTERN,
     1,
     255
 );
-string_type!(
+key_type!(
     Text,
     "Text: at most 255 characters, no control characters.",
     TEXT_PATTERN_EMPTY,
     0,
     255
 );
-string_type!(
+key_type!(
     EmailKey,
     "An email address: one `@`, a dot inside the domain, no spaces.",
     r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$",
     5,
     254
 );
-string_type!(
+key_type!(
     LearnerName,
     "A username: 1-150 letters, digits or `@ . _ + - :`.",
     r"^[A-Za-z0-9@._+:-]+$",

@@ -1,38 +1,14 @@
 //! The keys the programs app validates, as named schemas that state the server's rules, so
 //! clients (and schemathesis) see what the server accepts.
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use super::enrollments::MAX_STUDENTS;
 use super::http::EnrollmentItem;
 
-fn string(description: &str, pattern: &str, min: usize, max: usize) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .pattern(Some(pattern))
-        .min_length(Some(min))
-        .max_length(Some(max))
-        .into()
-}
-
-/// Declares a documentation-only string type with the server's rule for it.
-macro_rules! key_type {
-    ($name:ident, $description:literal, $pattern:literal, $min:literal, $max:literal) => {
-        #[doc = $description]
-        pub struct $name;
-
-        impl PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                string($description, $pattern, $min, $max)
-            }
-        }
-
-        impl ToSchema for $name {}
-    };
-}
+use crate::openapi::key_type;
 
 key_type!(
     ProgramKey,
