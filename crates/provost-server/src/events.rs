@@ -9,7 +9,12 @@
 //! published, kept with the events themselves. After a restart of Provost the publisher resumes
 //! after that id; when Redis lost the stream (a restart without persistence) it finds it empty
 //! and publishes again from the start, so nothing committed is ever missing from the stream.
-//! Off unless `PROVOST_EVENT_BUS_URL` is set.
+//! Off unless `PROVOST_EVENT_BUS_URL` is set. The stream is trimmed to about
+//! `PROVOST_EVENT_BUS_STREAM_MAX_LEN` messages (10 000 by default, as event-bus-redis's
+//! `EVENT_BUS_REDIS_STREAM_MAX_LEN`); trimming drops the oldest, so the last id stays.
+//!
+//! An assignment given again with another time window replaces the old one: it is published as
+//! `created.v1` with the new window and `replaced: true`, since openedx-authz has no update event.
 
 use std::time::Duration;
 
@@ -28,6 +33,8 @@ pub const CREATED: &str = "org.openedx.authz.role_assignment.created.v1";
 pub const DELETED: &str = "org.openedx.authz.role_assignment.deleted.v1";
 /// The stream (event-bus-redis's topic) when `PROVOST_EVENT_BUS_TOPIC` does not name one.
 pub const DEFAULT_TOPIC: &str = "authz-role-assignment";
+/// About how many messages the stream keeps when `PROVOST_EVENT_BUS_STREAM_MAX_LEN` is unset.
+pub const DEFAULT_MAX_LEN: usize = 10_000;
 
 /// Where and how to publish.
 #[derive(Clone, Debug)]
@@ -40,16 +47,22 @@ pub struct EventBusConfig {
     pub poll: Duration,
     /// Feed rows read at a time.
     pub batch: u32,
+    /// Trim the stream to about this many messages; `None` keeps everything.
+    pub max_len: Option<usize>,
 }
 
 impl EventBusConfig {
     /// From `PROVOST_EVENT_BUS_URL` (required: `None` turns the publisher off) and
     /// `PROVOST_EVENT_BUS_TOPIC` (prefixed by `PROVOST_EVENT_BUS_TOPIC_PREFIX` and a hyphen, as
-    /// event-bus-redis's `EVENT_BUS_TOPIC_PREFIX` does).
-    pub fn from_env() -> Option<EventBusConfig> {
-        let url = std::env::var("PROVOST_EVENT_BUS_URL")
+    /// event-bus-redis's `EVENT_BUS_TOPIC_PREFIX` does), and `PROVOST_EVENT_BUS_STREAM_MAX_LEN`
+    /// (0 keeps everything). A length that is not a number is refused.
+    pub fn from_env() -> crate::Result<Option<EventBusConfig>> {
+        let Some(url) = std::env::var("PROVOST_EVENT_BUS_URL")
             .ok()
-            .filter(|u| !u.is_empty())?;
+            .filter(|u| !u.is_empty())
+        else {
+            return Ok(None);
+        };
         let topic = std::env::var("PROVOST_EVENT_BUS_TOPIC")
             .ok()
             .filter(|t| !t.is_empty())
@@ -58,7 +71,17 @@ impl EventBusConfig {
             Ok(prefix) if !prefix.is_empty() => format!("{prefix}-{topic}"),
             _ => topic,
         };
-        Some(EventBusConfig::new(url, topic))
+        let mut config = EventBusConfig::new(url, topic);
+        if let Ok(len) = std::env::var("PROVOST_EVENT_BUS_STREAM_MAX_LEN") {
+            let len: usize = len.trim().parse().map_err(|_| {
+                crate::Error::new(
+                    crate::ErrorCode::Usage,
+                    format!("PROVOST_EVENT_BUS_STREAM_MAX_LEN must be a number of messages (0 keeps all), not `{len}`"),
+                )
+            })?;
+            config.max_len = (len > 0).then_some(len);
+        }
+        Ok(Some(config))
     }
 
     pub fn new(url: impl Into<String>, topic: impl Into<String>) -> EventBusConfig {
@@ -67,6 +90,7 @@ impl EventBusConfig {
             topic: topic.into(),
             poll: Duration::from_millis(200),
             batch: 500,
+            max_len: Some(DEFAULT_MAX_LEN),
         }
     }
 }
@@ -91,29 +115,34 @@ pub fn spawn(node: Node, config: EventBusConfig) -> JoinHandle<()> {
 /// The event for one audit entry, as the stream's fields; `None` for changes that are not
 /// assignments.
 pub fn event_fields(entry: &AuditEntry, sourcehost: &str) -> Option<Vec<(&'static str, String)>> {
-    let (event_type, subject, role, scope) = match &entry.change {
-        Change::AssignmentAdd { assignment } => (
-            CREATED,
-            &assignment.subject,
-            &assignment.role,
-            &assignment.scope,
-        ),
-        Change::AssignmentRemove {
-            subject,
-            role,
-            scope,
-        } => (DELETED, subject, role, scope),
-        _ => return None,
-    };
     let time = entry.at.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let data = json!({
-        "subject": subject,
-        "role": role,
-        "scope": scope,
+    let mut data = json!({
         "actor": entry.actor,
         "revision": entry.revision,
         "time": time,
     });
+    let event_type = match &entry.change {
+        Change::AssignmentAdd { assignment } => {
+            data["subject"] = json!(assignment.subject);
+            data["role"] = json!(assignment.role);
+            data["scope"] = json!(assignment.scope);
+            data["valid_from"] = json!(assignment.valid_from.map(rfc3339));
+            data["valid_until"] = json!(assignment.valid_until.map(rfc3339));
+            data["replaced"] = json!(entry.before.is_some());
+            CREATED
+        }
+        Change::AssignmentRemove {
+            subject,
+            role,
+            scope,
+        } => {
+            data["subject"] = json!(subject);
+            data["role"] = json!(role);
+            data["scope"] = json!(scope);
+            DELETED
+        }
+        _ => return None,
+    };
     Some(vec![
         ("type", event_type.to_owned()),
         ("id", event_id(entry.revision)),
@@ -125,6 +154,13 @@ pub fn event_fields(entry: &AuditEntry, sourcehost: &str) -> Option<Vec<(&'stati
         ("revision", entry.revision.to_string()),
         ("event_data", data.to_string()),
     ])
+}
+
+fn rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0).map_or_else(
+        || seconds.to_string(),
+        |t| t.to_rfc3339_opts(SecondsFormat::Secs, true),
+    )
 }
 
 /// A UUID-shaped id that is the same each time a revision is published, so a consumer can
@@ -175,7 +211,13 @@ async fn publish(node: &Node, config: &EventBusConfig) -> Result<(), PublishErro
                 continue;
             };
             let id = format!("{}-0", entry.revision);
-            let added: redis::RedisResult<String> = conn.xadd(&config.topic, &id, &fields).await;
+            let added: redis::RedisResult<String> = match config.max_len {
+                Some(len) => {
+                    let trim = redis::streams::StreamMaxlen::Approx(len);
+                    conn.xadd_maxlen(&config.topic, trim, &id, &fields).await
+                }
+                None => conn.xadd(&config.topic, &id, &fields).await,
+            };
             match added {
                 Ok(_) => published = entry.revision,
                 // Already there (another publisher got to it): the stream holds it once.
@@ -203,7 +245,29 @@ fn hostname() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::event_id;
+    use super::{event_fields, event_id, CREATED};
+    use provost_engine::{Assignment, Change};
+    use provost_store::AuditEntry;
+
+    #[test]
+    fn a_new_window_on_a_held_assignment_is_a_created_event_marked_replaced() {
+        let mut assignment = Assignment::new("ada", "course_staff", "org:MITx");
+        assignment.valid_until = Some(1_900_000_000);
+        let entry = AuditEntry {
+            revision: 7,
+            at: chrono::Utc::now(),
+            actor: "admin".into(),
+            change: Change::AssignmentAdd { assignment },
+            before: Some(serde_json::json!({ "subject": "ada" })),
+        };
+        let fields = event_fields(&entry, "host").expect("an assignment event");
+        let field = |name: &str| fields.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+        assert_eq!(field("type"), CREATED);
+        let data: serde_json::Value = serde_json::from_str(&field("event_data")).unwrap();
+        assert_eq!(data["replaced"], true);
+        assert_eq!(data["valid_from"], serde_json::Value::Null);
+        assert_eq!(data["valid_until"], "2030-03-17T17:46:40Z");
+    }
 
     #[test]
     fn event_ids_are_uuid_shaped_and_name_the_revision() {

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod db;
 pub mod mysql;
+pub mod redis_server;
 pub mod relay;
 pub mod scenario;
 pub mod server;
@@ -19,6 +20,7 @@ pub mod server;
 pub use client::{enc, Answer, Client};
 pub use db::{sqlite_at_capacity, Backend, TestDatabase};
 pub use mysql::{LegacyFixture, TestMysql};
+pub use redis_server::TestRedis;
 pub use scenario::{ExpectedCheck, Implementation, Outcome, Scenario};
 pub use server::{serve_node, start, start_on, start_with, test_config, Options, TestServer};
 

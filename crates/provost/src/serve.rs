@@ -194,6 +194,8 @@ pub async fn serve(
     args: ServeArgs,
 ) -> Result<(), Failure> {
     let keys = args.keys;
+    // Settings read from the environment are checked before anything starts.
+    let event_bus = provost_server::events::EventBusConfig::from_env()?;
     let jwks = match &keys.jwt_jwks {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             failure(
@@ -279,8 +281,7 @@ pub async fn serve(
         "provost is listening"
     );
     // Role-assignment events on the Open edX event bus, when configured.
-    let _publisher = provost_server::events::EventBusConfig::from_env()
-        .map(|bus| provost_server::events::spawn(node.clone(), bus));
+    let _publisher = event_bus.map(|bus| provost_server::events::spawn(node.clone(), bus));
     let config = ServerConfig {
         auth,
         request_timeout: args.request_timeout,
