@@ -9,7 +9,7 @@ from conftest import HARVARD_COURSE, MITX_COURSE, MITX_OTHER, People
 from django.core.management import call_command
 from django.test import Client, override_settings
 from provost_server import Proxy
-from testapp.models import Course
+from testapp.models import Course, Program
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -128,3 +128,32 @@ def test_an_unreachable_provost_answers_503(people: People) -> None:
     with override_settings(PROVOST_URL="http://127.0.0.1:9", PROVOST_TOKEN=people.svc):
         assert as_user(people.alice).get(f"/api/outline/{MITX_COURSE}/").status_code == 503
         assert as_user(people.alice).get(f"/courses/{MITX_COURSE}/").status_code == 503
+
+
+def test_queryset_filter_matches_an_org_answer_by_the_org_field(
+    proxy: Proxy, people: People, admin_client: Any
+) -> None:
+    from provost_client import Assignment
+    from provost_client.django import filter_queryset_by_scopes
+
+    for key, org in [("program:mm-ds", "MITx"), ("program:mm-ai", "MITx"), ("program:cs", "HarvardX")]:
+        Program.objects.get_or_create(program_key=key, org=org)
+    admin_client.assign(Assignment("pam", "program_admin", "org:MITx"))
+    admin_client.put_user("root", superuser=True)
+    # For program actions the lookup answers the org itself (`org:MITx`), and `*` for a superuser.
+    assert admin_client.scopes("programs.read_metadata", subject="pam") == ["org:MITx"]
+    assert admin_client.scopes("programs.read_metadata", subject="root") == ["*"]
+    programs = Program.objects.order_by("program_key")
+    with override_settings(PROVOST_URL=proxy.url, PROVOST_TOKEN=people.svc):
+        mitx = filter_queryset_by_scopes(
+            programs, "pam", "programs.read_metadata", field="program_key", org_field="org"
+        )
+        assert [p.program_key for p in mitx] == ["program:mm-ai", "program:mm-ds"]
+        everything = filter_queryset_by_scopes(
+            programs, "root", "programs.read_metadata", field="program_key", scope_type="program"
+        )
+        assert everything.count() == 3
+        # Without the org field, the program keys alone do not say they are MITx's.
+        assert not filter_queryset_by_scopes(
+            programs, "pam", "programs.read_metadata", field="program_key"
+        ).exists()
