@@ -14,3 +14,5 @@ export PROVOST_TEST_POSTGRES_URL=${PROVOST_TEST_POSTGRES_URL:-postgres://postgre
 cargo test --locked "$@"
 # The HTTP API suite again, every test server on its own PostgreSQL database.
 PROVOST_TEST_BACKEND=postgres cargo test -p provost-server --test it --locked "$@"
+# The Python client and its Django/DRF integration, against a real `provost serve` (pytest).
+./scripts/python-client.sh

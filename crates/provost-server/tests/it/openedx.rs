@@ -566,3 +566,58 @@ async fn pages_default_to_ten_and_cap_at_one_hundred() {
         ["u100", "u101", "u102", "u103", "u104"]
     );
 }
+
+/// `waffle-flag-states/` answers the legacy app's course-authoring flag as openedx-authz does:
+/// the instance value, and the orgs and courses forcing it on or off.
+#[tokio::test]
+async fn waffle_flag_states_answer_the_course_authoring_flag() {
+    let server = server().await;
+    let path = "/api/authz/v1/waffle-flag-states/";
+    let nothing_set = json!({
+        "global": false,
+        "org_overrides": { "on": [], "off": [] },
+        "course_overrides": { "on": [], "off": [] },
+    });
+    assert_eq!(
+        server.as_user("erin").get(path).await.ok().body,
+        nothing_set
+    );
+
+    let flag = "/api/v1/flags/authz.enable_course_authoring";
+    for (scope, enabled) in [
+        ("*", true),
+        ("org:OrgA", true),
+        ("org:OrgB", false),
+        ("org:OrgC", true),
+        (COURSE_B, true),
+        ("course-v1:OrgA+C2+2024", false),
+    ] {
+        let body = json!({ "scope": scope, "enabled": enabled });
+        server.as_admin().put(flag, body).await.ok();
+    }
+    let states = json!({
+        "global": true,
+        "org_overrides": { "on": ["OrgA", "OrgC"], "off": ["OrgB"] },
+        "course_overrides": { "on": [COURSE_B], "off": ["course-v1:OrgA+C2+2024"] },
+    });
+    // Anyone signed in may read it: it says nothing about anyone.
+    assert_eq!(server.as_user("erin").get(path).await.ok().body, states);
+
+    // A cleared value is no override; the instance value off is `global: false`.
+    for (scope, enabled) in [("*", json!(false)), ("org:OrgC", Value::Null)] {
+        let body = json!({ "scope": scope, "enabled": enabled });
+        server.as_admin().put(flag, body).await.ok();
+    }
+    let body = server.as_user("alice").get(path).await.ok().body;
+    assert_eq!(body["global"], false, "{body}");
+    assert_eq!(
+        body["org_overrides"],
+        json!({ "on": ["OrgA"], "off": ["OrgB"] })
+    );
+
+    server
+        .anonymous()
+        .get(path)
+        .await
+        .expect(401, "missing_token");
+}

@@ -36,6 +36,7 @@ const PAGES: &[&str] = &[
     "docs/configuration.md",
     "docs/nodes.md",
     "docs/operations.md",
+    "docs/python-client.md",
 ];
 
 macro_rules! page_test {
@@ -57,6 +58,7 @@ page_test!(cli, "docs/cli.md");
 page_test!(configuration, "docs/configuration.md");
 page_test!(nodes, "docs/nodes.md");
 page_test!(operations, "docs/operations.md");
+page_test!(python_client, "docs/python-client.md");
 
 /// A new page is run too: it must be in PAGES (and so have its test above).
 #[test]

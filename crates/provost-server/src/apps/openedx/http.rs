@@ -736,3 +736,14 @@ pub async fn scopes(
         .collect();
     Ok(Json(ask.answer(&uri, page.count, results)?))
 }
+
+/// The legacy app's course-authoring flag (`authz.enable_course_authoring`) in openedx-authz's
+/// shape: the instance value and the org and course overrides. Anyone signed in may ask.
+#[utoipa::path(get, path = "/api/authz/v1/waffle-flag-states/", tag = "openedx",
+    responses((status = 200, body = service::WaffleFlagStates)))]
+pub async fn waffle_flag_states(
+    State(state): State<AppState>,
+    _caller: Principal,
+) -> ApiResult<Json<service::WaffleFlagStates>> {
+    Ok(Json(service::waffle_flag_states(state.node()).await?))
+}

@@ -1,6 +1,6 @@
 //! The openedx app: openedx-authz's REST API under `/api/authz/v1/`, so the admin console and
 //! platform code work against Provost unchanged. `permissions/validate/me` stays in the authz
-//! app; `waffle-flag-states/` belongs with the legacy app's flag.
+//! app; `waffle-flag-states/` answers the legacy app's flag, read through the store.
 
 pub mod http;
 pub mod service;
@@ -33,6 +33,10 @@ impl App for Openedx {
             )
             .route("/api/authz/v1/assignments/", get(h::assignments))
             .route("/api/authz/v1/scopes/", get(h::scopes))
+            .route(
+                "/api/authz/v1/waffle-flag-states/",
+                get(h::waffle_flag_states),
+            )
     }
 
     fn openapi(&self) -> utoipa::openapi::OpenApi {
@@ -57,6 +61,7 @@ impl App for Openedx {
         h::user_assignments,
         h::assignments,
         h::scopes,
+        h::waffle_flag_states,
     ),
     components(schemas(
         h::Paged<service::ScopeRole>, h::Paged<h::TeamMember>, h::Paged<h::Org>, h::Paged<h::Member>,
@@ -64,6 +69,7 @@ impl App for Openedx {
         service::ScopeRole, h::TeamMember, h::Org, h::Member, h::UserAssignment, h::Assignment,
         h::ScopeItem, h::ScopeOrg, h::AddUsers, h::ValidateUsers, h::UsersValidated,
         h::ValidationSummary, service::RoleChanges, service::RoleOutcome,
+        service::WaffleFlagStates, service::Overrides,
     )),
     tags((name = "openedx", description = "openedx-authz's REST API, for the admin console and platform code")),
 )]

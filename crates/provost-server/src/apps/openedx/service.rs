@@ -3,12 +3,14 @@
 //! are cut in the store (`provost_store::openedx`); nothing here loads every assignment.
 
 use provost_engine::{Index, Kind, Scope};
+use provost_store::legacy::{self as legacy_rows, FlagValue};
 use provost_store::openedx::{self as rows, Page, ScopeMatch, Selection, Window};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::access::{authorize_team_manager, manage_permission, now, truncate, Actor};
 use crate::apps::authz::service::{self as authz, AssignmentInput, ItemResult};
+use crate::apps::legacy::flag::COURSE_AUTHORING;
 use crate::err::{Error, ErrorCode, Result};
 use crate::node::Node;
 
@@ -468,4 +470,54 @@ pub fn invalid_choice(name: &str, value: &str, allowed: &str) -> Error {
             truncate(value)
         ),
     )
+}
+
+/// The course-authoring flag as openedx-authz's `waffle-flag-states/` answers it: on for
+/// everyone or not, and the orgs and courses that force it on or off.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WaffleFlagStates {
+    /// The instance value (unset is off).
+    pub global: bool,
+    /// Org short names.
+    pub org_overrides: Overrides,
+    /// Course keys.
+    pub course_overrides: Overrides,
+}
+
+/// The places that force a flag on, and those that force it off.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Overrides {
+    pub on: Vec<String>,
+    pub off: Vec<String>,
+}
+
+impl Overrides {
+    fn add(&mut self, place: String, enabled: bool) {
+        if enabled { &mut self.on } else { &mut self.off }.push(place);
+    }
+}
+
+impl WaffleFlagStates {
+    /// From the flag's rows (scope `*`, `org:ORG` or a course key), in scope order.
+    fn from_rows(rows: Vec<FlagValue>) -> WaffleFlagStates {
+        let mut states = WaffleFlagStates::default();
+        for row in rows {
+            if row.scope == "*" {
+                states.global = row.enabled;
+            } else if let Some(org) = row.scope.strip_prefix("org:") {
+                states.org_overrides.add(org.to_owned(), row.enabled);
+            } else {
+                states.course_overrides.add(row.scope, row.enabled);
+            }
+        }
+        states
+    }
+}
+
+/// The legacy app's course-authoring flag, read from its table through the store (the legacy
+/// app owns the flag and writes it; this only reads).
+pub async fn waffle_flag_states(node: &Node) -> Result<WaffleFlagStates> {
+    let rows =
+        legacy_rows::flag_values(node.store().reader().await?.conn(), COURSE_AUTHORING).await?;
+    Ok(WaffleFlagStates::from_rows(rows))
 }
