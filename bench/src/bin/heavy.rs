@@ -48,6 +48,9 @@ fn main() {
 }
 
 fn run(name: &str, size: usize, changes: Vec<Change>, qs: &[Query]) {
+    // mimalloc returns freed pages after a short delay: let it return what generating the
+    // workload freed, or the index reuses those pages and its growth reads far too low.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let before = rss_bytes();
     let t = Instant::now();
     let engine = Provost::build(&changes);
