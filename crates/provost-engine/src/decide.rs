@@ -2,10 +2,13 @@
 
 use serde::Serialize;
 
+use smallvec::SmallVec;
+
 use crate::index::{Grant, Index, NodeId, INSTANCE};
 use crate::model::Timestamp;
 use crate::policy::{PermId, RoleInfo};
 use crate::scope::{Kind, Scope};
+use crate::subject::{SubjectId, SCAN};
 
 /// Why a decision came out the way it did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -159,15 +162,34 @@ impl Chain {
 }
 
 /// A request scope placed in the index.
-pub(crate) enum Reach<'s> {
+pub(crate) enum Reach {
     /// Every ancestor by id (programs and batches, whose parents are registered).
     Chain(Chain),
-    /// Placed by key: its canonical key (None for `*` and globs), the org it names, and its kinds.
+    /// Placed by key: its own node (None for `*`, globs and scopes nobody holds anything at),
+    /// the node of the org it names, and its kinds.
     Keyed {
-        key: Option<std::borrow::Cow<'s, str>>,
-        org: Option<&'s str>,
+        node: Option<NodeId>,
+        org: Option<NodeId>,
         mask: u8,
     },
+}
+
+impl Reach {
+    /// The nodes a grant must be held at to reach the request, each once.
+    pub fn nodes(&self) -> SmallVec<[NodeId; 8]> {
+        match self {
+            Reach::Chain(chain) => chain.iter().collect(),
+            Reach::Keyed { node, org, .. } => {
+                let mut nodes: SmallVec<[NodeId; 8]> = smallvec::smallvec![INSTANCE];
+                for id in [node, org].into_iter().flatten() {
+                    if !nodes.contains(id) {
+                        nodes.push(*id);
+                    }
+                }
+                nodes
+            }
+        }
+    }
 }
 
 /// A request resolved against the index: what it asks for and where.
@@ -231,14 +253,21 @@ impl Index {
             Ok(target) => target,
             Err(reason) => return Decision::deny(reason),
         };
+        // The subject and the scope's nodes are looked up side by side (their reads overlap),
+        // each by one table slot and one record.
         let entry = self.subjects.get(subject);
-        if claims.superuser || entry.is_some_and(|e| e.superuser) {
-            return match self.reach(scope) {
+        let reach = self.reach(scope);
+        let (sid, held) = match entry {
+            Some((id, e)) => (Some(id), e.grants.as_slice()),
+            None => (None, &[][..]),
+        };
+        if claims.superuser || entry.is_some_and(|(_, e)| e.superuser) {
+            return match reach {
                 Some(_) => Decision::allow(Reason::Superuser),
                 None => Decision::deny(Reason::UnknownScope),
             };
         }
-        if (claims.staff || entry.is_some_and(|e| e.staff)) && staff_bypass(&target) {
+        if (claims.staff || entry.is_some_and(|(_, e)| e.staff)) && staff_bypass(&target) {
             return Decision::allow(Reason::Staff);
         }
         let mut denial = Reason::NoAssignment;
@@ -252,61 +281,58 @@ impl Index {
                 .is_some_and(|r| {
                     r.closure.contains(target.perm) && self.scope_within_role_org(r, scope)
                 });
-            if same && holds && self.reach(scope).is_some() {
+            if same && holds && reach.is_some() {
                 return Decision::allow(Reason::Assignment);
             }
         }
-        let grants = || {
-            entry
-                .map(|e| e.grants.as_slice())
-                .unwrap_or(&[])
-                .iter()
-                .copied()
-                .chain(extra.iter().filter_map(|e| self.extra_grant(e)))
+        // Only programs and batches can be unknown.
+        let Some(reach) = reach else {
+            return Decision::deny(Reason::UnknownScope);
         };
-        // Resolved on first need: most subjects hold no role with the action at all.
-        let mut reach = None;
-        for grant in grants() {
-            let Some(role) = self.policy.role(grant.role) else {
-                continue;
-            };
-            if !role.closure.contains(target.perm) {
+        // A subject with many grants has those at the request's nodes searched, not scanned.
+        let mut near: SmallVec<[Grant; 16]> = SmallVec::new();
+        let held = match entry {
+            Some((_, e)) if held.len() > SCAN => {
+                near.extend(e.grants_among(&reach.nodes()).copied());
+                near.as_slice()
+            }
+            _ => held,
+        };
+        let extra_grants: SmallVec<[Grant; 2]> =
+            extra.iter().filter_map(|e| self.extra_grant(e)).collect();
+        let grants = || {
+            held.iter()
+                .map(move |g| (sid, *g))
+                .chain(extra_grants.iter().map(|g| (None, *g)))
+        };
+        let granting = self.policy.granted_by(target.perm);
+        for (subject, grant) in grants() {
+            if !granting.contains(grant.role()) || !self.covers(&grant, &reach, &target) {
                 continue;
             }
-            let Some(reach) = reach.get_or_insert_with(|| self.reach(scope)) else {
-                return Decision::deny(Reason::UnknownScope);
-            };
-            if !self.covers(&grant, reach, &target) {
-                continue;
-            }
-            if !self.within_role_org(role, grant.node) {
+            if self.policy.org_owned(grant.role())
+                && !self
+                    .policy
+                    .role(grant.role())
+                    .is_some_and(|role| self.within_role_org(role, grant.node))
+            {
                 denial = Reason::RoleOutsideOrg;
                 continue;
             }
-            if grant.valid_at(at) {
+            let (from, until) = self.window(subject, &grant);
+            if from <= at && at < until {
                 return Decision::allow(Reason::Assignment);
             }
-            denial = if at < grant.from {
+            denial = if at < from {
                 Reason::NotYetValid
             } else {
                 Reason::Expired
             };
         }
-        // Only programs and batches can be unknown; skip the walk for everything else.
-        if reach.is_none()
-            && matches!(scope, Scope::Program(_) | Scope::Batch(_))
-            && self.chain(scope).is_none()
+        if denial == Reason::NoAssignment
+            && grants().any(|(subject, g)| self.holds_without(subject, &g, &reach, &target, at))
         {
-            return Decision::deny(Reason::UnknownScope);
-        }
-        if denial == Reason::NoAssignment {
-            let reach = reach.get_or_insert_with(|| self.reach(scope));
-            let Some(reach) = reach.as_ref() else {
-                return Decision::deny(Reason::UnknownScope);
-            };
-            if grants().any(|g| self.holds_without(&g, reach, &target, at)) {
-                denial = Reason::RoleLacksAction;
-            }
+            denial = Reason::RoleLacksAction;
         }
         Decision::deny(denial)
     }
@@ -314,10 +340,19 @@ impl Index {
     /// Whether a grant is of a role that lacks the action but is held, valid at `at` and inside
     /// its org, at (or above) the requested scope: the subject has a role there, just not one
     /// that includes the action.
-    fn holds_without(&self, grant: &Grant, reach: &Reach, target: &Target, at: Timestamp) -> bool {
-        self.policy.role(grant.role).is_some_and(|role| {
+    fn holds_without(
+        &self,
+        subject: Option<SubjectId>,
+        grant: &Grant,
+        reach: &Reach,
+        target: &Target,
+        at: Timestamp,
+    ) -> bool {
+        self.policy.role(grant.role()).is_some_and(|role| {
+            let (from, until) = self.window(subject, grant);
             !role.closure.contains(target.perm)
-                && grant.valid_at(at)
+                && from <= at
+                && at < until
                 && self.covers(grant, reach, target)
                 && self.within_role_org(role, grant.node)
         })
@@ -367,43 +402,48 @@ impl Index {
     /// Where a request sits, resolved as cheaply as its kind allows: courses, libraries, orgs,
     /// enterprises and globs are placed by their key alone; programs and batches by registration.
     /// None for unknown scopes.
-    pub(crate) fn reach<'s>(&self, scope: &Scope<'s>) -> Option<Reach<'s>> {
-        match scope {
-            Scope::Program(_) | Scope::Batch(_) => self.chain(scope).map(Reach::Chain),
-            _ => {
-                let org = scope.org();
-                let mut mask = bit(scope.kind()) | bit(Kind::Instance);
-                if org.is_some() || scope.is_glob() {
-                    mask |= bit(Kind::Org);
-                }
-                let key =
-                    (!scope.is_glob() && *scope != Scope::Instance).then(|| scope.canonical());
-                Some(Reach::Keyed { key, org, mask })
-            }
+    pub(crate) fn reach(&self, scope: &Scope) -> Option<Reach> {
+        let mut mask = bit(scope.kind()) | bit(Kind::Instance);
+        if scope.org().is_some() || scope.is_glob() {
+            mask |= bit(Kind::Org);
         }
+        let (node, org) = match scope {
+            Scope::Program(_) | Scope::Batch(_) => return self.chain(scope).map(Reach::Chain),
+            // A course or library node's first parent is its org.
+            Scope::Course { key, org } | Scope::Library { key, org } => match self.node_id(key) {
+                Some(node) => (Some(node), self.node(node).parents.first().copied()),
+                None => (None, self.org_node(org)),
+            },
+            Scope::Org(org) => {
+                let node = self.org_node(org);
+                (node, node)
+            }
+            Scope::Enterprise(key) => (self.node_id(key), None),
+            Scope::CourseGlob(org) | Scope::LibraryGlob(org) => {
+                (None, org.and_then(|org| self.org_node(org)))
+            }
+            Scope::Instance => (None, None),
+        };
+        Some(Reach::Keyed { node, org, mask })
     }
 
     /// Whether a grant reaches every scope the request asks about.
     pub(crate) fn covers(&self, grant: &Grant, reach: &Reach, target: &Target) -> bool {
+        let filter = grant.filter();
         let (at_or_above, has_kind) = match reach {
             Reach::Chain(chain) => (
                 chain.contains(grant.node),
-                grant.filter.is_some_and(|k| chain.has_kind(k)),
+                filter.is_some_and(|k| chain.has_kind(k)),
             ),
-            Reach::Keyed { key, org, mask } => {
-                let node = self.node(grant.node);
-                let above = match node.kind {
-                    Kind::Instance => true,
-                    Kind::Org => org.is_some_and(|o| node.key.get(4..) == Some(o)),
-                    _ => key.as_deref() == Some(&*node.key),
-                };
-                (above, grant.filter.is_some_and(|k| mask & bit(k) != 0))
-            }
+            Reach::Keyed { node, org, mask } => (
+                grant.node == INSTANCE || Some(grant.node) == *node || Some(grant.node) == *org,
+                filter.is_some_and(|k| mask & bit(k) != 0),
+            ),
         };
         if !at_or_above {
             return false;
         }
-        match grant.filter {
+        match filter {
             None => true,
             Some(only) => {
                 has_kind
@@ -441,20 +481,18 @@ impl Index {
         chain.mask |= bit(scope.kind());
         let start = match scope {
             Scope::Instance => Some(INSTANCE),
-            Scope::Course { key, org } | Scope::Library { key, org } => self
-                .node_ids
-                .get(*key)
-                .copied()
-                .or_else(|| self.org_node(org)),
+            Scope::Course { key, org } | Scope::Library { key, org } => {
+                self.node_id(key).or_else(|| self.org_node(org))
+            }
             Scope::Program(_) | Scope::Batch(_) => {
-                let id = *self.node_ids.get(scope.canonical().as_ref())?;
+                let id = self.node_id(&scope.canonical())?;
                 if !self.node(id).known {
                     return None;
                 }
                 Some(id)
             }
             Scope::Org(org) => self.org_node(org),
-            Scope::Enterprise(key) => self.node_ids.get(key.as_ref()).copied(),
+            Scope::Enterprise(key) => self.node_id(key),
             Scope::CourseGlob(org) | Scope::LibraryGlob(org) => {
                 chain.mask |= bit(Kind::Org);
                 org.and_then(|org| self.org_node(org))
@@ -472,13 +510,6 @@ impl Index {
             i += 1;
         }
         Some(chain)
-    }
-
-    pub(crate) fn org_node(&self, org: &str) -> Option<NodeId> {
-        let mut key = String::with_capacity(org.len() + 4);
-        key.push_str("org:");
-        key.push_str(org);
-        self.node_ids.get(key.as_str()).copied()
     }
 
     /// `check` with every granting path (or the reason for a denial) spelled out.
@@ -502,27 +533,26 @@ impl Index {
                     because.push(bypass(Reason::Staff));
                 }
                 let requested = scope.canonical();
-                for grant in self
-                    .subjects
-                    .get(subject)
-                    .map(|e| e.grants.as_slice())
-                    .unwrap_or(&[])
-                {
-                    let Some(role) = self.policy.role(grant.role) else {
+                let entry = self.subjects.get(subject);
+                let sid = entry.map(|(id, _)| id);
+                for grant in entry.map(|(_, e)| e.grants.as_slice()).unwrap_or(&[]) {
+                    let Some(role) = self.policy.role(grant.role()) else {
                         continue;
                     };
+                    let (from, until) = self.window(sid, grant);
+                    let valid = from <= at && at < until;
                     if decision.reason == Reason::RoleLacksAction
-                        && self.holds_without(grant, &reach, &target, at)
+                        && self.holds_without(sid, grant, &reach, &target, at)
                     {
-                        let held_at = self.place_key(grant.node, grant.filter);
+                        let held_at = self.place_key(grant.node, grant.filter());
                         because.push(Because {
                             via: Reason::RoleLacksAction,
                             role: Some(role.def.name.clone()),
                             inherited: held_at != requested,
                             held_at: Some(held_at),
                             permission: None,
-                            valid_from: (grant.from != Timestamp::MIN).then_some(grant.from),
-                            valid_until: (grant.until != Timestamp::MAX).then_some(grant.until),
+                            valid_from: (from != Timestamp::MIN).then_some(from),
+                            valid_until: (until != Timestamp::MAX).then_some(until),
                         });
                         continue;
                     }
@@ -533,9 +563,9 @@ impl Index {
                     // Denied: show what would have granted but is outside its window or its
                     // role's org; allowed: only what grants.
                     let shown = if decision.allowed {
-                        inside && grant.valid_at(at)
+                        inside && valid
                     } else {
-                        !inside || !grant.valid_at(at)
+                        !inside || !valid
                     };
                     if !shown {
                         continue;
@@ -545,7 +575,7 @@ impl Index {
                     } else {
                         Reason::RoleOutsideOrg
                     };
-                    let held_at = self.place_key(grant.node, grant.filter);
+                    let held_at = self.place_key(grant.node, grant.filter());
                     let permission = role
                         .def
                         .permissions
@@ -564,8 +594,8 @@ impl Index {
                         inherited: held_at != requested,
                         held_at: Some(held_at),
                         permission,
-                        valid_from: (grant.from != Timestamp::MIN).then_some(grant.from),
-                        valid_until: (grant.until != Timestamp::MAX).then_some(grant.until),
+                        valid_from: (from != Timestamp::MIN).then_some(from),
+                        valid_until: (until != Timestamp::MAX).then_some(until),
                     });
                 }
                 if decision.reason == Reason::RoleLacksAction {
@@ -645,13 +675,7 @@ impl Index {
         // A node the index has never seen holds no subtree the request could be in, except
         // itself, which `check_claims` compares by key.
         let (node, filter) = self.placed(&scope)?;
-        Some(Grant {
-            role,
-            node,
-            filter,
-            from: Timestamp::MIN,
-            until: Timestamp::MAX,
-        })
+        Grant::new(role, node, filter, false)
     }
 }
 

@@ -1,9 +1,21 @@
 //! Listings that use the same closure as `check`: who may act at a scope, where a subject may act.
 
+use std::iter::Peekable;
+
+use serde::Serialize;
+
 use crate::decide::{staff_bypass, Reach};
-use crate::index::Index;
+use crate::index::{Index, ScopeGrant, SORTED_FROM};
 use crate::model::Timestamp;
 use crate::scope::{Kind, Scope};
+
+/// A page of `who`: subjects in name order, and the cursor (`after`) for the next page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WhoPage {
+    pub subjects: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
 
 impl Index {
     /// The orgs the index has seen (named by a scope's key or a registration), by short name,
@@ -12,7 +24,7 @@ impl Index {
         let mut orgs: Vec<String> = (0..self.nodes.len())
             .filter_map(|i| self.nodes.get(i))
             .filter(|node| node.kind == Kind::Org)
-            .filter_map(|node| node.key.strip_prefix("org:").map(String::from))
+            .filter_map(|node| node.org_name().map(String::from))
             .collect();
         orgs.sort_unstable();
         orgs
@@ -20,37 +32,92 @@ impl Index {
 
     /// Subjects allowed `action` at `scope` at `at`, sorted. Unknown actions or scopes give none.
     pub fn who(&self, action: &str, scope: &str, at: Timestamp) -> Vec<String> {
+        self.who_page(action, scope, at, None, usize::MAX).subjects
+    }
+
+    /// One page of `who`: the first `limit` subjects (sorted) after `after`, and the cursor for
+    /// the next page when there is one. Long scope lists are kept sorted by name, so a page costs
+    /// about its own length whatever the number of platform-wide grants.
+    pub fn who_page(
+        &self,
+        action: &str,
+        scope: &str,
+        at: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> WhoPage {
+        let mut page = WhoPage::default();
         let Ok(scope) = Scope::parse(scope) else {
-            return Vec::new();
+            return page;
         };
         let Ok(target) = self.target(action, &scope) else {
-            return Vec::new();
+            return page;
         };
         let Some(chain) = self.chain(&scope) else {
-            return Vec::new();
+            return page;
         };
         let nodes: Vec<_> = chain.iter().collect();
         let reach = Reach::Chain(chain);
-        let mut subjects: Vec<String> = Vec::new();
-        for (name, (staff, superuser)) in self.privileged.iter() {
-            if *superuser || (*staff && staff_bypass(&target)) {
-                subjects.push(name.to_string());
-            }
-        }
+        let granting = self.policy.granted_by(target.perm);
+        let qualifies = |held: &ScopeGrant| {
+            let grant = &held.grant;
+            let (from, until) = self.window(Some(held.subject), grant);
+            granting.contains(grant.role())
+                && from <= at
+                && at < until
+                && self.covers(grant, &reach, &target)
+                && self.policy.role(grant.role()).is_some_and(|r| {
+                    !self.policy.org_owned(grant.role()) || self.within_role_org(r, grant.node)
+                })
+        };
+        let name = |held: &ScopeGrant| self.subjects.by_id(held.subject).name.as_str();
+        let later = |n: &str| after.is_none_or(|a| n > a);
+        let mut sources: Vec<Peekable<Box<dyn Iterator<Item = &str> + '_>>> = Vec::new();
+        let privileged = self
+            .privileged
+            .iter()
+            .filter(|(_, (staff, superuser))| *superuser || (*staff && staff_bypass(&target)))
+            .map(|(name, _)| name.as_str())
+            .filter(move |n| later(n));
+        sources.push((Box::new(privileged) as Box<dyn Iterator<Item = &str>>).peekable());
         for node in nodes {
-            for held in self.by_scope.get(&node).map(Vec::as_slice).unwrap_or(&[]) {
-                let grant = &held.grant;
-                let grants = self.policy.role(grant.role).is_some_and(|r| {
-                    r.closure.contains(target.perm) && self.within_role_org(r, grant.node)
-                });
-                if grants && grant.valid_at(at) && self.covers(grant, &reach, &target) {
-                    subjects.push(held.subject.to_string());
+            let list = self.by_scope.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+            let names: Box<dyn Iterator<Item = &str>> = if list.len() >= SORTED_FROM {
+                let start = list.partition_point(|s| !later(name(s)));
+                Box::new(list[start..].iter().filter(|s| qualifies(s)).map(name))
+            } else {
+                let mut names: Vec<&str> = list
+                    .iter()
+                    .filter(|s| qualifies(s))
+                    .map(name)
+                    .filter(|n| later(n))
+                    .collect();
+                names.sort_unstable();
+                Box::new(names.into_iter())
+            };
+            sources.push(names.peekable());
+        }
+        // Merge the sorted sources, each name once, until one past the page.
+        let mut last: Option<&str> = None;
+        while page.subjects.len() <= limit {
+            let Some(next) = sources.iter_mut().filter_map(|s| s.peek().copied()).min() else {
+                break;
+            };
+            for source in &mut sources {
+                while source.peek() == Some(&next) {
+                    source.next();
                 }
             }
+            if last != Some(next) {
+                if page.subjects.len() == limit {
+                    page.next = last.map(str::to_owned);
+                    break;
+                }
+                page.subjects.push(next.to_owned());
+                last = Some(next);
+            }
         }
-        subjects.sort_unstable();
-        subjects.dedup();
-        subjects
+        page
     }
 
     /// Where `subject` may do `action` at `at`: concrete scopes, globs (`course-v1:MITx+*`) and
@@ -69,7 +136,7 @@ impl Index {
         let Some(action_kind) = self.policy.perm(perm).map(|p| p.kind) else {
             return Vec::new();
         };
-        let Some(entry) = self.subjects.get(subject) else {
+        let Some((id, entry)) = self.subjects.get(subject) else {
             return Vec::new();
         };
         let mut found: Vec<String> = Vec::new();
@@ -87,28 +154,29 @@ impl Index {
         for grant in &entry.grants {
             let grants = self
                 .policy
-                .role(grant.role)
+                .role(grant.role())
                 .is_some_and(|r| r.closure.contains(perm) && self.within_role_org(r, grant.node));
-            if !grants || !grant.valid_at(at) {
+            let (from, until) = self.window(Some(id), grant);
+            if !grants || at < from || until <= at {
                 continue;
             }
             let node = self.node(grant.node);
             if !node.known {
                 continue;
             }
-            let text = match grant.filter {
+            let text = match grant.filter() {
                 Some(only) if only == action_kind || only.can_contain(action_kind) => {
-                    self.place_key(grant.node, grant.filter)
+                    self.place_key(grant.node, grant.filter())
                 }
                 Some(_) => continue,
-                None if node.kind == action_kind => node.key.to_string(),
+                None if node.kind == action_kind => node.key().to_owned(),
                 None if node.kind.can_contain(action_kind) => match action_kind {
                     Kind::Course | Kind::Library
                         if matches!(node.kind, Kind::Org | Kind::Instance) =>
                     {
                         self.place_key(grant.node, Some(action_kind))
                     }
-                    _ => node.key.to_string(),
+                    _ => node.key().to_owned(),
                 },
                 None => continue,
             };

@@ -67,10 +67,7 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardedMap<K, V> {
         Arc::make_mut(&mut self.shards[i]).remove(key)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.shards.iter().flat_map(|s| s.iter())
-    }
-
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len()).sum()
     }

@@ -91,6 +91,11 @@ pub struct Policy {
     perm_ids: AHashMap<Box<str>, PermId>,
     roles: Vec<Option<RoleInfo>>,
     role_ids: AHashMap<Box<str>, RoleId>,
+    /// For each permission, the roles that grant it (as a set of role ids): a check tests one
+    /// bit per grant instead of reading the role's closure.
+    granted_by: Vec<PermSet>,
+    /// The org-owned roles, which grant only inside their org.
+    org_owned: PermSet,
 }
 
 impl Policy {
@@ -182,6 +187,17 @@ impl Policy {
         }
         roles.resize(role_ids.len(), None);
         let manage = manage_permissions(doc, &perms, &perm_ids)?;
+        let mut granted_by = vec![PermSet::default(); perms.len()];
+        let mut org_owned = PermSet::default();
+        for (id, role) in roles.iter().enumerate() {
+            let Some(role) = role else { continue };
+            for perm in role.closure.iter() {
+                granted_by[perm as usize].insert(id as RoleId);
+            }
+            if role.def.org.is_some() {
+                org_owned.insert(id as RoleId);
+            }
+        }
         Ok(Policy {
             apps: doc.apps.clone(),
             manage,
@@ -189,6 +205,8 @@ impl Policy {
             perm_ids,
             roles,
             role_ids,
+            granted_by,
+            org_owned,
         })
     }
 
@@ -222,6 +240,15 @@ impl Policy {
     }
     pub fn role(&self, id: RoleId) -> Option<&RoleInfo> {
         self.roles.get(id as usize)?.as_ref()
+    }
+    /// The roles (by id) whose closure holds `perm`.
+    pub(crate) fn granted_by(&self, perm: PermId) -> &PermSet {
+        static NONE: PermSet = PermSet(Vec::new());
+        self.granted_by.get(perm as usize).unwrap_or(&NONE)
+    }
+    /// Whether a role is owned by an org (and so grants only inside it).
+    pub(crate) fn org_owned(&self, role: RoleId) -> bool {
+        self.org_owned.contains(role)
     }
     /// The id a role name has or will get; ids are never reused.
     pub fn role_slot(&self, name: &str) -> Option<RoleId> {

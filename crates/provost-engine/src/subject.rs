@@ -1,0 +1,138 @@
+//! Subjects by dense id: each name interned once, with its flags and grants in one record, so a
+//! check reads one table slot and one record (and, past two grants, the grant array).
+
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
+use crate::index::{Grant, NodeId};
+use crate::model::User;
+use crate::shard::ChunkedVec;
+use crate::table::IdTable;
+
+pub(crate) type SubjectId = u32;
+pub(crate) type Name = CompactString;
+
+/// A subject's name, flags and grants; names up to 24 bytes and up to two grants live inline.
+/// Grants are sorted (by node, then role), so heavy subjects are searched, not scanned.
+#[derive(Clone, Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Subject {
+    pub name: Name,
+    pub user: Option<Box<User>>,
+    pub grants: SmallVec<[Grant; 2]>,
+    pub staff: bool,
+    pub superuser: bool,
+    /// False once retired (or left with nothing): the id is then free of meaning.
+    pub live: bool,
+}
+
+/// Past this many grants, a check binary-searches the ancestors instead of scanning.
+pub(crate) const SCAN: usize = 16;
+
+impl Subject {
+    /// The grants held at `node` (any role, any filter).
+    pub fn grants_at(&self, node: NodeId) -> &[Grant] {
+        let grants = self.grants.as_slice();
+        let start = grants.partition_point(|g| g.node < node);
+        let len = grants[start..].partition_point(|g| g.node == node);
+        &grants[start..start + len]
+    }
+
+    /// The grants held at any of `nodes` (each listed once), in no particular order.
+    pub fn grants_among<'a>(&'a self, nodes: &'a [NodeId]) -> impl Iterator<Item = &'a Grant> + 'a {
+        let scan = self.grants.len() <= SCAN;
+        let all = scan.then(|| self.grants.iter().filter(|g| nodes.contains(&g.node)));
+        let searched = (!scan).then(|| nodes.iter().flat_map(|n| self.grants_at(*n)));
+        all.into_iter()
+            .flatten()
+            .chain(searched.into_iter().flatten())
+    }
+
+    /// Adds or replaces (same node, role and filter) a grant; true when it was new.
+    pub fn put(&mut self, grant: Grant) -> bool {
+        match self
+            .grants
+            .binary_search_by(|g| g.place().cmp(&grant.place()))
+        {
+            Ok(i) => {
+                self.grants[i] = grant;
+                false
+            }
+            Err(i) => {
+                self.grants.insert(i, grant);
+                true
+            }
+        }
+    }
+
+    /// Removes the grant at this place; the removed grant, if there was one.
+    pub fn take(&mut self, place: u64) -> Option<Grant> {
+        let i = self
+            .grants
+            .binary_search_by(|g| g.place().cmp(&place))
+            .ok()?;
+        Some(self.grants.remove(i))
+    }
+}
+
+#[derive(Clone, Default)]
+pub(crate) struct Subjects {
+    ids: IdTable,
+    records: ChunkedVec<Subject>,
+}
+
+impl Subjects {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn id(&self, name: &str) -> Option<SubjectId> {
+        self.ids
+            .find(self.ids.hash(name), |id| self.by_id(id).name == name)
+    }
+
+    #[inline]
+    pub fn get(&self, name: &str) -> Option<(SubjectId, &Subject)> {
+        let id = self.id(name)?;
+        Some((id, self.by_id(id)))
+    }
+
+    pub fn by_id(&self, id: SubjectId) -> &Subject {
+        self.records
+            .get(id as usize)
+            .expect("subject ids come from this index")
+    }
+
+    pub fn by_id_mut(&mut self, id: SubjectId) -> &mut Subject {
+        self.records
+            .get_mut(id as usize)
+            .expect("subject ids come from this index")
+    }
+
+    /// The subject's id, interning the name on first sight.
+    pub fn intern(&mut self, name: &str) -> SubjectId {
+        if let Some(id) = self.id(name) {
+            return id;
+        }
+        let id = self.records.push(Subject {
+            name: name.into(),
+            live: true,
+            ..Subject::default()
+        }) as SubjectId;
+        self.ids.insert(self.ids.hash(name), id);
+        id
+    }
+
+    /// Forgets a subject: its name no longer finds it and its record is emptied.
+    pub fn remove(&mut self, id: SubjectId) {
+        let hash = self.ids.hash(&self.by_id(id).name);
+        self.ids.remove(hash, id);
+        *self.by_id_mut(id) = Subject::default();
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (SubjectId, &Subject)> {
+        (0..self.records.len())
+            .filter_map(|i| Some((i as SubjectId, self.records.get(i)?)))
+            .filter(|(_, s)| s.live)
+    }
+}
