@@ -211,6 +211,7 @@ error_codes! {
     LearnerNotInEnterprise => "learner_not_in_enterprise", Refused;
     RequestExists => "request_exists", Refused;
     EnrollmentFailed => "enrollment_failed", Refused;
+    RedeemConflict => "redeem_conflict", Busy;
     // legacy app
     InvalidLegacySource => "invalid_legacy_source", BadRequest;
     InvalidRunFilter => "invalid_run_filter", BadRequest;

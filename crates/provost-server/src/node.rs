@@ -7,7 +7,9 @@ use std::time::Duration;
 use provost_engine::{
     policy_changes, policy_diff, Change, Engine, Index, PolicyDoc, DEFAULT_POLICY,
 };
-use provost_store::{AppAudit, AuditRange, BoxFuture, Committed, Store, StoreOptions, Tx, Written};
+use provost_store::{
+    AppAudit, AppTx, AuditRange, BoxFuture, Committed, Store, StoreOptions, Tx, Written,
+};
 use sha2::{Digest, Sha256};
 
 use crate::err::{Error, ErrorClass, ErrorCode, Result};
@@ -234,16 +236,35 @@ impl Node {
         F: for<'t> FnOnce(&'t mut Tx<'a>) -> BoxFuture<'t, Result<T>>,
     {
         let written = self.store.write(actor, f).await;
-        match &written {
+        self.note_storage(&written);
+        let written = written?;
+        self.sync().await?;
+        Ok(written)
+    }
+
+    /// Runs `f` as an app-only write (`Store::app_write`): the app's own rows and audit entries,
+    /// no engine changes, and on PostgreSQL without the store's write lock, so such writes do
+    /// not queue behind every other write. Only for writes that change no engine state and need
+    /// throughput on the app's own rows (redemptions); every other write goes through `write`.
+    /// The engine has nothing to catch up on, so it returns as soon as the write committed.
+    pub async fn app_write<'a, T, F>(&self, actor: &str, f: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(&'t mut AppTx<'a>) -> BoxFuture<'t, Result<T>>,
+    {
+        let written = self.store.app_write(actor, f).await;
+        self.note_storage(&written);
+        written
+    }
+
+    /// Remembers whether a write found the disk full, for `/healthz`.
+    fn note_storage<T>(&self, written: &Result<T>) {
+        match written {
             Ok(_) => self.storage_full.store(false, Ordering::Relaxed),
             Err(e) if e.class() == ErrorClass::StorageFull => {
                 self.storage_full.store(true, Ordering::Relaxed);
             }
             Err(_) => {}
         }
-        let written = written?;
-        self.sync().await?;
-        Ok(written)
     }
 
     /// Whether the last write found the disk full.

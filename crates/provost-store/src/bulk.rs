@@ -154,3 +154,30 @@ where
     });
     query
 }
+
+/// `INSERT` of one audit row into the outbox, where app-only writes leave their rows until they
+/// get a revision (`commit::flush_outbox`); `json` as in `append_audit`.
+pub(crate) fn outbox_put<'a, DB>(r: &'a AuditValues<'a>, json: &str) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO audit_outbox (at, actor, app, op, subject, scope, change, before) VALUES (",
+    );
+    let mut row = query.separated(", ");
+    row.push_bind(r.at)
+        .push_bind(r.actor)
+        .push_bind(r.app)
+        .push_bind(r.op)
+        .push_bind(r.subject)
+        .push_bind(r.scope)
+        .push_bind(r.change.as_str())
+        .push_unseparated(json)
+        .push_bind(r.before.as_deref())
+        .push_unseparated(json);
+    query.push(")");
+    query
+}

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::bulk::{AuditValues, Key, ROWS};
 use crate::err::StoreError;
 use crate::model::{AppAudit, AppEntry, AuditEntry, Outcome};
+use crate::rows::AuditRow;
 
 /// The keyed tables whose rows are one text or JSON body under a name.
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +119,13 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         rows: &[AuditValues<'_>],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Puts an app-only write's audit row in the outbox (its revision is left out).
+    fn outbox_put(
+        &mut self,
+        row: &AuditValues<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes every committed row out of the outbox, each with its id as `revision`, in no order.
+    fn outbox_take(&mut self) -> impl Future<Output = Result<Vec<AuditRow>, StoreError>> + Send;
 }
 
 /// Whose assignments `WriteTx::assignments_of` lists.
@@ -135,20 +143,83 @@ pub(crate) struct Pending {
     pub(crate) revision: u64,
     pub(crate) entries: Vec<AuditEntry>,
     pub(crate) app_entries: Vec<AppEntry>,
+    /// How many rows of app-only writes it moved from the outbox into the log.
+    pub(crate) flushed: usize,
 }
 
 impl Pending {
-    /// Starts numbering after the log's last revision; `tx` already holds the write lock.
+    /// Starts numbering after the log's last revision; `tx` already holds the write lock. First
+    /// it moves the audit rows that app-only writes committed meanwhile into the log, so they
+    /// come before this write's own.
     pub(crate) async fn begin<T: WriteTx>(tx: &mut T, actor: &str) -> Result<Pending, StoreError> {
-        Ok(Pending {
+        let mut pending = Pending {
             actor: actor.to_owned(),
-            // PostgreSQL keeps microseconds; so do we, so that what we return is what is read back.
-            at: Utc::now().trunc_subsecs(6),
+            at: now(),
             revision: tx.last_revision().await?,
             entries: Vec::new(),
             app_entries: Vec::new(),
-        })
+            flushed: 0,
+        };
+        flush_outbox(tx, &mut pending).await?;
+        Ok(pending)
     }
+}
+
+/// The time of a write. PostgreSQL keeps microseconds; so do we, so that what we return is
+/// what is read back.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Moves every committed row of the outbox into the audit log at the next revisions, lowest id
+/// first, keeping each row's time and actor; `tx` holds the write lock.
+async fn flush_outbox<T: WriteTx>(tx: &mut T, pending: &mut Pending) -> Result<(), StoreError> {
+    let mut rows = tx.outbox_take().await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    rows.sort_unstable_by_key(|row| row.revision);
+    let entries = rows
+        .into_iter()
+        .zip(pending.revision + 1..)
+        .map(|(row, revision)| {
+            AppEntry::try_from(AuditRow {
+                revision: crate::rows::to_i64(revision),
+                ..row
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for chunk in entries.chunks(ROWS) {
+        let values = chunk
+            .iter()
+            .map(AuditValues::of_app)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.append(&values).await?;
+    }
+    pending.revision += entries.len() as u64;
+    pending.flushed += entries.len();
+    Ok(())
+}
+
+/// Puts an app-only write's audit row in the outbox, where it waits for its revision.
+pub(crate) async fn outbox<T: WriteTx>(
+    tx: &mut T,
+    actor: &str,
+    at: DateTime<Utc>,
+    audit: AppAudit,
+) -> Result<(), StoreError> {
+    let entry = AppEntry {
+        revision: 0,
+        at,
+        actor: actor.to_owned(),
+        app: audit.app,
+        operation: audit.operation,
+        subject: audit.subject,
+        scope: audit.scope,
+        after: audit.after,
+        before: audit.before,
+    };
+    tx.outbox_put(&AuditValues::of_app(&entry)?).await
 }
 
 /// Applies `changes`, appending one audit row per change that alters the state.

@@ -192,6 +192,29 @@ macro_rules! write_tx {
                     .await?;
                 Ok(())
             }
+
+            async fn outbox_put(
+                &mut self,
+                row: &$crate::bulk::AuditValues<'_>,
+            ) -> Result<(), $crate::err::StoreError> {
+                $crate::bulk::outbox_put::<$db>(row, $json)
+                    .build()
+                    .execute(self)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outbox_take(
+                &mut self,
+            ) -> Result<Vec<$crate::rows::AuditRow>, $crate::err::StoreError> {
+                Ok(sqlx::query_as(
+                    "DELETE FROM audit_outbox RETURNING id AS revision, at, actor, app, op, \
+                     subject, scope, CAST(change AS TEXT) AS change, \
+                     CAST(before AS TEXT) AS before",
+                )
+                .fetch_all(self)
+                .await?)
+            }
         }
     };
 }

@@ -27,7 +27,7 @@ pub use model::{
     AppAudit, AppEntry, AssignmentFilter, AuditEntry, AuditFilter, AuditRange, Committed, Feed,
     LogEntry, Outcome, Snapshot, StoreOptions, Written, DEFAULT_ACQUIRE_TIMEOUT,
 };
-pub use postgres::Notifier;
+pub use postgres::{Notifier, APP_WRITE_LOCK_TIMEOUT};
 pub use snapshot::{SnapshotSender, SNAPSHOT_BATCH};
 pub use store::Store;
-pub use tx::{Conn, Reader, Tx};
+pub use tx::{AppTx, AppWrite, Conn, Reader, Tx};

@@ -1,5 +1,9 @@
 //! `Store`: the backend chosen once from the URL, and the calls that dispatch to it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
 use futures_util::future::BoxFuture;
 use provost_engine::{Assignment, AssignmentKey, Change, User};
 
@@ -14,13 +18,24 @@ use crate::postgres::{Notifier, PgStore};
 use crate::rows::AuditRow;
 use crate::snapshot::{self, SnapshotSender};
 use crate::sqlite::SqliteStore;
-use crate::tx::{self, Reader, Tx};
+use crate::tx::{self, AppTx, Reader, Tx};
 
 /// Provost's persistence. Cheap to clone: clones share one connection pool. Which database it
 /// is stays inside: callers see the same calls and types on both.
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    outbox: Arc<OutboxFlush>,
+}
+
+/// The one task per store that moves app-only writes' audit rows into the log when their
+/// writers found the write lock taken (`Store::app_write`).
+#[derive(Debug, Default)]
+struct OutboxFlush {
+    /// Rows were committed to the outbox since the task last looked.
+    dirty: AtomicBool,
+    /// The task is running.
+    running: AtomicBool,
 }
 
 #[derive(Clone, Debug)]
@@ -48,20 +63,20 @@ impl Store {
 
     /// Opens the database at `url` as `options` say (read-only, how long to wait for a connection).
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
-        if url.starts_with("sqlite:") {
-            Ok(Store {
-                backend: Backend::Sqlite(SqliteStore::connect(url, options).await?),
-            })
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(SqliteStore::connect(url, options).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store {
-                backend: Backend::Postgres(PgStore::connect(url, options).await?),
-            })
+            Backend::Postgres(PgStore::connect(url, options).await?)
         } else {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-            Err(StoreError::InvalidUrl(format!(
+            return Err(StoreError::InvalidUrl(format!(
                 "unsupported scheme `{scheme}`: expected `sqlite:` or `postgres://`"
-            )))
-        }
+            )));
+        };
+        Ok(Store {
+            backend,
+            outbox: Arc::default(),
+        })
     }
 
     /// Commit notifications where the backend has them (PostgreSQL); None means poll.
@@ -135,6 +150,103 @@ impl Store {
         }
         let locked = commit::retrying(|| async { dispatch!(self.lock()) }).await?;
         tx::run(locked, actor, f).await
+    }
+
+    /// Runs `f` as an app-only write: the app's own rows and its audit rows (`AppTx::audit`) in
+    /// one transaction, committed together when it returns `Ok`, no engine changes. On
+    /// PostgreSQL it does not take the write lock, so app-only writes run concurrently with
+    /// each other and with `write`s; what they must not overdo, the database enforces (guarded
+    /// updates, row locks, CHECKs), and a row lock held by another transaction is waited for
+    /// at most `APP_WRITE_LOCK_TIMEOUT`, then the write fails `busy`. On SQLite it is the single
+    /// writer, as `write` is. `f` runs once. A read-only store refuses (`read_only`).
+    ///
+    /// The audit log stays one gap-free run of revisions handed out under the write lock in
+    /// commit order, which nodes (`feed`), the event publisher and listings rely on: a write
+    /// that skipped the lock cannot take a revision (a later revision could commit before it,
+    /// and a follower that read past it would never see it). So its audit rows commit to an
+    /// outbox with its rows, and a holder of the write lock moves them into the log at its
+    /// next revisions: right after the commit when the lock is free (the caller then reads
+    /// its entry in the log), else a background task that waits for the lock, and in any case
+    /// the next `write` before its own rows. App rows thus take their revision when they enter
+    /// the log, after every row already there; their `at` stays the time of the write.
+    ///
+    /// For apps whose writes change no engine state (no roles, users, scopes or assignments)
+    /// and that need throughput on their own rows: redemptions. Everything else uses `write`,
+    /// which also gives the writer the revision to read its changes at.
+    pub async fn app_write<'a, T, E, F>(&self, actor: &str, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'t> FnOnce(&'t mut AppTx<'a>) -> BoxFuture<'t, Result<T, E>>,
+    {
+        if self.read_only() {
+            return Err(StoreError::ReadOnly.into());
+        }
+        let db = commit::retrying(|| async { dispatch!(self.begin_app()) }).await?;
+        let (value, waiting) = tx::run_app(db, actor, f).await?;
+        if waiting {
+            self.flush_outbox().await;
+        }
+        Ok(value)
+    }
+
+    /// Moves the outbox into the log now if the write lock is free, else leaves it to the
+    /// background task. Never fails: what stays in the outbox is moved by the next holder.
+    async fn flush_outbox(&self) {
+        let Backend::Postgres(pg) = &self.backend else {
+            return;
+        };
+        // Under load the task is already at it: one of its passes moves many writes' rows.
+        if self.outbox.running.load(Ordering::SeqCst) {
+            self.flush_in_background();
+            return;
+        }
+        let flushed = match pg.try_lock().await {
+            Ok(Some(db)) => tx::run(db, "provost", |_| {
+                Box::pin(async { Ok::<_, StoreError>(()) })
+            })
+            .await
+            .is_ok(),
+            Ok(None) | Err(_) => false,
+        };
+        if !flushed {
+            self.flush_in_background();
+        }
+    }
+
+    /// Makes sure the background task runs and looks at the outbox again; it waits for the
+    /// write lock, and one pass moves every row committed by then.
+    fn flush_in_background(&self) {
+        self.outbox.dirty.store(true, Ordering::SeqCst);
+        if self.outbox.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut failures = 0;
+            loop {
+                while store.outbox.dirty.swap(false, Ordering::SeqCst) {
+                    let moved = store
+                        .write("provost", |_| Box::pin(async { Ok::<_, StoreError>(()) }))
+                        .await;
+                    if let Err(e) = moved {
+                        tracing::warn!(error = %e, "cannot move app audit rows into the log yet");
+                        failures += 1;
+                        if failures < 5 {
+                            store.outbox.dirty.store(true, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(200 * failures)).await;
+                        }
+                    }
+                }
+                store.outbox.running.store(false, Ordering::SeqCst);
+                // A writer that marked the outbox after the last look but found the task still
+                // running left it to us.
+                if !store.outbox.dirty.load(Ordering::SeqCst)
+                    || store.outbox.running.swap(true, Ordering::SeqCst)
+                {
+                    return;
+                }
+            }
+        });
     }
 
     /// A pooled connection for an app's reads of its own tables, outside any write and its lock

@@ -1284,3 +1284,176 @@ async fn a_failed_enrollment_is_a_failed_transaction_and_an_errored_assignment()
         .ok();
     assert_eq!(now.body["total_allocated"], 0);
 }
+
+/// A holder of the store's write lock until `release` fires: a long write elsewhere (an import,
+/// a policy load). Resolves `held` once it holds it.
+fn hold_the_write_lock(
+    server: &TestServer,
+) -> (
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let node = server.node.clone();
+    let holder = tokio::spawn(async move {
+        node.write("holder", |_tx| {
+            Box::pin(async move {
+                held_tx.send(()).ok();
+                release_rx.await.ok();
+                Ok(())
+            })
+        })
+        .await
+        .expect("the holder's write");
+    });
+    (held, release, holder)
+}
+
+/// The audit log as `GET /api/v1/audit` answers it.
+async fn audit_text(server: &TestServer) -> String {
+    server
+        .as_admin()
+        .get("/api/v1/audit?limit=1000")
+        .await
+        .ok()
+        .text
+}
+
+/// The audit log's revisions, oldest first.
+async fn log_revisions(server: &TestServer) -> Vec<u64> {
+    server
+        .node
+        .store()
+        .audit_log(
+            &provost_store::AuditFilter::default(),
+            provost_store::AuditRange::After(0),
+            100_000,
+        )
+        .await
+        .expect("audit log")
+        .iter()
+        .map(provost_store::LogEntry::revision)
+        .collect()
+}
+
+/// A redemption changes no engine state, so on PostgreSQL it does not wait for the store's
+/// write lock: a long write elsewhere holds up no learner. Its audit entry enters the log once
+/// the lock is free, after the rows already there, and the log stays one gap-free run that
+/// nodes follow without missing an engine change. (SQLite has a single writer, which stays.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redeem_goes_through_while_another_write_holds_the_write_lock() {
+    let server = start().await;
+    if server.node.store().backend() != "postgres" {
+        return;
+    }
+    let a = customer(&server, A, 50_000).await;
+    let p = policy(&server, &a, SPEND, json!({ "spend_limit": 50000 })).await;
+    let ada = learner(&server, "ada", A);
+    let (held, release, holder) = hold_the_write_lock(&server);
+    held.await.expect("the holder holds the write lock");
+    // Were the redeem to wait for the lock, it would wait for ever: the holder waits for it.
+    let first = tokio::time::timeout(
+        Duration::from_secs(60),
+        redeem(&server, &ada, &p, 1, COURSE),
+    )
+    .await
+    .expect("the redeem waited for the write lock")
+    .ok();
+    assert_eq!(first.body["state"], "committed");
+    let before = log_revisions(&server).await;
+    assert!(
+        !audit_text(&server).await.contains("\"redeem\""),
+        "the entry waits for the lock"
+    );
+    release.send(()).expect("release");
+    holder.await.expect("holder");
+    // The next write moves what waits into the log before its own rows, if no one did yet.
+    server
+        .node
+        .write("next", |_tx| Box::pin(async { Ok(()) }))
+        .await
+        .expect("a write");
+    let after = log_revisions(&server).await;
+    assert_eq!(
+        after,
+        (1..=after.len() as u64).collect::<Vec<_>>(),
+        "one gap-free run"
+    );
+    assert!(after.len() > before.len());
+    assert!(audit_text(&server).await.contains("\"redeem\""));
+    assert_eq!(
+        ledger(&server, &a.subsidy).await["subsidy"]["current_balance_cents"],
+        40000
+    );
+}
+
+/// Redemptions against one policy wait for each other's row lock, but not for ever: past
+/// `APP_WRITE_LOCK_TIMEOUT` the answer is 429 `redeem_conflict` with Retry-After, and nothing of
+/// the attempt is left (no ledger entry, no spend). Trying again then succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redeem_that_waits_too_long_for_its_policy_answers_429_and_changes_nothing() {
+    use provost_store::enterprise as rows;
+
+    let server = start().await;
+    if server.node.store().backend() != "postgres" {
+        return;
+    }
+    let a = customer(&server, A, 50_000).await;
+    let p = policy(&server, &a, SPEND, json!({ "spend_limit": 50000 })).await;
+    let ada = learner(&server, "ada", A);
+    // Another app-only write holds the policy's row.
+    let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let (node, locked) = (server.node.clone(), p.clone());
+    let holder = tokio::spawn(async move {
+        node.app_write("holder", |tx| {
+            Box::pin(async move {
+                rows::lock_policy(tx.conn(), &locked).await?;
+                held_tx.send(()).ok();
+                release_rx.await.ok();
+                Ok(())
+            })
+        })
+        .await
+        .expect("the holder's write");
+    });
+    held.await.expect("the holder holds the policy's row");
+    let answer = server
+        .client
+        .post(format!(
+            "{}/api/v1/policy-redemption/{p}/redeem/",
+            server.base
+        ))
+        .bearer_auth(&ada)
+        .json(&json!({ "lms_user_id": 1, "content_key": COURSE }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(answer.status().as_u16(), 429);
+    assert_eq!(
+        answer
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "redeem_conflict", "{body}");
+    release.send(()).expect("release");
+    holder.await.expect("holder");
+    let book = ledger(&server, &a.subsidy).await;
+    assert_eq!(book["transactions"].as_array().map(Vec::len), Some(0));
+    assert_eq!(book["subsidy"]["current_balance_cents"], 50000);
+    let now = server
+        .get(
+            &format!("/api/v1/subsidy-access-policies/{p}/"),
+            &operator(&server),
+        )
+        .await
+        .ok();
+    assert_eq!(now.body["total_redeemed"], 0);
+    let again = redeem(&server, &ada, &p, 1, COURSE).await.ok();
+    assert_eq!(again.body["state"], "committed");
+}

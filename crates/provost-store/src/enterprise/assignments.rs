@@ -84,3 +84,40 @@ pub async fn save_assignment(conn: Conn<'_>, a: &Assignment) -> Result<()> {
     );
     Ok(())
 }
+
+/// Saves `a` over the stored assignment only while that is still in state `from`: a
+/// compare-and-set, since a redemption (an app-only write, outside the store's write lock) and
+/// a cancel or an expiry may move the same assignment at once. False when it had moved.
+pub async fn save_assignment_from(conn: Conn<'_>, a: &Assignment, from: &str) -> Result<bool> {
+    Ok(run!(
+        conn,
+        sqlx::query(
+            "UPDATE enterprise_assignments SET lms_user_id = $2, amount_cents = $3, state = $4,
+            allocated_at = $5, expires_at = $6, state_changed_at = $7, transaction_uuid = $8
+         WHERE uuid = $1 AND state = $9",
+        )
+        .bind(&a.uuid)
+        .bind(a.lms_user_id)
+        .bind(a.amount_cents)
+        .bind(&a.state)
+        .bind(a.allocated_at)
+        .bind(a.expires_at)
+        .bind(a.state_changed_at)
+        .bind(&a.transaction_uuid)
+        .bind(from),
+        execute
+    ) > 0)
+}
+
+/// Locks the assignment for the rest of the transaction if it is in `state`; false when not.
+pub async fn claim_assignment(conn: Conn<'_>, uuid: &str, state: &str) -> Result<bool> {
+    Ok(run!(
+        conn,
+        sqlx::query(
+            "UPDATE enterprise_assignments SET state = state WHERE uuid = $1 AND state = $2"
+        )
+        .bind(uuid)
+        .bind(state),
+        execute
+    ) > 0)
+}

@@ -11,10 +11,16 @@ pub enum Exceeded {
     LearnerEnrollments,
 }
 
-/// One redemption's money: `amount` out of the subsidy and into the policy's spend (moving
-/// `from_allocation` out of its allocations), and into the learner's usage. Each step is an
-/// UPDATE guarded by its limit (and by the subsidy's window and the policy being active); the
-/// first that would pass one says which, and the caller rolls the transaction back.
+/// One redemption's money: `amount` into the learner's usage, out of the subsidy and into the
+/// policy's spend (moving `from_allocation` out of its allocations). Each step is an UPDATE
+/// guarded by its limit (and by the subsidy's window and the policy being active); the first
+/// that would pass one says which, and the caller rolls the transaction back.
+///
+/// The order is the order of row locks, the same in `refund`, so that two writes never wait
+/// for each other: the learner's own row first, then the rows every redemption of the subsidy
+/// and of the policy shares, taken last so that they are held only for the rest of the
+/// transaction. A concurrent redemption against the same policy waits for them (on PostgreSQL
+/// at most `APP_WRITE_LOCK_TIMEOUT` in an app-only write).
 pub struct Debit<'a> {
     /// The time of the redemption: the subsidy must be active then.
     pub now: i64,
@@ -28,38 +34,6 @@ pub struct Debit<'a> {
 }
 
 pub async fn debit(mut tx: impl ConnSource, d: &Debit<'_>) -> Result<Option<Exceeded>> {
-    if run!(
-        tx.conn(),
-        sqlx::query(
-            "UPDATE enterprise_subsidies SET spent_cents = spent_cents + $2
-         WHERE uuid = $1 AND spent_cents + $2 <= starting_balance_cents
-           AND active_at <= $3 AND expires_at > $3",
-        )
-        .bind(d.subsidy)
-        .bind(d.amount)
-        .bind(d.now),
-        execute
-    ) == 0
-    {
-        return Ok(Some(Exceeded::Subsidy));
-    }
-    if run!(
-        tx.conn(),
-        sqlx::query(
-            "UPDATE enterprise_policies
-         SET spent_cents = spent_cents + $2, allocated_cents = allocated_cents - $3
-         WHERE uuid = $1 AND allocated_cents >= $3 AND active = 1 AND retired = 0
-           AND (spend_limit_cents IS NULL
-                OR spent_cents + allocated_cents - $3 + $2 <= spend_limit_cents)",
-        )
-        .bind(d.policy)
-        .bind(d.amount)
-        .bind(d.from_allocation),
-        execute
-    ) == 0
-    {
-        return Ok(Some(Exceeded::Policy));
-    }
     let spend_limit = d.learner_spend_limit.unwrap_or(i64::MAX);
     let enrollment_limit = d.learner_enrollment_limit.unwrap_or(i64::MAX);
     if d.amount > spend_limit || enrollment_limit < 1 {
@@ -92,11 +66,56 @@ pub async fn debit(mut tx: impl ConnSource, d: &Debit<'_>) -> Result<Option<Exce
             Exceeded::LearnerEnrollments
         }));
     }
+    if run!(
+        tx.conn(),
+        sqlx::query(
+            "UPDATE enterprise_subsidies SET spent_cents = spent_cents + $2
+         WHERE uuid = $1 AND spent_cents + $2 <= starting_balance_cents
+           AND active_at <= $3 AND expires_at > $3",
+        )
+        .bind(d.subsidy)
+        .bind(d.amount)
+        .bind(d.now),
+        execute
+    ) == 0
+    {
+        return Ok(Some(Exceeded::Subsidy));
+    }
+    if run!(
+        tx.conn(),
+        sqlx::query(
+            "UPDATE enterprise_policies
+         SET spent_cents = spent_cents + $2, allocated_cents = allocated_cents - $3
+         WHERE uuid = $1 AND allocated_cents >= $3 AND active = 1 AND retired = 0
+           AND (spend_limit_cents IS NULL
+                OR spent_cents + allocated_cents - $3 + $2 <= spend_limit_cents)",
+        )
+        .bind(d.policy)
+        .bind(d.amount)
+        .bind(d.from_allocation),
+        execute
+    ) == 0
+    {
+        return Ok(Some(Exceeded::Policy));
+    }
     Ok(None)
 }
 
-/// Gives a reversed redemption's money back to the subsidy, the policy and the learner.
+/// Gives a reversed redemption's money back to the learner, the subsidy and the policy (in
+/// `debit`'s order of row locks).
 pub async fn refund(mut tx: impl ConnSource, t: &Transaction) -> Result<()> {
+    run!(
+        tx.conn(),
+        sqlx::query(
+            "UPDATE enterprise_policy_learners
+         SET spent_cents = spent_cents - $3, enrollments = enrollments - 1
+         WHERE policy_uuid = $1 AND lms_user_id = $2",
+        )
+        .bind(&t.policy_uuid)
+        .bind(t.lms_user_id)
+        .bind(t.amount_cents),
+        execute
+    );
     run!(
         tx.conn(),
         sqlx::query(
@@ -112,18 +131,6 @@ pub async fn refund(mut tx: impl ConnSource, t: &Transaction) -> Result<()> {
             "UPDATE enterprise_policies SET spent_cents = spent_cents - $2 WHERE uuid = $1",
         )
         .bind(&t.policy_uuid)
-        .bind(t.amount_cents),
-        execute
-    );
-    run!(
-        tx.conn(),
-        sqlx::query(
-            "UPDATE enterprise_policy_learners
-         SET spent_cents = spent_cents - $3, enrollments = enrollments - 1
-         WHERE policy_uuid = $1 AND lms_user_id = $2",
-        )
-        .bind(&t.policy_uuid)
-        .bind(t.lms_user_id)
         .bind(t.amount_cents),
         execute
     );

@@ -162,3 +162,9 @@ impl ConnSource for &mut crate::tx::Reader {
         crate::tx::Reader::conn(self)
     }
 }
+
+impl ConnSource for &mut crate::tx::AppTx<'_> {
+    fn conn(&mut self) -> Conn<'_> {
+        crate::tx::AppTx::conn(self)
+    }
+}

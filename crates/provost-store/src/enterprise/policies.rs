@@ -111,3 +111,14 @@ pub async fn learner_usage(conn: Conn<'_>, policy: &str, lms_user_id: i64) -> Re
     )
     .unwrap_or((0, 0)))
 }
+
+/// Locks the policy's row for the rest of the transaction: redemptions change its spend outside
+/// the store's write lock (`Store::app_write`), so a change that checks the spend holds the row.
+pub async fn lock_policy(conn: Conn<'_>, uuid: &str) -> Result<()> {
+    run!(
+        conn,
+        sqlx::query("UPDATE enterprise_policies SET uuid = uuid WHERE uuid = $1").bind(uuid),
+        execute
+    );
+    Ok(())
+}

@@ -3,6 +3,8 @@
 mod read;
 mod write;
 
+pub use write::APP_WRITE_LOCK_TIMEOUT;
+
 use std::str::FromStr;
 
 use sqlx::migrate::Migrator;

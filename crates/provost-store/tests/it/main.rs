@@ -50,4 +50,5 @@ on_both_backends!(
     read_only_store_reads_and_refuses_writes,
     app_write_is_atomic,
     write_after_a_failed_step_does_not_commit,
+    app_only_write_enters_the_log_after_commit,
 );

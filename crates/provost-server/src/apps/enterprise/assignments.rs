@@ -2,7 +2,7 @@
 //! transitions (allocate, cancel, expire, accept on redemption, reverse with the redemption).
 
 use provost_store::enterprise::{self as rows, Assignment, Policy, Transaction};
-use provost_store::Tx;
+use provost_store::{AppWrite, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -331,7 +331,7 @@ pub async fn cancel(
 /// Moves an assignment one step (refusing a step its state does not allow), releases what it
 /// held when it stops holding, and audits the change.
 pub async fn move_to(
-    tx: &mut Tx<'_>,
+    tx: &mut impl AppWrite,
     policy: &Policy,
     a: &Assignment,
     step: Step,
@@ -353,7 +353,15 @@ pub async fn move_to(
     if holds_allocation(&a.state) && !holds_allocation(state) && step != Step::Accept {
         rows::allocate(tx.conn(), &policy.uuid, -a.amount_cents).await?;
     }
-    rows::save_assignment(tx.conn(), &after).await?;
+    if !rows::save_assignment_from(tx.conn(), &after, &a.state).await? {
+        return Err(Error::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "assignment `{}` changed meanwhile: it is no longer `{}`",
+                a.uuid, a.state
+            ),
+        ));
+    }
     let op = format!("assignment_{}", state);
     tx.audit(s::audit(
         &op,
@@ -369,7 +377,7 @@ pub async fn move_to(
 /// The redemption paid for this assignment: it is accepted (its allocation became spend in
 /// the same debit), and a credit request it came from too.
 pub async fn accept(
-    tx: &mut Tx<'_>,
+    tx: &mut impl AppWrite,
     policy: &Policy,
     a: &Assignment,
     transaction: &str,
@@ -383,7 +391,7 @@ pub async fn accept(
 
 /// The redemption that would have accepted this assignment failed: it is errored (still holding
 /// its allocation, to be cancelled or allocated again), and a credit request it came from too.
-pub async fn fail(tx: &mut Tx<'_>, policy: &Policy, a: &Assignment, now: i64) -> Result<()> {
+pub async fn fail(tx: &mut impl AppWrite, policy: &Policy, a: &Assignment, now: i64) -> Result<()> {
     // The failed debit's refund gave the money back as unspent; the assignment holds it again.
     rows::allocate(tx.conn(), &policy.uuid, a.amount_cents).await?;
     let errored = move_to(tx, policy, a, Step::Fail, now).await?;

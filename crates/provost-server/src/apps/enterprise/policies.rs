@@ -463,7 +463,8 @@ pub async fn retire(node: &Node, actor: &Actor, uuid: &str) -> Result<PolicyView
     .await
 }
 
-/// Reads the policy under the write lock, applies `edit`, checks the result and writes it.
+/// Reads the policy under the write lock and its row's lock (redemptions change its spend
+/// without the write lock), applies `edit`, checks the result and writes it.
 async fn change(
     node: &Node,
     actor: &Actor,
@@ -476,6 +477,7 @@ async fn change(
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
+                rows::lock_policy(tx.conn(), &uuid).await?;
                 let before = rows::policy(tx.conn(), &uuid)
                     .await?
                     .filter(|p| p.retired == 0 || op != "policy_update")

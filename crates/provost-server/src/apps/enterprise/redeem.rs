@@ -10,6 +10,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use provost_store::AppTx;
+
 use super::imports::TransactionView;
 use super::neighbours::{Catalogs, Learners, Lms, Subsidies, NEIGHBOURS};
 use super::policies::{self, PolicyView};
@@ -323,11 +325,15 @@ async fn attempt(
     Ok((key, first))
 }
 
-/// Redeems `content_key` for a learner through a policy. Every reason is checked first, without
-/// the write lock (refusals and retries never take it); then one transaction debits the
-/// subsidy, the policy and the learner's usage with updates guarded by their limits, writes the
-/// ledger entry (committed: the stand-in LMS enrolls at once) and accepts an assignment it pays
-/// for. A retry (same idempotency key) returns the first transaction and
+/// Redeems `content_key` for a learner through a policy. Every reason is checked first on a
+/// read connection (refusals and retries write nothing); then one app-only write
+/// (`Node::app_write`: on PostgreSQL without the store's write lock, so redemptions of
+/// different learners run side by side) records the ledger entry, debits the learner's usage,
+/// the subsidy and the policy with updates guarded by their limits, and accepts an assignment
+/// it pays for. The ledger entry goes first: its unique idempotency key makes a concurrent
+/// retry wait for this one and then return its transaction. Only redemptions against the same
+/// policy wait for each other (its row), at most `APP_WRITE_LOCK_TIMEOUT`, then 429
+/// `redeem_conflict`. A retry (same idempotency key) returns the first transaction and
 /// `false`. Needs `subsidy_access_policy.has_redemption_access` at the policy's customer, and
 /// is for the caller's own learner record unless they write policies (operators).
 pub async fn redeem(
@@ -344,9 +350,9 @@ pub async fn redeem(
         .as_ref()
         .map(|m| serde_json::Value::Object(m.clone()).to_string());
     let now = crate::access::now();
-    // Outside the write lock: who may, the retry that changes nothing, and every reason to
-    // refuse. Only a redemption that should succeed takes the lock, where the guarded updates
-    // of `rows::debit` decide again what concurrent writes could have changed.
+    // On a read connection: who may, the retry that changes nothing, and every reason to
+    // refuse. Only a redemption that should succeed writes, where the guarded updates of
+    // `rows::debit` decide again what concurrent writes could have changed.
     let mut reader = s::reader(node).await?;
     let policy = rows::policy(reader.conn(), &policy_uuid)
         .await?
@@ -360,7 +366,8 @@ pub async fn redeem(
         Some(lms_user_id),
     )
     .await?;
-    if let (_, Some(first)) = attempt(&mut reader, &policy.uuid, lms_user_id, &content_key).await? {
+    let (key, first) = attempt(&mut reader, &policy.uuid, lms_user_id, &content_key).await?;
+    if let Some(first) = first {
         return Ok((TransactionView::from(&first), false));
     }
     let evaluation = evaluate(&mut reader, &policy, learner.as_ref(), &content_key, now).await?;
@@ -369,114 +376,48 @@ pub async fn redeem(
     }
     drop(reader);
     let amount = evaluation.price.unwrap_or(0);
-    let learner_name = learner.map(|l| l.username);
+    // The learner's username, so `GET /api/v1/audit?subject=` finds their redemptions.
+    let subject = learner.map_or_else(|| lms_user_id.to_string(), |l| l.username);
+    let transaction = Transaction {
+        uuid: uuid::Uuid::new_v4().hyphenated().to_string(),
+        idempotency_key: key,
+        subsidy_uuid: policy.subsidy_uuid.clone(),
+        policy_uuid: policy.uuid.clone(),
+        lms_user_id,
+        content_key: content_key.clone(),
+        amount_cents: amount,
+        state: "committed".into(),
+        metadata,
+        created_at: now,
+        modified_at: now,
+    };
+    let (policy, evaluation, transaction) = (&policy, &evaluation, &transaction);
     let written = node
-        .write(&actor.username, |tx| {
-            Box::pin(async move {
-                // A concurrent retry may have committed this attempt meanwhile.
-                let (key, first) =
-                    attempt(&mut *tx, &policy.uuid, lms_user_id, &content_key).await?;
-                if let Some(first) = first {
-                    return Ok(Redeemed::Done(TransactionView::from(&first), false));
-                }
-                // An assignment must still be allocated (not cancelled or expired meanwhile).
-                let assignment = match &evaluation.assignment {
-                    Some(a) => {
-                        let fresh = rows::assignment(tx.conn(), &a.uuid).await?;
-                        match fresh.filter(|f| f.state == "allocated") {
-                            Some(f) => Some(f),
-                            None => {
-                                return Err(not_redeemable(
-                                    "reason_learner_not_assigned_content",
-                                    &policy.uuid,
-                                ))
-                            }
-                        }
-                    }
-                    None => None,
-                };
-                let debit = rows::Debit {
-                    now,
-                    subsidy: &policy.subsidy_uuid,
-                    policy: &policy.uuid,
-                    lms_user_id,
-                    amount,
-                    from_allocation: assignment.as_ref().map_or(0, |a| a.amount_cents),
-                    learner_spend_limit: policy.per_learner_spend_limit_cents,
-                    learner_enrollment_limit: policy.per_learner_enrollment_limit,
-                };
-                if let Some(exceeded) = rows::debit(&mut *tx, &debit).await? {
-                    let reason = exceeded_reason(&mut *tx, exceeded, &policy, now).await?;
-                    return Err(not_redeemable(reason, &policy.uuid));
-                }
-                // The LMS enrolls once the money is reserved; when it refuses, the attempt stays
-                // in the ledger as failed, its money goes back, and its assignment is errored.
-                let enrolled = match &evaluation.item {
-                    Some(item) => NEIGHBOURS.enroll(item, lms_user_id).await?,
-                    None => Err(format!("`{content_key}` is not in the catalog")),
-                };
-                let transaction = Transaction {
-                    uuid: uuid::Uuid::new_v4().hyphenated().to_string(),
-                    idempotency_key: key,
-                    subsidy_uuid: policy.subsidy_uuid.clone(),
-                    policy_uuid: policy.uuid.clone(),
-                    lms_user_id,
-                    content_key: content_key.clone(),
-                    amount_cents: amount,
-                    state: if enrolled.is_ok() {
-                        "committed"
-                    } else {
-                        "failed"
-                    }
-                    .into(),
-                    metadata,
-                    created_at: now,
-                    modified_at: now,
-                };
-                rows::insert_transaction(tx.conn(), &transaction).await?;
-                if let Err(why) = enrolled {
-                    rows::refund(&mut *tx, &transaction).await?;
-                    if let Some(assignment) = &assignment {
-                        super::assignments::fail(&mut *tx, &policy, assignment, now).await?;
-                    }
-                    let view = TransactionView::from(&transaction);
-                    tx.audit(s::audit(
-                        "redeem_failed",
-                        &policy.enterprise_uuid,
-                        Some(&learner_name.unwrap_or_else(|| lms_user_id.to_string())),
-                        Some(json!({ "transaction": view, "why": why })),
-                        None,
-                    ))
-                    .await?;
-                    return Ok(Redeemed::Failed(view, why));
-                }
-                if let Some(assignment) = &assignment {
-                    super::assignments::accept(
-                        &mut *tx,
-                        &policy,
-                        assignment,
-                        &transaction.uuid,
-                        now,
-                    )
-                    .await?;
-                }
-                let view = TransactionView::from(&transaction);
-                // The learner's username, so `GET /api/v1/audit?subject=` finds their redemptions.
-                let subject = learner_name.unwrap_or_else(|| lms_user_id.to_string());
-                tx.audit(s::audit(
-                    "redeem",
-                    &policy.enterprise_uuid,
-                    Some(&subject),
-                    Some(json!(view)),
-                    None,
-                ))
-                .await?;
-                Ok(Redeemed::Done(view, true))
-            })
+        .app_write(&actor.username, |tx| {
+            Box::pin(pay(tx, policy, evaluation, transaction, &subject, now))
         })
-        .await?;
-    match written.value {
-        Redeemed::Done(view, created) => Ok((view, created)),
+        .await;
+    let redeemed = match written {
+        Ok(redeemed) => redeemed,
+        // The same idempotency key committed meanwhile (a concurrent retry): that is the first.
+        Err(e) if e.code == ErrorCode::Conflict => {
+            let mut reader = s::reader(node).await?;
+            match rows::transaction_by_key(reader.conn(), &transaction.idempotency_key).await? {
+                Some(first) => return Ok((TransactionView::from(&first), false)),
+                None => return Err(e),
+            }
+        }
+        Err(e) if e.code == ErrorCode::Busy => {
+            return Err(Error::new(
+                ErrorCode::RedeemConflict,
+                "other redemptions against this policy held it for too long: try again",
+            )
+            .with_details(json!({ "policy_uuid": policy.uuid })))
+        }
+        Err(e) => return Err(e),
+    };
+    match redeemed {
+        Redeemed::Done(view) => Ok((view, true)),
         Redeemed::Failed(view, why) => Err(Error::new(
             ErrorCode::EnrollmentFailed,
             format!("the LMS did not enroll the learner: {why}"),
@@ -485,9 +426,96 @@ pub async fn redeem(
     }
 }
 
-/// What the redemption's write did: paid (and whether it was new), or recorded a failed attempt.
+/// The redemption's write: the ledger entry, the guarded debit, the enrollment and the
+/// assignment it pays for, and the audit entry. Statements that touch rows every redemption of
+/// the policy shares come as late as they can, so those rows stay locked only briefly.
+async fn pay(
+    tx: &mut AppTx<'_>,
+    policy: &Policy,
+    evaluation: &Evaluation,
+    transaction: &Transaction,
+    subject: &str,
+    now: i64,
+) -> Result<Redeemed> {
+    // First, so that a concurrent attempt with the same key waits here and then conflicts.
+    rows::insert_transaction(tx.conn(), transaction).await?;
+    // An assignment must still be allocated (not cancelled or expired meanwhile), and stay so.
+    let assignment = match &evaluation.assignment {
+        Some(a) if rows::claim_assignment(tx.conn(), &a.uuid, "allocated").await? => {
+            Some(a.clone())
+        }
+        Some(_) => {
+            return Err(not_redeemable(
+                "reason_learner_not_assigned_content",
+                &policy.uuid,
+            ))
+        }
+        None => None,
+    };
+    let debit = rows::Debit {
+        now,
+        subsidy: &policy.subsidy_uuid,
+        policy: &policy.uuid,
+        lms_user_id: transaction.lms_user_id,
+        amount: transaction.amount_cents,
+        from_allocation: assignment.as_ref().map_or(0, |a| a.amount_cents),
+        learner_spend_limit: policy.per_learner_spend_limit_cents,
+        learner_enrollment_limit: policy.per_learner_enrollment_limit,
+    };
+    if let Some(exceeded) = rows::debit(&mut *tx, &debit).await? {
+        let reason = exceeded_reason(&mut *tx, exceeded, policy, now).await?;
+        return Err(not_redeemable(reason, &policy.uuid));
+    }
+    // The LMS enrolls once the money is reserved; when it refuses, the attempt stays in the
+    // ledger as failed, its money goes back, and its assignment is errored.
+    let enrolled = match &evaluation.item {
+        Some(item) => NEIGHBOURS.enroll(item, transaction.lms_user_id).await?,
+        None => Err(format!(
+            "`{}` is not in the catalog",
+            transaction.content_key
+        )),
+    };
+    if let Err(why) = enrolled {
+        let at = transaction.modified_at;
+        rows::set_transaction_state(tx.conn(), &transaction.uuid, "committed", "failed", at)
+            .await?;
+        let failed = Transaction {
+            state: "failed".into(),
+            ..transaction.clone()
+        };
+        rows::refund(&mut *tx, &failed).await?;
+        if let Some(assignment) = &assignment {
+            super::assignments::fail(tx, policy, assignment, now).await?;
+        }
+        let view = TransactionView::from(&failed);
+        tx.audit(s::audit(
+            "redeem_failed",
+            &policy.enterprise_uuid,
+            Some(subject),
+            Some(json!({ "transaction": view, "why": why })),
+            None,
+        ))
+        .await?;
+        return Ok(Redeemed::Failed(view, why));
+    }
+    if let Some(assignment) = &assignment {
+        super::assignments::accept(tx, policy, assignment, &transaction.uuid, now).await?;
+    }
+    let view = TransactionView::from(transaction);
+    tx.audit(s::audit(
+        "redeem",
+        &policy.enterprise_uuid,
+        Some(subject),
+        Some(json!(view)),
+        None,
+    ))
+    .await?;
+    Ok(Redeemed::Done(view))
+}
+
+/// What the redemption's write did: paid, or recorded a failed attempt.
 enum Redeemed {
-    Done(TransactionView, bool),
+    Done(TransactionView),
     Failed(TransactionView, String),
 }
 

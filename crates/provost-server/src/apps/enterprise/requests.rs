@@ -3,7 +3,7 @@
 
 use super::service::UuidKey;
 use provost_store::enterprise::{self as rows, Assignment, CreditRequest};
-use provost_store::Tx;
+use provost_store::{AppWrite, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -346,7 +346,7 @@ async fn cancel_assignment(tx: &mut Tx<'_>, r: &CreditRequest) -> Result<()> {
 
 /// An assignment that came from a request moved: the request follows (accepted, expired, reversed).
 pub async fn follow_assignment(
-    tx: &mut Tx<'_>,
+    tx: &mut impl AppWrite,
     a: &Assignment,
     state: &str,
     now: i64,

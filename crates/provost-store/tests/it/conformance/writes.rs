@@ -240,3 +240,103 @@ pub async fn write_after_a_failed_step_does_not_commit(db: &TestDb) {
     assert_eq!(store.revision().await.expect("revision"), base);
     assert_eq!(store.user("bob").await.expect("read user"), None);
 }
+
+/// An app-only write (`Store::app_write`): its row and its audit entry commit together or not at
+/// all; the entry enters the log at the next revision once a holder of the write lock moves it
+/// there (at once when the lock is free), and the log stays one gap-free run the feed follows.
+/// On PostgreSQL it commits while another write holds the lock, and the feed still gets that
+/// write's engine row: the app's entry comes after it.
+pub async fn app_only_write_enters_the_log_after_commit(db: &TestDb) {
+    let store = &db.store;
+    create_batches(store).await;
+    let base = commit(store, &small_policy()).await.revision;
+    let insert = |id: &'static str, fail: bool| async move {
+        store
+            .app_write("alice", |tx| {
+                Box::pin(async move {
+                    let sql = "INSERT INTO test_batches (id, name) VALUES ($1, 'x')";
+                    let inserted = match tx.conn() {
+                        Conn::Sqlite(c) => sqlx::query(sql).bind(id).execute(c).await.map(|_| ()),
+                        Conn::Postgres(c) => sqlx::query(sql).bind(id).execute(c).await.map(|_| ()),
+                    };
+                    inserted.map_err(StoreError::from)?;
+                    tx.audit(created(id)).await?;
+                    if fail {
+                        return Err(AppError::Refused);
+                    }
+                    Ok::<_, AppError>(id)
+                })
+            })
+            .await
+    };
+    assert!(matches!(
+        insert("batch:0", true).await,
+        Err(AppError::Refused)
+    ));
+    assert_eq!(
+        insert("batch:1", false).await.expect("app write"),
+        "batch:1"
+    );
+    assert_eq!(
+        batches(store).await.len(),
+        1,
+        "the refused write left no row"
+    );
+    let entries = store
+        .app_audit("batches", After(0), 10)
+        .await
+        .expect("app audit");
+    let [entry] = entries.as_slice() else {
+        panic!("one entry, the committed write's: {entries:?}");
+    };
+    assert_eq!(
+        (entry.revision, entry.actor.as_str(), entry.scope.as_deref()),
+        (base + 1, "alice", Some("batch:1"))
+    );
+    let feed = store.feed(base, 100).await.expect("feed");
+    assert_eq!((feed.entries.len(), feed.revision), (0, base + 1));
+
+    if db.backend != "postgres" {
+        return;
+    }
+    // A write holds the lock; an app-only write commits meanwhile, and its entry waits.
+    let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let holder_store = store.clone();
+    let holder = tokio::spawn(async move {
+        holder_store
+            .write("bob", |tx| {
+                Box::pin(async move {
+                    tx.apply(&add("bob", "course_staff", COURSE)).await?;
+                    held_tx.send(()).ok();
+                    release_rx.await.ok();
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await
+            .expect("the holder's write")
+            .revision
+    });
+    held.await.expect("the holder holds the lock");
+    insert("batch:2", false)
+        .await
+        .expect("app write beside the lock");
+    assert_eq!(store.revision().await.expect("revision"), base + 1);
+    release.send(()).expect("release");
+    let engine_revision = holder.await.expect("holder");
+    assert_eq!(engine_revision, base + 2);
+    // The next write moves what still waits, before its own rows.
+    store
+        .write("tester", |_| Box::pin(async { Ok::<_, StoreError>(()) }))
+        .await
+        .expect("a write");
+    let feed = store.feed(base + 1, 100).await.expect("feed");
+    assert_eq!(revisions(&feed.entries), [base + 2], "the engine's row");
+    assert_eq!(feed.revision, base + 3, "then the app's");
+    let log = store
+        .audit_log(&AuditFilter::default(), After(0), 1000)
+        .await
+        .expect("audit log");
+    let log: Vec<u64> = log.iter().map(LogEntry::revision).collect();
+    assert_eq!(log, (1..=base + 3).collect::<Vec<_>>());
+}
