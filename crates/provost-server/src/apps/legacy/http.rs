@@ -61,23 +61,18 @@ fn string_schema(description: &str, pattern: &str, max: usize) -> RefOr<Schema> 
         .into()
 }
 
-/// An org name.
+/// An org name, checked as the org of a scope (`org:ORG`): the authz app's `OrgName` rule.
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
 pub struct OrgName(String);
 
 impl PartialSchema for OrgName {
     fn schema() -> RefOr<Schema> {
-        string_schema("An org name.", r"^[A-Za-z0-9._-]+$", 64)
+        crate::apps::authz::http_types::OrgName::schema()
     }
 }
 
-/// Named apart from the authz app's `OrgName` (which allows longer names) in the document.
-impl ToSchema for OrgName {
-    fn name() -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("LegacyOrgName")
-    }
-}
+impl ToSchema for OrgName {}
 
 /// A course key, `course-v1:ORG+COURSE+RUN`.
 #[derive(Debug, Deserialize)]

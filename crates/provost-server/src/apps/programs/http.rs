@@ -135,7 +135,7 @@ pub struct UploadForm {
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// Only reports of this day or later (400 when not a real date).
-    #[param(format = Date)]
+    #[param(value_type = Option<super::schemas::ReportDate>)]
     pub min_created_date: Option<String>,
 }
 
@@ -389,7 +389,8 @@ slash_twin!(patch_enrollments_slash => patch_enrollments(state: State<AppState>,
 /// `programs.write_enrollments`; 409 while another enrollment write for the program runs.
 #[utoipa::path(post, path = "/api/v1/programs/{key}/enrollments/upload", tag = "programs", params(KeyPath),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
+    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults),
+        (status = 422, description = "every student refused, or not a CSV file (`invalid_csv`)", body = super::schemas::UploadRefused),
         (status = 404, description = "no such program", body = ErrorBody)))]
 pub async fn upload_enrollments(
     State(state): State<AppState>,
@@ -416,7 +417,8 @@ pub async fn upload_enrollments(
 slash_twin!(upload_enrollments_slash => upload_enrollments(state: State<AppState>, actor: Principal, path: ApiPath<KeyPath>, form: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> ApiResult<Response>;
     post, path = "/api/v1/programs/{key}/enrollments/upload/", tag = "programs", params(KeyPath),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
+    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults),
+        (status = 422, description = "every student refused, or not a CSV file (`invalid_csv`)", body = super::schemas::UploadRefused),
         (status = 404, description = "no such program", body = ErrorBody)));
 
 /// The `file` part of a multipart form, at most 5 MiB (413 above).
