@@ -10,6 +10,7 @@ mod metrics;
 mod nodes;
 mod ops;
 mod programs;
+mod progress;
 mod scenario;
 mod teach;
 
