@@ -5,6 +5,7 @@ mod batches;
 mod commands;
 mod docs;
 mod enterprise;
+mod help;
 mod legacy;
 mod metrics;
 mod nodes;
