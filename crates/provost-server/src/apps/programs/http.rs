@@ -122,12 +122,33 @@ pub struct EnrollmentItem {
 #[schema(value_type = std::collections::BTreeMap<String, String>)]
 pub struct EnrollmentResults(Results);
 
-/// A CSV upload: a `file` part with `student_key` and `status` columns.
-#[derive(Debug, ToSchema)]
-pub struct UploadForm {
-    #[schema(format = Binary, content_media_type = "text/csv")]
-    pub file: String,
+/// A CSV upload: a `file` part with `student_key` and `status` columns. Other parts are
+/// ignored, but their names must be plain (a part header with control characters is malformed:
+/// 400 `invalid_upload`).
+pub struct UploadForm;
+
+impl utoipa::PartialSchema for UploadForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .content_media_type("text/csv");
+        let plain_name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9._-]+$"));
+        ObjectBuilder::new()
+            .property("file", file)
+            .required("file")
+            .property_names(Some(plain_name))
+            .description(Some(
+                "A CSV upload: a `file` part with `student_key` and `status` columns.",
+            ))
+            .into()
+    }
 }
+
+impl ToSchema for UploadForm {}
 
 /// `?min_created_date=YYYY-MM-DD`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -428,7 +449,7 @@ async fn uploaded_file(
     let bad = || {
         ApiError::new(
             ErrorCode::InvalidUpload,
-            "send the CSV as the `file` part of a multipart/form-data body",
+            "send the CSV as the `file` part of a multipart/form-data body (other parts need plain names: letters, digits, `.`, `_`, `-`)",
         )
     };
     let too_large = || {
@@ -450,14 +471,27 @@ async fn uploaded_file(
             bad()
         }
     })?;
+    // Every part is read, so that what the document says of all of them holds: one `file`, and
+    // other parts (ignored) with plain names.
+    let plain = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    let mut file = None;
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
-            Ok(None) => return Err(bad()),
+            Ok(None) => return file.ok_or_else(bad),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
             Err(_) => return Err(bad()),
         };
-        if field.name() != Some("file") {
+        let name = field.name().unwrap_or_default();
+        if !plain(name) {
+            return Err(bad());
+        }
+        if name != "file" || file.is_some() {
             continue;
         }
         let bytes = field.bytes().await.map_err(|e| {
@@ -470,7 +504,7 @@ async fn uploaded_file(
         if bytes.len() > MAX_UPLOAD_BYTES {
             return Err(too_large());
         }
-        return Ok(bytes.to_vec());
+        file = Some(bytes.to_vec());
     }
 }
 
