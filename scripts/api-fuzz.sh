@@ -23,6 +23,9 @@ user_token=$("$provost" token --user alice --ttl 2h)
 
 start_serve
 
+# The document's examples (recorded by scripts/openapi-examples.sh) fit their schemas.
+"$venv/bin/python" scripts/openapi-examples/record.py check "http://$address"
+
 # What schemathesis cannot know from any document, said once here.
 cat >"$work/schemathesis.toml" <<'TOML'
 # 422 is "well-formed but refused by a rule" (an unknown role or permission, a role that grants

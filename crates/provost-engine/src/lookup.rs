@@ -182,8 +182,14 @@ impl Index {
             };
             found.push(text);
         }
+        // Asked for the action's own kind, an ancestor listed stands for every scope of that kind
+        // below it (`org:MITx` for its programs, `*` for all), so it stays.
         if let Some(kind) = kind {
-            found.retain(|text| Scope::parse(text).is_ok_and(|s| s.kind() == kind));
+            found.retain(|text| {
+                Scope::parse(text).is_ok_and(|s| {
+                    s.kind() == kind || (kind == action_kind && s.kind().can_contain(kind))
+                })
+            });
         }
         found.sort_unstable();
         found.dedup();

@@ -106,6 +106,8 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// Prometheus metrics
+///
 /// `GET /metrics`: Prometheus text; with a metrics token configured, only for its bearer.
 #[utoipa::path(get, path = "/metrics", tag = "ops", security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),

@@ -1,14 +1,16 @@
 //! A Provost node: the store, the in-memory engine, and the tail of the audit log between them.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use provost_engine::{
     policy_changes, policy_diff, Change, Engine, Index, PolicyDoc, DEFAULT_POLICY,
 };
 use provost_store::{
-    AppAudit, AppTx, AuditRange, BoxFuture, Committed, Store, StoreOptions, Tx, Written,
+    AppAudit, AppTx, AssignmentFilter, AuditRange, BoxFuture, Committed, Store, StoreOptions, Tx,
+    Written,
 };
 use sha2::{Digest, Sha256};
 
@@ -168,17 +170,33 @@ impl Node {
     /// Builds the engine from a consistent snapshot, then follows the log from its revision.
     /// The index is built on a blocking thread from batches while the database still sends the
     /// rest, so reading and building overlap and the rows are never all in memory at once.
+    /// A long load logs its progress (see `LoadProgress`).
     pub async fn from_store(store: Store) -> Result<Node> {
         let (to, mut batches) = tokio::sync::mpsc::channel::<Vec<Change>>(4);
+        let progress = LoadProgress::new();
+        let total = progress.total.clone();
+        // Counted beside the snapshot, so a small database never waits for the count.
+        let counting = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Ok(n) = store.count_assignments(&AssignmentFilter::default()).await {
+                    total.store(n, Ordering::Relaxed);
+                }
+            })
+        };
         let build = tokio::task::spawn_blocking(move || {
+            let mut progress = progress;
             let mut index = Index::new();
             while let Some(batch) = batches.blocking_recv() {
                 index.apply(0, &batch);
+                progress.read(&batch);
             }
+            progress.finish();
             index
         });
         let read = store.snapshot_to(&to).await;
         drop(to);
+        counting.abort();
         let mut index = build
             .await
             .map_err(|e| Error::internal(format!("building the index failed: {e}")))?;
@@ -377,5 +395,71 @@ impl Node {
             self.wait_for(revision, timeout).await?;
         }
         Ok(self.engine.snapshot())
+    }
+}
+
+/// Progress of building the index from the database, on a cold start: a log line at most every
+/// `EVERY` (assignments read, of how many the database holds), then the final count and time.
+/// A load that ends within `EVERY` logs its summary at debug level only, so that every CLI
+/// command (each opens the node) stays quiet on a small database.
+struct LoadProgress {
+    /// The assignments in the database, once counted (`u64::MAX` until then).
+    total: Arc<AtomicU64>,
+    rows: u64,
+    assignments: u64,
+    started: Instant,
+    logged: Instant,
+}
+
+impl LoadProgress {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    fn new() -> LoadProgress {
+        let now = Instant::now();
+        LoadProgress {
+            total: Arc::new(AtomicU64::new(u64::MAX)),
+            rows: 0,
+            assignments: 0,
+            started: now,
+            logged: now,
+        }
+    }
+
+    fn read(&mut self, batch: &[Change]) {
+        self.rows += batch.len() as u64;
+        self.assignments += batch
+            .iter()
+            .filter(|c| matches!(c, Change::AssignmentAdd { .. }))
+            .count() as u64;
+        if self.logged.elapsed() < Self::EVERY {
+            return;
+        }
+        self.logged = Instant::now();
+        match self.total.load(Ordering::Relaxed) {
+            u64::MAX => tracing::info!(
+                assignments = self.assignments,
+                "loading the index: {} assignments read",
+                self.assignments
+            ),
+            total => tracing::info!(
+                assignments = self.assignments,
+                total,
+                "loading the index: {} of {total} assignments read ({}%)",
+                self.assignments,
+                self.assignments * 100 / total.max(1)
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let (rows, assignments) = (self.rows, self.assignments);
+        let message =
+            format!("index loaded: {assignments} assignments ({rows} rows) in {seconds:.1} s");
+        if self.started.elapsed() >= Self::EVERY {
+            tracing::info!(rows, assignments, seconds, "{message}");
+        } else {
+            tracing::debug!(rows, assignments, seconds, "{message}");
+        }
     }
 }

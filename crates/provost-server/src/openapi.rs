@@ -4,7 +4,9 @@ use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
-use utoipa::openapi::path::Operation;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::openapi::path::{Operation, ParameterBuilder, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
@@ -45,6 +47,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.tags.get_or_insert_with(Vec::new).push(ops);
     BearerAuth.modify(&mut doc);
     ErrorResponses { read_only_posts }.modify(&mut doc);
+    RecordedExamples.modify(&mut doc);
+    SlashTwins.modify(&mut doc);
     doc
 }
 
@@ -97,8 +101,13 @@ impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         for (_, name, when) in SHARED {
+            let example = UNRECORDED
+                .iter()
+                .find(|(component, ..)| *component == name)
+                .map(|(_, code, message)| error_example(code, message));
             let content = ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .example(example)
                 .build();
             let response = ResponseBuilder::new()
                 .description(when)
@@ -125,6 +134,35 @@ impl Modify for ErrorResponses {
     }
 }
 
+/// The examples of the shared answers that a recording cannot provoke on demand (the others are
+/// recorded, see `RecordedExamples`): (component, code, message), as the store words them.
+const UNRECORDED: [(&str, &str, &str); 4] = [
+    (
+        "PayloadTooLarge",
+        "body_too_large",
+        "the body is larger than this server accepts",
+    ),
+    (
+        "RequestHeaderFieldsTooLarge",
+        "header_too_large",
+        "the request's headers are too large: at most 100 headers and 64 KiB",
+    ),
+    (
+        "TooManyRequests",
+        "busy",
+        "database busy, try again later: database is locked",
+    ),
+    (
+        "InsufficientStorage",
+        "storage_full",
+        "storage full: database or disk is full",
+    ),
+];
+
+fn error_example(code: &str, message: &str) -> Value {
+    json!({ "error": { "code": code, "message": message } })
+}
+
 /// Every route can time out (503) or get too many headers (431); `/api/` routes also check tokens, inputs and rights, and those
 /// that change data can conflict or find the database full or read-only.
 fn add_shared(operation: &mut Operation, api: bool, writes: bool) {
@@ -147,6 +185,148 @@ fn add_shared(operation: &mut Operation, api: bool, writes: bool) {
     }
 }
 
+/// One operation's example, recorded from a real server: the request's parameters and body, and
+/// the answer's status and body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recorded {
+    /// `METHOD /path/{template}`, as the document names the operation.
+    op: String,
+    #[serde(default)]
+    params: serde_json::Map<String, Value>,
+    body: Option<Value>,
+    status: u16,
+    response: Value,
+}
+
+/// The examples of `openapi_examples.json`: written by `scripts/openapi-examples.sh` from the
+/// requests in `scripts/openapi-examples/requests.json`, sent to a real `provost serve`, so every
+/// example is a request the server took and the answer it gave. The test
+/// `openapi_documents_every_operation` fails naming any operation without them.
+struct RecordedExamples;
+
+/// The recorded examples (the file is part of the binary; a malformed one fails every test).
+fn recorded() -> Vec<Recorded> {
+    serde_json::from_str(include_str!("openapi_examples.json")).expect("openapi_examples.json")
+}
+
+impl Modify for RecordedExamples {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for example in recorded() {
+            let Some((method, path)) = example.op.split_once(' ') else {
+                continue;
+            };
+            if method == "component" {
+                let shared = openapi
+                    .components
+                    .as_mut()
+                    .and_then(|c| c.responses.get_mut(path));
+                if let Some(RefOr::T(response)) = shared {
+                    if let Some(content) = response.content.values_mut().next() {
+                        content.example = Some(example.response);
+                    }
+                }
+                continue;
+            }
+            let Some(operation) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| operation_mut(item, method))
+            else {
+                continue;
+            };
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let Some(value) = example.params.get(&parameter.name) {
+                    let with_example = ParameterBuilder::from(parameter.clone())
+                        .example(Some(value.clone()))
+                        .build();
+                    *parameter = with_example;
+                }
+            }
+            if let (Some(body), Some(request_body)) = (&example.body, &mut operation.request_body) {
+                for content in request_body.content.values_mut() {
+                    content.example = Some(body.clone());
+                }
+            }
+            let status = example.status.to_string();
+            if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(&status) {
+                // A text answer (a page, CSV, metrics) goes with a text type, JSON with JSON.
+                let json = !example.response.is_string();
+                let media = response
+                    .content
+                    .keys()
+                    .find(|m| m.contains("json") == json)
+                    .or_else(|| response.content.keys().next())
+                    .cloned();
+                if let Some(content) = media.and_then(|m| response.content.get_mut(&m)) {
+                    content.example = Some(example.response);
+                }
+            }
+        }
+    }
+}
+
+fn operation_mut<'a>(item: &'a mut PathItem, method: &str) -> Option<&'a mut Operation> {
+    match method {
+        "get" => item.get.as_mut(),
+        "post" => item.post.as_mut(),
+        "put" => item.put.as_mut(),
+        "patch" => item.patch.as_mut(),
+        "delete" => item.delete.as_mut(),
+        _ => None,
+    }
+}
+
+/// The trailing-slash twins (`slash_twin!` in the programs app, for Registrar's clients) are the
+/// same operations: each takes its twin's summary, description and examples, so they are written
+/// once.
+struct SlashTwins;
+
+impl Modify for SlashTwins {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let paths: Vec<String> = openapi.paths.paths.keys().cloned().collect();
+        for path in paths {
+            let Some(twin_path) = path.strip_suffix('/').filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let Some(twin) = openapi.paths.paths.get(twin_path).cloned() else {
+                continue;
+            };
+            let Some(item) = openapi.paths.paths.get_mut(&path) else {
+                continue;
+            };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let (Some(operation), Some(original)) =
+                    (operation_mut(item, method), operation_of(&twin, method))
+                else {
+                    continue;
+                };
+                let id = operation.operation_id.take();
+                *operation = original.clone();
+                operation.operation_id = id;
+                operation.description = original.description.as_ref().map(|d| {
+                    let method = method.to_uppercase();
+                    format!("The same as `{method} {twin_path}`, for clients that send the trailing slash.\n\n{d}")
+                });
+            }
+        }
+    }
+}
+
+fn operation_of<'a>(item: &'a PathItem, method: &str) -> Option<&'a Operation> {
+    match method {
+        "get" => item.get.as_ref(),
+        "post" => item.post.as_ref(),
+        "put" => item.put.as_ref(),
+        "patch" => item.patch.as_ref(),
+        "delete" => item.delete.as_ref(),
+        _ => None,
+    }
+}
+
+/// Start page
+///
 /// `GET /`: where to go from here (open): the API page, the document and the health check.
 #[utoipa::path(get, path = "/", tag = "ops", security(()),
     responses((status = 200, description = "a page linking the API reference (`/docs/`), this document and `/healthz`", content_type = "text/html")))]
@@ -169,6 +349,8 @@ pub fn docs_page<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         .into()
 }
 
+/// This OpenAPI document
+///
 /// `GET /api/v1/openapi.json` (open: the document holds no data).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ops", security(()),
     responses((status = 200, description = "this OpenAPI 3 document", content_type = "application/json")))]

@@ -303,6 +303,10 @@ pub struct Health {
     pub lag: Option<u64>,
 }
 
+/// Health of this node
+///
+/// The node's applied revision, whether its database answers, whether it is read-only and how far
+/// its index lags the store. Open: load balancers and probes ask it without a token.
 #[utoipa::path(get, path = "/healthz", tag = "ops", security(()), responses((status = 200, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let node = state.node();

@@ -25,8 +25,7 @@ pub struct Cli {
         long,
         global = true,
         env = "PROVOST_DATABASE_URL",
-        default_value = "sqlite://provost.db?mode=rwc",
-        hide_env_values = true
+        default_value = "sqlite://provost.db?mode=rwc"
     )]
     pub database_url: String,
 
@@ -73,8 +72,20 @@ impl Cli {
         for (order, name) in names.iter().enumerate() {
             cli = cli.mut_subcommand(name, |c| c.display_order(order));
         }
-        cli
+        env_names_only(cli)
     }
+}
+
+/// Every argument read from the environment shows `[env: NAME]` in `--help`, never the value set
+/// there: one way for every command (clap would print `[env: NAME=value]` only when it is set),
+/// and no secret (a database URL with its password) on the screen.
+fn env_names_only(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let has_env = arg.get_env().is_some();
+            arg.hide_env_values(has_env)
+        })
+        .mut_subcommands(env_names_only)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

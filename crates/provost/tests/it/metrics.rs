@@ -58,6 +58,7 @@ fn the_metrics_token_stays_out_of_help() {
     assert!(help.contains("--metrics-token"), "{help}");
     assert!(help.contains("--jwt-leeway"), "{help}");
     assert!(!help.contains("scrape-secret"), "{help}");
-    // Values that are not secret still show.
-    assert!(help.contains("127.0.0.1:9464"), "{help}");
+    // No value set in the environment shows, secret or not: every variable reads one way.
+    assert!(!help.contains("127.0.0.1:9464"), "{help}");
+    assert!(help.contains("[env: PROVOST_METRICS_LISTEN]"), "{help}");
 }

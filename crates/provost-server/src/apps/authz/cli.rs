@@ -211,6 +211,32 @@ pub struct Question {
     pub scope: String,
 }
 
+/// A policy load's progress on stderr; indicatif draws nothing when stderr is not a terminal.
+struct Steps(indicatif::ProgressBar);
+
+impl roles::LoadSteps for Steps {
+    fn step(&self, what: &str, total: u64) {
+        let template = if total == 0 {
+            "{spinner} {msg} ({elapsed})"
+        } else {
+            "{msg} {bar:40} {pos}/{len} ({eta} left)"
+        };
+        // The step's text and count first, then its look: no frame mixes two steps.
+        self.0.set_message(what.to_owned());
+        self.0.set_length(total);
+        self.0.set_position(0);
+        self.0.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        self.0
+            .enable_steady_tick(std::time::Duration::from_millis(200));
+    }
+    fn advance(&self, units: u64) {
+        self.0.inc(units);
+    }
+}
+
 /// Runs one authz command.
 pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
     let CliContext { node, actor } = cx;
@@ -225,7 +251,10 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
                 })?,
                 None => DEFAULT_POLICY.to_owned(),
             };
-            let load = roles::load_policy(node, actor, &text, prune).await?;
+            let bar = Steps(indicatif::ProgressBar::new_spinner());
+            let load = roles::load_policy_showing(node, actor, &text, prune, &bar).await;
+            bar.0.finish_and_clear();
+            let load = load?;
             let text = format!("{} change(s); revision {}", load.changes, load.revision);
             Outcome::done(&load, text)
         }

@@ -28,6 +28,13 @@ fn key_of(a: &AssignmentInput) -> String {
     })
 }
 
+/// May a subject do an action at a scope?
+///
+/// Decides one question against this node's index: the subject (the caller when absent) may do
+/// `action` at `scope` when a role it holds at the scope or an ancestor (org, instance) grants the
+/// action, within its time window. Asking about someone else needs the `authz_service` role or
+/// admin. With `?explain=true` the answer also says why (`reason`, `message`, `because`) and, for a
+/// role that lacks the action, which roles would grant it (`would_grant`).
 #[utoipa::path(post, path = "/api/v1/check", tag = "authz", params(CheckQuery), request_body = CheckRequest,
     responses((status = 200, body = CheckResponse)))]
 pub async fn check(
@@ -51,6 +58,11 @@ pub async fn check(
     Ok(Json(answer.into()))
 }
 
+/// Many checks in one request
+///
+/// Decides each question in order, as `POST /api/v1/check` would, against one revision of the
+/// index; the answers come back in the order asked. An invalid item fails the whole request, naming
+/// its index (`details.index`).
 #[utoipa::path(post, path = "/api/v1/check/batch", tag = "authz", request_body = BatchRequest,
     responses((status = 200, body = BatchResponse)))]
 pub async fn check_batch(
@@ -85,6 +97,11 @@ pub async fn check_batch(
     }))
 }
 
+/// List assignments
+///
+/// Assignments the caller may see, ordered by subject, role and scope, filtered by subject, role or
+/// scope (exact), one page at a time: pass the answer's `next_cursor` as `cursor` for the next
+/// page.
 #[utoipa::path(get, path = "/api/v1/assignments", tag = "authz", params(AssignmentsQuery),
     responses((status = 200, body = AssignmentPage)))]
 pub async fn list_assignments(
@@ -151,6 +168,12 @@ fn bulk_answer(result: BulkResult) -> ApiResult<(StatusCode, Json<BulkResult>)> 
     Err(error.with_details(details))
 }
 
+/// Assign roles
+///
+/// Gives each subject the role at the scope, in one transaction, audited. Each item succeeds or
+/// carries its own error; with `atomic: true` one refused item refuses them all. Assigning needs
+/// the right to manage the team at the scope (and the role must not grant more than the caller
+/// holds there).
 #[utoipa::path(post, path = "/api/v1/assignments", tag = "authz", request_body = BulkRequest,
     responses((status = 200, description = "every item applied", body = BulkResult),
         (status = 207, description = "some items applied; the others carry their error", body = BulkResult),
@@ -166,6 +189,10 @@ pub async fn assign(
     bulk_answer(service::assign(state.node(), &actor, &body.assignments, body.atomic).await?)
 }
 
+/// Remove assignments
+///
+/// Takes each role from its subject at its scope, in one transaction, audited; the statuses follow
+/// `POST /api/v1/assignments`. An item not held is `not_found`.
 #[utoipa::path(delete, path = "/api/v1/assignments", tag = "authz", request_body = BulkRequest,
     responses((status = 200, description = "every item applied", body = BulkResult),
         (status = 207, description = "some items applied; the others carry their error", body = BulkResult),
@@ -180,6 +207,10 @@ pub async fn unassign(
     bulk_answer(service::unassign(state.node(), &actor, &body.assignments, body.atomic).await?)
 }
 
+/// List roles
+///
+/// Every role, built-in and custom, with its description, its permissions and the org it belongs to
+/// (custom roles may be an org's own).
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", responses((status = 200, body = RoleList)))]
 pub async fn list_roles(
     State(state): State<AppState>,
@@ -190,6 +221,9 @@ pub async fn list_roles(
     }))
 }
 
+/// One role
+///
+/// The role's description, permissions and org, and whether it is built in.
 #[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = RoleName, Path)),
     responses((status = 200, body = RoleView), (status = 404, description = "no such role", body = ErrorBody)))]
 pub async fn get_role(
@@ -200,6 +234,11 @@ pub async fn get_role(
     Ok(Json(roles::role(state.node(), &name).await?))
 }
 
+/// Create a custom role
+///
+/// A new role bundling existing permissions (built-in or loaded from a policy file), optionally
+/// owned by one org. Admins, or managers of that org's roles. 409 `role_exists` when the name is
+/// taken.
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
     responses((status = 201, body = RoleSaved), (status = 422, description = "an unknown permission", body = ErrorBody)))]
 pub async fn create_role(
@@ -211,6 +250,11 @@ pub async fn create_role(
     Ok((StatusCode::CREATED, Json(RoleSaved { role, revision })))
 }
 
+/// Replace a custom role
+///
+/// Sets the role's description, permissions and org; its holders gain or lose what changed at once.
+/// Built-in roles cannot be changed (409 `builtin_role`). Preview the effect first with `GET
+/// /api/v1/roles/{name}/impact`.
 #[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = RoleName, Path)), request_body = RoleBody,
     responses((status = 200, body = RoleSaved), (status = 404, description = "no such role", body = ErrorBody),
         (status = 422, description = "an unknown permission", body = ErrorBody)))]
@@ -230,6 +274,10 @@ pub async fn replace_role(
     Ok(Json(RoleSaved { role, revision }))
 }
 
+/// Delete a custom role
+///
+/// Removes the role and every assignment of it, in one audited write. Built-in roles cannot be
+/// deleted (409 `builtin_role`).
 #[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "roles", params(("name" = RoleName, Path)),
     responses((status = 200, body = Revision), (status = 404, description = "no such role", body = ErrorBody)))]
 pub async fn delete_role(
@@ -242,6 +290,10 @@ pub async fn delete_role(
     }))
 }
 
+/// Preview a role change
+///
+/// Who would gain or lose which permissions, and where, if the role granted `permissions` instead
+/// of what it grants now. Nothing is changed. The affected assignments come one page at a time.
 #[utoipa::path(get, path = "/api/v1/roles/{name}/impact", tag = "roles", params(("name" = RoleName, Path), ImpactQuery),
     responses((status = 200, body = ImpactPage), (status = 404, description = "no such role", body = ErrorBody),
         (status = 422, description = "an unknown permission", body = ErrorBody)))]
@@ -276,6 +328,9 @@ pub async fn role_impact(
     }))
 }
 
+/// List permissions
+///
+/// Every permission the loaded policy defines, with its description and the permissions it implies.
 #[utoipa::path(get, path = "/api/v1/permissions", tag = "roles", responses((status = 200, body = PermissionList)))]
 pub async fn list_permissions(
     State(state): State<AppState>,
@@ -287,6 +342,10 @@ pub async fn list_permissions(
     }))
 }
 
+/// Who may do an action at a scope?
+///
+/// The subjects that may do `action` at `scope`, by any role and at any ancestor scope, sorted, one
+/// page at a time. Needs the right to manage the team there, the `authz_service` role, or admin.
 #[utoipa::path(get, path = "/api/v1/lookup/subjects", tag = "authz", params(SubjectsQuery),
     responses((status = 200, body = NamePage)))]
 pub async fn lookup_subjects(
@@ -301,6 +360,11 @@ pub async fn lookup_subjects(
     Ok(Json(NamePage { items, next_cursor }))
 }
 
+/// Where may a subject do an action?
+///
+/// The scopes at which the subject (the caller when absent) may do `action`, optionally only of one
+/// `kind`, sorted, one page at a time. Asking about someone else needs the `authz_service` role or
+/// admin.
 #[utoipa::path(get, path = "/api/v1/lookup/scopes", tag = "authz", params(ScopesQuery),
     responses((status = 200, body = NamePage)))]
 pub async fn lookup_scopes(
@@ -321,6 +385,11 @@ pub async fn lookup_scopes(
     Ok(Json(NamePage { items, next_cursor }))
 }
 
+/// Create or update a user
+///
+/// Creates the user, or updates the fields sent: an absent field keeps the stored value (false or
+/// none for a new user); `email: null` clears the email. Making someone a superuser needs a
+/// superuser.
 #[utoipa::path(put, path = "/api/v1/users/{username}", tag = "users", params(("username" = Username, Path)), request_body = UserBody,
     responses((status = 200, body = UserSaved)))]
 pub async fn put_user(
@@ -339,6 +408,10 @@ pub async fn put_user(
     Ok(Json(UserSaved { username, revision }))
 }
 
+/// Retire a user
+///
+/// Removes the user and every assignment they hold, in one audited write; the audit log keeps their
+/// history.
 #[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "users", params(("username" = Username, Path)),
     responses((status = 200, body = UserSaved), (status = 404, description = "no such user", body = ErrorBody)))]
 pub async fn retire_user(
@@ -350,6 +423,11 @@ pub async fn retire_user(
     Ok(Json(UserSaved { username, revision }))
 }
 
+/// Read the audit log
+///
+/// Every change, with its revision, time, actor and what it was (and what it replaced), filtered by
+/// subject or scope. Without `since`, newest first; with `since`, oldest first after that revision,
+/// as a change feed. Admins only.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPage)))]
 pub async fn audit(
@@ -390,6 +468,8 @@ pub async fn audit(
     }))
 }
 
+/// Which of these may I do?
+///
 /// The Open edX MFE's question list: unknown actions, unknown or malformed scopes are `false`.
 #[utoipa::path(post, path = "/api/authz/v1/permissions/validate/me", tag = "openedx", request_body = Vec<ValidateItem>,
     responses((status = 200, body = Vec<ValidateResult>)))]

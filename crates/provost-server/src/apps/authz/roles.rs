@@ -61,7 +61,38 @@ pub async fn load_policy(
     text: &str,
     prune: bool,
 ) -> Result<PolicyLoad> {
+    load_policy_showing(node, actor, text, prune, &NoSteps).await
+}
+
+/// Told what a policy load is doing, for a progress bar (`provost policy load`).
+pub trait LoadSteps: Sync {
+    /// A new step, of `total` units (0: no count).
+    fn step(&self, what: &str, total: u64);
+    /// `units` more of the current step are done.
+    fn advance(&self, units: u64);
+}
+
+/// No progress shown.
+pub struct NoSteps;
+
+impl LoadSteps for NoSteps {
+    fn step(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Changes written per statement batch of a policy load, between progress updates.
+const LOAD_CHUNK: usize = 500;
+
+/// `load_policy`, telling `steps` how far it is.
+pub async fn load_policy_showing(
+    node: &Node,
+    actor: &Actor,
+    text: &str,
+    prune: bool,
+    steps: &dyn LoadSteps,
+) -> Result<PolicyLoad> {
     require_admin(&node.index(), actor, "load policies")?;
+    steps.step("reading and checking the policy", 0);
     let doc = PolicyDoc::parse(text)?;
     let index = node.index();
     let policy = index.policy();
@@ -97,10 +128,19 @@ pub async fn load_policy(
     let written = node
         .write(&actor.username, |tx| {
             Box::pin(async move {
+                steps.step("checking the roles that grow", growth.len() as u64);
                 for (role, gained) in &growth {
                     authorize_role_growth(tx, index, actor, role, gained).await?;
+                    steps.advance(1);
                 }
-                Ok(tx.apply_all(changes).await?)
+                steps.step("writing the changes", changes.len() as u64);
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for chunk in changes.chunks(LOAD_CHUNK) {
+                    outcomes.extend(tx.apply_all(chunk).await?);
+                    steps.advance(chunk.len() as u64);
+                }
+                steps.step("committing and updating the index", 0);
+                Ok(outcomes)
             })
         })
         .await?;

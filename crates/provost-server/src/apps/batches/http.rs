@@ -100,8 +100,10 @@ pub struct SunbirdError {
     pub result: serde_json::Value,
 }
 
-/// `{"request": {...}}` around a batch's fields.
+/// `{"request": {...}}` around a batch's fields. Named apart from the authz app's `BatchRequest`
+/// (a batch of checks) in the document, where one name holds one schema.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CourseBatchRequest)]
 pub struct BatchRequest {
     pub request: Option<BatchInput>,
 }
@@ -201,6 +203,8 @@ fn members_sent(input: &BatchInput) -> usize {
     count(&input.mentors) + count(&input.participants)
 }
 
+/// Create a batch
+///
 /// Create a batch. Who: holders of `batches.create` at the course (course staff and admins);
 /// mentors and participants are added only by those who may grant their roles there.
 #[utoipa::path(post, path = "/v1/course/batch/create", tag = "batches", request_body = BatchRequest,
@@ -230,6 +234,8 @@ pub async fn create(
     ))
 }
 
+/// Update a batch
+///
 /// Update a batch (fields and lists sent replace the stored ones). Who: holders of
 /// `batches.edit` at the batch (its creator and mentors) or at its course (course staff and
 /// admins); changing the lists also needs the right to grant and remove their roles there.
@@ -264,6 +270,8 @@ pub async fn update(
     ))
 }
 
+/// Read a batch
+///
 /// Read a batch. Who: anyone signed in for an open batch; `batches.view` at the batch (its
 /// members, course staff) for an invite-only one.
 #[utoipa::path(get, path = "/v1/course/batch/read/{id}", tag = "batches", params(("id" = String, Path, description = "the batch id")),
@@ -286,6 +294,8 @@ pub async fn read(
     ))
 }
 
+/// Search batches
+///
 /// Search batches (at least one filter). Who: anyone signed in; the answer holds only the
 /// batches they may read (open ones, and invite-only ones where they hold `batches.view`).
 #[utoipa::path(post, path = "/v1/course/batch/search", tag = "batches", request_body = SearchRequest,
@@ -309,6 +319,8 @@ pub async fn search(
     ))
 }
 
+/// Search batches (gateway path)
+///
 /// The API gateway's spelling of `/v1/course/batch/search`; the same rules.
 #[utoipa::path(post, path = "/course/v1/batch/list", tag = "batches", request_body = SearchRequest,
     responses((status = 200, body = SearchAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
@@ -324,6 +336,8 @@ pub async fn list(
     search(state, calendar, headers, principal, body).await
 }
 
+/// List a batch's participants
+///
 /// A batch's participants. Who: holders of `batches.view_participants` at the batch (its admin
 /// and mentors) or its course (course staff and admins); participants themselves may not.
 #[utoipa::path(post, path = "/v1/batch/participants/list", tag = "batches", request_body = ParticipantsRequest,
@@ -355,6 +369,8 @@ pub async fn participants(
     ))
 }
 
+/// Enrol in a batch
+///
 /// Enrol the caller in an open batch. Who: anyone signed in, for themselves only.
 #[utoipa::path(post, path = "/v1/course/enroll", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
@@ -376,6 +392,8 @@ pub async fn enrol(
     Ok(DoneAnswer::new("api.course.enrol", &headers, done))
 }
 
+/// Enrol in a batch (gateway path)
+///
 /// The API gateway's spelling of `/v1/course/enroll`; the same rules.
 #[utoipa::path(post, path = "/course/v1/enrol", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
@@ -392,6 +410,8 @@ pub async fn enrol_alias(
     enrol(state, calendar, headers, principal, body).await
 }
 
+/// Unenrol from a batch
+///
 /// Unenrol the caller from a batch they participate in. Who: anyone signed in, for themselves.
 #[utoipa::path(post, path = "/v1/course/unenroll", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),
@@ -413,6 +433,8 @@ pub async fn unenrol(
     Ok(DoneAnswer::new("api.course.unenrol", &headers, done))
 }
 
+/// Unenrol from a batch (gateway path)
+///
 /// The API gateway's spelling of `/v1/course/unenroll`; the same rules.
 #[utoipa::path(post, path = "/course/v1/unenrol", tag = "batches", request_body = EnrolRequest,
     responses((status = 200, body = DoneAnswer), (status = 400, body = SunbirdError), (status = 401, body = SunbirdError),

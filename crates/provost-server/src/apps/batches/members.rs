@@ -63,6 +63,8 @@ pub struct SearchInput {
     pub filters: Option<SearchFilters>,
     #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// Batches to skip; any 32-bit unsigned number.
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub offset: Option<u32>,
 }
 

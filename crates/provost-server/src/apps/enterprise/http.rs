@@ -67,6 +67,8 @@ pub struct CanRedeemQuery {
 
 // ---- stand-ins ----
 
+/// Load a subsidy
+///
 /// Loads a subsidy (the enterprise-subsidy stand-in); the same uuid again updates it. Who:
 /// `enterprise.provision` at the customer (operators, provisioning admins).
 #[utoipa::path(post, path = "/api/v1/subsidies", tag = "enterprise", request_body = SubsidyInput,
@@ -82,6 +84,8 @@ pub async fn put_subsidy(
     ))
 }
 
+/// A subsidy and its ledger
+///
 /// A subsidy with its ledger. Who: `content_assignment.has_admin_read_access` at its customer
 /// (admins, operators).
 #[utoipa::path(get, path = "/api/v1/subsidies/{uuid}", tag = "enterprise", params(("uuid" = UuidKey, Path)),
@@ -94,6 +98,8 @@ pub async fn get_subsidy(
     Ok(Json(imports::ledger(state.node(), &actor, &uuid).await?))
 }
 
+/// Load a catalog
+///
 /// Loads a catalog (the enterprise-catalog stand-in); its content replaces what it held. Who:
 /// `enterprise.provision` at the customer.
 #[utoipa::path(post, path = "/api/v1/catalogs", tag = "enterprise", request_body = CatalogInput,
@@ -109,6 +115,8 @@ pub async fn put_catalog(
     ))
 }
 
+/// Add or update a customer's learners
+///
 /// Adds or updates the customer's learners (the LMS stand-in). Who: `enterprise.provision`.
 #[utoipa::path(put, path = "/api/v1/enterprise-customers/{uuid}/learners", tag = "enterprise",
     params(("uuid" = UuidKey, Path)), request_body = LearnersInput, responses((status = 200, body = LearnersSaved)))]
@@ -124,6 +132,8 @@ pub async fn put_learners(
     ))
 }
 
+/// Reverse a redemption
+///
 /// Reverses a committed redemption, as enterprise-subsidy does (its assignment becomes
 /// `reversed`). Who: `enterprise.provision` at the customer.
 #[utoipa::path(post, path = "/api/v1/transactions/{uuid}/reverse", tag = "enterprise", params(("uuid" = UuidKey, Path)),
@@ -139,6 +149,8 @@ pub async fn reverse(
 
 // ---- subsidy access policies ----
 
+/// List subsidy access policies
+///
 /// The customer's policies. Who: `subsidy_access_policy.has_read_access` (learners, admins,
 /// operators).
 #[utoipa::path(get, path = "/api/v1/subsidy-access-policies/", tag = "enterprise", params(CustomerQuery),
@@ -153,6 +165,8 @@ pub async fn list_policies(
     ))
 }
 
+/// Create a subsidy access policy
+///
 /// Creates a policy (inactive unless `active`); an identical active policy is returned with 200
 /// instead. Who: `subsidy_access_policy.has_write_access` (operators; not admins).
 #[utoipa::path(post, path = "/api/v1/subsidy-access-policies/", tag = "enterprise", request_body = PolicyInput,
@@ -168,6 +182,8 @@ pub async fn create_policy(
     ))
 }
 
+/// One subsidy access policy
+///
 /// One policy. Who: `subsidy_access_policy.has_read_access` at its customer.
 #[utoipa::path(get, path = "/api/v1/subsidy-access-policies/{uuid}/", tag = "enterprise", params(("uuid" = UuidKey, Path)),
     responses((status = 200, body = PolicyView), (status = 404, description = "no such policy", body = ErrorBody)))]
@@ -179,6 +195,8 @@ pub async fn get_policy(
     Ok(Json(policies::get(state.node(), &actor, &uuid).await?))
 }
 
+/// Change a subsidy access policy
+///
 /// Changes a policy; one with spend cannot be deactivated. Who:
 /// `subsidy_access_policy.has_write_access` at its customer (operators).
 #[utoipa::path(patch, path = "/api/v1/subsidy-access-policies/{uuid}/", tag = "enterprise", params(("uuid" = UuidKey, Path)),
@@ -195,6 +213,8 @@ pub async fn update_policy(
     ))
 }
 
+/// Retire a subsidy access policy
+///
 /// Retires a policy (soft delete). Who: `subsidy_access_policy.has_write_access` (operators).
 #[utoipa::path(delete, path = "/api/v1/subsidy-access-policies/{uuid}/", tag = "enterprise", params(("uuid" = UuidKey, Path)),
     responses((status = 200, body = PolicyView), (status = 404, description = "no such policy", body = ErrorBody),
@@ -209,6 +229,8 @@ pub async fn retire_policy(
 
 // ---- redemption ----
 
+/// Policies a learner can redeem through
+///
 /// The policies through which the learner can still redeem. Who:
 /// `subsidy_access_policy.has_redemption_access`; another learner's only for operators.
 #[utoipa::path(get, path = "/api/v1/policy-redemption/credits_available/", tag = "enterprise", params(CreditsQuery),
@@ -229,6 +251,8 @@ pub async fn credits_available(
     ))
 }
 
+/// Can this content be redeemed?
+///
 /// Per content key: whether a policy can pay, which one, and why the others cannot. Who:
 /// `subsidy_access_policy.has_redemption_access`; another learner's only for operators.
 #[utoipa::path(get, path = "/api/v1/policy-redemption/enterprise-customer/{uuid}/can-redeem/", tag = "enterprise",
@@ -253,6 +277,8 @@ pub async fn can_redeem(
     ))
 }
 
+/// Redeem content
+///
 /// Redeems content through the policy; a retry returns the first transaction (200 either way).
 /// Who: `subsidy_access_policy.has_redemption_access` at the policy's customer, for the
 /// caller's own learner record (operators for anyone).
@@ -272,6 +298,8 @@ pub async fn redeem(
 
 // ---- content assignments ----
 
+/// Allocate content to learners
+///
 /// Allocates content to learners from an assigned policy (202 with created / updated /
 /// no_change). Who: `subsidy_access_policy.has_allocation_access` (admins, operators).
 #[utoipa::path(post, path = "/api/v1/policy-allocation/{uuid}/allocate/", tag = "enterprise", params(("uuid" = UuidKey, Path)),
@@ -289,6 +317,8 @@ pub async fn allocate(
     ))
 }
 
+/// List a configuration's assignments
+///
 /// The assignments of an assignment configuration (here: its assigned policy). Who:
 /// `content_assignment.has_admin_read_access` (admins, operators).
 #[utoipa::path(get, path = "/api/v1/assignment-configurations/{uuid}/admin/assignments/", tag = "enterprise",
@@ -301,6 +331,8 @@ pub async fn list_assignments(
     Ok(Json(assignments::list(state.node(), &actor, &uuid).await?))
 }
 
+/// List my assignments
+///
 /// The caller's own assignments in an assignment configuration. Who:
 /// `content_assignment.has_learner_read_access` (learners, admins, operators).
 #[utoipa::path(get, path = "/api/v1/assignment-configurations/{uuid}/assignments/", tag = "enterprise",
@@ -313,6 +345,8 @@ pub async fn my_assignments(
     Ok(Json(assignments::mine(state.node(), &actor, &uuid).await?))
 }
 
+/// Cancel assignments
+///
 /// Cancels allocated or errored assignments (all or none). Who:
 /// `content_assignment.has_admin_write_access` (admins, operators).
 #[utoipa::path(post, path = "/api/v1/assignment-configurations/{uuid}/admin/assignments/cancel/", tag = "enterprise",
@@ -332,6 +366,8 @@ pub async fn cancel_assignments(
 
 // ---- learner credit requests ----
 
+/// List learner credit requests
+///
 /// The customer's requests: all for `requests.has_admin_access`, one's own for
 /// `requests.has_learner_or_admin_access`.
 #[utoipa::path(get, path = "/api/v1/learner-credit-requests/", tag = "enterprise", params(CustomerQuery),
@@ -346,6 +382,8 @@ pub async fn list_requests(
     ))
 }
 
+/// Request learner credit
+///
 /// A learner asks for credit for a course (201; 200 when an old request is reused). Who:
 /// `requests.has_learner_or_admin_access`, for the caller's own learner record.
 #[utoipa::path(post, path = "/api/v1/learner-credit-requests/", tag = "enterprise", request_body = RequestInput,
@@ -361,6 +399,8 @@ pub async fn create_request(
     ))
 }
 
+/// Approve a credit request
+///
 /// Approves a request, allocating an assignment. Who: `requests.has_admin_access`.
 #[utoipa::path(post, path = "/api/v1/learner-credit-requests/approve/", tag = "enterprise", request_body = ReviewInput,
     responses((status = 200, body = RequestView), (status = 404, description = "no such request", body = ErrorBody),
@@ -375,6 +415,8 @@ pub async fn approve_request(
     ))
 }
 
+/// Decline a credit request
+///
 /// Declines a request with a reason. Who: `requests.has_admin_access`.
 #[utoipa::path(post, path = "/api/v1/learner-credit-requests/decline/", tag = "enterprise", request_body = ReviewInput,
     responses((status = 200, body = RequestView), (status = 404, description = "no such request", body = ErrorBody),
@@ -389,6 +431,8 @@ pub async fn decline_request(
     ))
 }
 
+/// Cancel a credit request
+///
 /// Cancels a request: its learner while requested, `requests.has_admin_access` also once approved.
 #[utoipa::path(post, path = "/api/v1/learner-credit-requests/cancel/", tag = "enterprise", request_body = ReviewInput,
     responses((status = 200, body = RequestView), (status = 404, description = "no such request", body = ErrorBody),

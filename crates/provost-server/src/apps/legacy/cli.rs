@@ -28,11 +28,15 @@ pub enum Legacy {
     Rollback(RollbackArgs),
     /// List runs, newest first.
     Runs {
+        /// How many runs to show.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
     },
     /// Show one run with its rows' outcomes.
-    Run { id: String },
+    Run {
+        /// The run's id, as `legacy runs` lists it.
+        id: String,
+    },
     /// Read or set the course authoring flag (`authz.enable_course_authoring`).
     #[command(subcommand)]
     Flag(FlagCommand),
@@ -113,6 +117,7 @@ pub struct CommonArgs {
 pub enum FlagCommand {
     /// The effective value at a scope, and which level decided it.
     Get {
+        /// The flag's name: `authz.enable_course_authoring`.
         name: String,
         /// `*`, `org:ORG` or a course key.
         #[arg(long, default_value = "*")]
@@ -120,9 +125,12 @@ pub enum FlagCommand {
     },
     /// Set the flag on or off at a scope, or clear the value set there.
     Set {
+        /// The flag's name: `authz.enable_course_authoring`.
         name: String,
+        /// `*`, `org:ORG` or a course key.
         #[arg(long)]
         scope: String,
+        /// `on`, `off`, or `clear` (the level above decides again).
         value: FlagValue,
     },
 }

@@ -61,14 +61,14 @@ fn string_schema(description: &str, pattern: &str, max: usize) -> RefOr<Schema> 
         .into()
 }
 
-/// An org name.
+/// An org name, checked as the org of a scope (`org:ORG`): the authz app's `OrgName` rule.
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
 pub struct OrgName(String);
 
 impl PartialSchema for OrgName {
     fn schema() -> RefOr<Schema> {
-        string_schema("An org name.", r"^[A-Za-z0-9._-]+$", 64)
+        crate::apps::authz::http_types::OrgName::schema()
     }
 }
 
@@ -192,6 +192,8 @@ pub struct RunList {
     pub items: Vec<RunView>,
 }
 
+/// Start a legacy migration run
+///
 /// `POST /api/v1/legacy/migrations`: starts a run and answers at once (202) with it `running`;
 /// `GET .../{id}` follows it. Admins only.
 #[utoipa::path(post, path = "/api/v1/legacy/migrations", tag = "legacy", request_body = RunBody,
@@ -216,6 +218,8 @@ pub async fn start_run(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
+/// List migration runs
+///
 /// `GET /api/v1/legacy/migrations`: runs, newest first. Admins only.
 #[utoipa::path(get, path = "/api/v1/legacy/migrations", tag = "legacy", params(RunsQuery),
     responses((status = 200, body = RunList)))]
@@ -238,6 +242,8 @@ pub async fn list_runs(
     Ok(Json(RunList { items }))
 }
 
+/// One migration run
+///
 /// `GET /api/v1/legacy/migrations/{id}`: one run, its counts and (once ended) its rows. Admins only.
 #[utoipa::path(get, path = "/api/v1/legacy/migrations/{id}", tag = "legacy", params(("id" = String, Path)),
     responses((status = 200, body = RunView), (status = 404, description = "no such run (`run_not_found`)", body = ErrorBody)))]
@@ -280,6 +286,8 @@ pub struct FlagSaved {
     pub revision: u64,
 }
 
+/// A flag's value at a scope
+///
 /// `GET /api/v1/flags/{name}?scope=`: the flag's effective value there and the level that
 /// decided it. Anyone signed in: old code paths of every kind ask it, and it says nothing about anyone.
 #[utoipa::path(get, path = "/api/v1/flags/{name}", tag = "legacy",
@@ -294,6 +302,8 @@ pub async fn get_flag(
     Ok(Json(flag::get(state.node(), &name, &query.scope).await?))
 }
 
+/// Set or clear a flag at a scope
+///
 /// `PUT /api/v1/flags/{name}`: sets the flag on or off at a scope, or clears it there. Admins only.
 #[utoipa::path(put, path = "/api/v1/flags/{name}", tag = "legacy",
     params(("name" = String, Path, example = "authz.enable_course_authoring")), request_body = FlagBody,
@@ -327,6 +337,8 @@ pub struct CompatParams {
     pub user: Option<String>,
 }
 
+/// Course access roles, legacy-shaped
+///
 /// `GET /api/v1/legacy/course-access-roles`: `student_courseaccessrole`-shaped rows from Provost
 /// for a course or an org where the course authoring flag is on (`"source": "provost"`); where it
 /// is off, `"source": "legacy"` and no rows: the legacy tables decide there. Who may call: admins

@@ -170,6 +170,8 @@ pub struct RolesQuery {
     pub page_size: Option<i32>,
 }
 
+/// Roles at a scope
+///
 /// The roles offered at a scope, what each grants and how many hold it there. Needs the scope
 /// kind's view-team permission there (or admin).
 #[utoipa::path(get, path = "/api/authz/v1/roles/", tag = "openedx", params(RolesQuery),
@@ -228,6 +230,8 @@ const USER_SORTS: [(&str, SortKey); 3] = [
     ("full_name", SortKey::Username),
 ];
 
+/// A scope's team
+///
 /// The members of the team at a scope, with their roles there.
 #[utoipa::path(get, path = "/api/authz/v1/roles/users/", tag = "openedx", params(TeamQuery),
     responses((status = 200, body = Paged<TeamMember>), (status = 404, description = "no such page", body = ErrorBody)))]
@@ -283,6 +287,8 @@ pub struct AddUsers {
     pub users: Vec<String>,
 }
 
+/// Give users a role
+///
 /// Gives `role` to users (by username or email) at one or more scopes. 207 with each item's
 /// outcome: `role_added`; errors `user_already_has_role`, `user_not_found`,
 /// `role_assignment_error` (refused by Provost's rules: `message` says why). Needs the scope
@@ -318,6 +324,8 @@ pub struct RemoveQuery {
     pub users: String,
 }
 
+/// Take a role from users
+///
 /// Takes `role` at `scope` from users. 207: `role_removed`; errors `user_does_not_have_role`,
 /// `user_not_found`, `role_removal_error`. Needs the manage-team permission at `scope`.
 #[utoipa::path(delete, path = "/api/authz/v1/roles/users/", tag = "openedx", params(RemoveQuery),
@@ -353,6 +361,8 @@ pub struct Org {
     pub active: bool,
 }
 
+/// Orgs with teams
+///
 /// The orgs the caller sees teams in (every org Provost knows, for admins).
 #[utoipa::path(get, path = "/api/authz/v1/orgs/", tag = "openedx", params(OrgsQuery),
     responses((status = 200, body = Paged<Org>), (status = 404, description = "no such page", body = ErrorBody)))]
@@ -410,6 +420,8 @@ pub struct Member {
     pub assignation_count: u64,
 }
 
+/// Users holding assignments
+///
 /// Everyone holding an assignment the caller may see, with how many.
 #[utoipa::path(get, path = "/api/authz/v1/users/", tag = "openedx", params(MembersQuery),
     responses((status = 200, body = Paged<Member>), (status = 404, description = "no such page", body = ErrorBody)))]
@@ -470,6 +482,8 @@ pub struct UsersValidated {
     pub summary: ValidationSummary,
 }
 
+/// Which identifiers name users?
+///
 /// Which identifiers (usernames or emails) name a user Provost knows. Needs a team the caller
 /// may view somewhere (or admin).
 #[utoipa::path(post, path = "/api/authz/v1/users/validate/", tag = "openedx", request_body = ValidateUsers,
@@ -525,6 +539,8 @@ const ASSIGNMENT_SORTS: [(&str, SortKey); 3] = [
     ("scope", SortKey::Scope),
 ];
 
+/// One user's assignments
+///
 /// One user's assignments that the caller may see.
 #[utoipa::path(get, path = "/api/authz/v1/users/{username}/assignments/", tag = "openedx",
     params(("username" = String, Path), UserAssignmentsQuery),
@@ -607,6 +623,8 @@ const ALL_SORTS: [(&str, SortKey); 6] = [
     ("email", SortKey::Email),
 ];
 
+/// All visible assignments
+///
 /// Every assignment the caller may see, with its holder.
 #[utoipa::path(get, path = "/api/authz/v1/assignments/", tag = "openedx", params(AssignmentsQuery),
     responses((status = 200, body = Paged<Assignment>), (status = 404, description = "no such page", body = ErrorBody)))]
@@ -685,6 +703,8 @@ pub struct ScopeItem {
     pub org: Option<ScopeOrg>,
 }
 
+/// Scopes with teams
+///
 /// The course and library scopes (holding assignments) whose team the caller may view or manage.
 #[utoipa::path(get, path = "/api/authz/v1/scopes/", tag = "openedx", params(ScopesQuery),
     responses((status = 200, body = Paged<ScopeItem>), (status = 404, description = "no such page", body = ErrorBody)))]

@@ -23,7 +23,9 @@ pub enum ProgramsCommand {
 pub enum ProgramCommand {
     /// Create KEY and register `program:KEY` under its orgs.
     Create {
+        /// The program's key: letters, digits, `.`, `_` and `-` (its scope is `program:KEY`).
         key: String,
+        /// The title learners see.
         #[arg(long)]
         title: String,
         /// masters, micromasters, professional_certificate, or a type an operator added.
@@ -41,8 +43,10 @@ pub enum ProgramCommand {
     },
     /// List programs, by key.
     List {
+        /// Only programs this org manages.
         #[arg(long)]
         org: Option<String>,
+        /// Only programs of this type (`masters`, ...).
         #[arg(long = "type")]
         program_type: Option<String>,
         /// Part of the title, any case.
@@ -50,12 +54,17 @@ pub enum ProgramCommand {
         title: Option<String>,
     },
     /// Show KEY.
-    Show { key: String },
+    Show {
+        /// The program's key.
+        key: String,
+    },
     /// The program types, and whether their programs take enrollments.
     Types,
     /// Add a program type (`microbachelors`, `xseries`, ...).
     AddType {
+        /// The type's name, as programs name it with `--type` (lowercase, `_`).
         name: String,
+        /// The type's title, as Registrar shows it (`MicroBachelors`).
         #[arg(long)]
         title: String,
         /// Open the enrollment endpoints for its programs (as for `masters`).
@@ -64,13 +73,18 @@ pub enum ProgramCommand {
     },
     /// Change KEY's title, type, orgs or curriculum (lists replace the old ones).
     Update {
+        /// The program's key.
         key: String,
+        /// A new title.
         #[arg(long)]
         title: Option<String>,
+        /// A new type.
         #[arg(long = "type")]
         program_type: Option<String>,
+        /// The managing orgs (repeat); given, they replace the old ones.
         #[arg(long = "org")]
         orgs: Vec<String>,
+        /// The curriculum's course runs (repeat); given, they replace the old ones.
         #[arg(long = "course")]
         curriculum: Vec<String>,
     },
@@ -80,6 +94,7 @@ pub enum ProgramCommand {
 pub enum ReportCommand {
     /// The reports of PROGRAM, newest first, with download links.
     List {
+        /// The program's key.
         program: String,
         /// Only reports of this day or later (YYYY-MM-DD).
         #[arg(long)]

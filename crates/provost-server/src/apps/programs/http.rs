@@ -122,12 +122,33 @@ pub struct EnrollmentItem {
 #[schema(value_type = std::collections::BTreeMap<String, String>)]
 pub struct EnrollmentResults(Results);
 
-/// A CSV upload: a `file` part with `student_key` and `status` columns.
-#[derive(Debug, ToSchema)]
-pub struct UploadForm {
-    #[schema(format = Binary, content_media_type = "text/csv")]
-    pub file: String,
+/// A CSV upload: a `file` part with `student_key` and `status` columns. Other parts are
+/// ignored, but their names must be plain (a part header with control characters is malformed:
+/// 400 `invalid_upload`).
+pub struct UploadForm;
+
+impl utoipa::PartialSchema for UploadForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .content_media_type("text/csv");
+        let plain_name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9._-]+$"));
+        ObjectBuilder::new()
+            .property("file", file)
+            .required("file")
+            .property_names(Some(plain_name))
+            .description(Some(
+                "A CSV upload: a `file` part with `student_key` and `status` columns.",
+            ))
+            .into()
+    }
 }
+
+impl ToSchema for UploadForm {}
 
 /// `?min_created_date=YYYY-MM-DD`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -135,7 +156,7 @@ pub struct UploadForm {
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// Only reports of this day or later (400 when not a real date).
-    #[param(format = Date)]
+    #[param(value_type = Option<super::schemas::ReportDate>)]
     pub min_created_date: Option<String>,
 }
 
@@ -169,6 +190,8 @@ macro_rules! slash_twin {
     };
 }
 
+/// List programs
+///
 /// Lists the programs on which the caller holds `user_has_perm` (one engine lookup), each with
 /// the caller's own permissions on it. Anyone signed in; they see only what they may.
 #[utoipa::path(get, path = "/api/v1/programs", tag = "programs", params(ListParams),
@@ -197,6 +220,8 @@ slash_twin!(list_programs_slash => list_programs(state: State<AppState>, actor: 
     get, path = "/api/v1/programs/", tag = "programs", params(ListParams),
     responses((status = 200, body = ProgramPage), (status = 404, description = "unknown org, type or permission", body = ErrorBody)));
 
+/// Create a program
+///
 /// Creates a program and registers `program:<key>` under its orgs, in one write. Admins, or
 /// whoever holds `programs.manage_access` at every one of its orgs.
 #[utoipa::path(post, path = "/api/v1/programs", tag = "programs", request_body = NewProgram,
@@ -217,6 +242,8 @@ slash_twin!(create_program_slash => create_program(state: State<AppState>, actor
     post, path = "/api/v1/programs/", tag = "programs", request_body = NewProgram,
     responses((status = 201, body = ProgramSaved), (status = 422, description = "unknown program type", body = ErrorBody)));
 
+/// One program
+///
 /// A program, for who holds `programs.read_metadata` on it (at the program or its org).
 #[utoipa::path(get, path = "/api/v1/programs/{key}", tag = "programs", params(KeyPath),
     responses((status = 200, body = ProgramView), (status = 404, description = "no such program", body = ErrorBody)))]
@@ -235,6 +262,8 @@ slash_twin!(get_program_slash => get_program(state: State<AppState>, actor: Prin
     get, path = "/api/v1/programs/{key}/", tag = "programs", params(KeyPath),
     responses((status = 200, body = ProgramView), (status = 404, description = "no such program", body = ErrorBody)));
 
+/// Change a program
+///
 /// Changes a program's title, type, curriculum or orgs. Admins, or who holds
 /// `programs.manage_access` on it; moving it between orgs needs that at the old and new orgs.
 #[utoipa::path(patch, path = "/api/v1/programs/{key}", tag = "programs", params(KeyPath), request_body = ProgramChange,
@@ -292,6 +321,8 @@ async fn write_enrollments(
     Ok(write_answer(done))
 }
 
+/// A program's enrollments
+///
 /// A Masters program's enrollments (JSON, or `?fmt=csv`), for `programs.read_enrollments`;
 /// any other type answers 403 `enrollment_not_enabled_for_program_type`.
 #[utoipa::path(get, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath, FormatParams),
@@ -314,6 +345,8 @@ slash_twin!(get_enrollments_slash => get_enrollments(state: State<AppState>, act
     responses((status = 200, body = EnrollmentResults, content((EnrollmentResults = "application/json"), (String = "text/csv"))),
         (status = 404, description = "no such program", body = ErrorBody)));
 
+/// Enroll students in a program
+///
 /// Enrolls students in a Masters program (at most 25; 413 above), for
 /// `programs.write_enrollments`: 200 all enrolled, 207 some, 422 none, per student.
 #[utoipa::path(post, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath), request_body = EnrollmentList,
@@ -342,6 +375,8 @@ slash_twin!(post_enrollments_slash => post_enrollments(state: State<AppState>, a
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program", body = ErrorBody)));
 
+/// Change students' program enrollments
+///
 /// Changes the status of students already in a Masters program, as `POST` answers.
 #[utoipa::path(patch, path = "/api/v1/programs/{key}/enrollments", tag = "programs", params(KeyPath), request_body = EnrollmentList,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
@@ -369,11 +404,14 @@ slash_twin!(patch_enrollments_slash => patch_enrollments(state: State<AppState>,
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program", body = ErrorBody)));
 
+/// Enroll students from a CSV file
+///
 /// Enrolls or changes students from a CSV file (`student_key,status`; at most 5 MiB), for
 /// `programs.write_enrollments`; 409 while another enrollment write for the program runs.
 #[utoipa::path(post, path = "/api/v1/programs/{key}/enrollments/upload", tag = "programs", params(KeyPath),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
+    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults),
+        (status = 422, description = "every student refused, or not a CSV file (`invalid_csv`)", body = super::schemas::UploadRefused),
         (status = 404, description = "no such program", body = ErrorBody)))]
 pub async fn upload_enrollments(
     State(state): State<AppState>,
@@ -400,7 +438,8 @@ pub async fn upload_enrollments(
 slash_twin!(upload_enrollments_slash => upload_enrollments(state: State<AppState>, actor: Principal, path: ApiPath<KeyPath>, form: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> ApiResult<Response>;
     post, path = "/api/v1/programs/{key}/enrollments/upload/", tag = "programs", params(KeyPath),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
+    responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults),
+        (status = 422, description = "every student refused, or not a CSV file (`invalid_csv`)", body = super::schemas::UploadRefused),
         (status = 404, description = "no such program", body = ErrorBody)));
 
 /// The `file` part of a multipart form, at most 5 MiB (413 above).
@@ -410,7 +449,7 @@ async fn uploaded_file(
     let bad = || {
         ApiError::new(
             ErrorCode::InvalidUpload,
-            "send the CSV as the `file` part of a multipart/form-data body",
+            "send the CSV as the `file` part of a multipart/form-data body (other parts need plain names: letters, digits, `.`, `_`, `-`)",
         )
     };
     let too_large = || {
@@ -432,14 +471,27 @@ async fn uploaded_file(
             bad()
         }
     })?;
+    // Every part is read, so that what the document says of all of them holds: one `file`, and
+    // other parts (ignored) with plain names.
+    let plain = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    let mut file = None;
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
-            Ok(None) => return Err(bad()),
+            Ok(None) => return file.ok_or_else(bad),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
             Err(_) => return Err(bad()),
         };
-        if field.name() != Some("file") {
+        let name = field.name().unwrap_or_default();
+        if !plain(name) {
+            return Err(bad());
+        }
+        if name != "file" || file.is_some() {
             continue;
         }
         let bytes = field.bytes().await.map_err(|e| {
@@ -452,10 +504,12 @@ async fn uploaded_file(
         if bytes.len() > MAX_UPLOAD_BYTES {
             return Err(too_large());
         }
-        return Ok(bytes.to_vec());
+        file = Some(bytes.to_vec());
     }
 }
 
+/// A program course run's enrollments
+///
 /// A course run's enrollments under a Masters program (JSON, or `?fmt=csv`), for
 /// `programs.read_enrollments`; 404 when the course is not in the curriculum.
 #[utoipa::path(get, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments", tag = "programs", params(CoursePath, FormatParams),
@@ -478,6 +532,8 @@ slash_twin!(get_course_enrollments_slash => get_course_enrollments(state: State<
     responses((status = 200, body = EnrollmentResults, content((EnrollmentResults = "application/json"), (String = "text/csv"))),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)));
 
+/// Enroll program students in a course run
+///
 /// Enrolls program students in a course run of its curriculum (`active|inactive`), for
 /// `programs.write_enrollments`: per student, 200/207/422 as for the program.
 #[utoipa::path(post, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments", tag = "programs", params(CoursePath),
@@ -501,6 +557,8 @@ slash_twin!(post_course_enrollments_slash => post_course_enrollments(state: Stat
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)));
 
+/// Change students' course run enrollments
+///
 /// Changes course run enrollments of students already enrolled there, as `POST` answers.
 #[utoipa::path(patch, path = "/api/v1/programs/{key}/courses/{course_id}/enrollments", tag = "programs", params(CoursePath),
     request_body = EnrollmentList,
@@ -523,6 +581,8 @@ slash_twin!(patch_course_enrollments_slash => patch_course_enrollments(state: St
     responses((status = 200, body = EnrollmentResults), (status = 207, body = EnrollmentResults), (status = 422, body = EnrollmentResults),
         (status = 404, description = "no such program, or the course is not in it", body = ErrorBody)));
 
+/// List a program's reports
+///
 /// The program's reports (`<name>__YYYY-MM-DD[.ext]` under `<org>/<uuid hex>/`), newest first,
 /// each with a download link that expires; for `programs.read_reports`.
 #[utoipa::path(get, path = "/api/v1/programs/{key}/reports", tag = "programs", params(KeyPath, ReportParams),
@@ -552,6 +612,8 @@ slash_twin!(list_reports_slash => list_reports(state: State<AppState>, programs:
     get, path = "/api/v1/programs/{key}/reports/", tag = "programs", params(KeyPath, ReportParams),
     responses((status = 200, body = Vec<Report>), (status = 404, description = "no such program", body = ErrorBody)));
 
+/// Download a report
+///
 /// Downloads a local report through the signed link its listing gave: no token, the link is
 /// the right (for this file of this program, until it expires; 403 otherwise).
 #[utoipa::path(get, path = "/api/v1/programs/{key}/reports/download", tag = "programs", params(KeyPath, DownloadParams), security(()),

@@ -128,7 +128,7 @@ impl App for Programs {
     components(schemas(
         service::NewProgram, service::ProgramChange, service::ProgramView, http::ProgramPage, http::ProgramSaved,
         http::EnrollmentItem, http::EnrollmentResults, schemas::EnrollmentList, schemas::ProgramKey,
-        schemas::ProgramOrg, schemas::CourseRunKey, schemas::ProgramTitle, schemas::StudentKey, http::UploadForm, http::Format, reports::Report,
+        schemas::ProgramOrg, schemas::CourseRunKey, schemas::ProgramTitle, schemas::StudentKey, schemas::ReportDate, schemas::UploadRefused, http::UploadForm, http::Format, reports::Report,
     )),
     tags((name = "programs", description = "programs, their enrollments and reports (Registrar's shapes)"))
 )]

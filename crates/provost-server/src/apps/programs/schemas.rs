@@ -1,8 +1,11 @@
 //! The keys the programs app validates, as named schemas that state the server's rules, so
 //! clients (and schemathesis) see what the server accepts.
 
-use utoipa::openapi::schema::{ArrayBuilder, Schema};
-use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    Type,
+};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::enrollments::MAX_STUDENTS;
@@ -45,6 +48,42 @@ key_type!(
     1,
     255
 );
+
+/// `?min_created_date=`: a date, or empty for no lower bound (as Registrar reads it).
+pub struct ReportDate;
+
+impl PartialSchema for ReportDate {
+    fn schema() -> RefOr<Schema> {
+        let date = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)));
+        let empty = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(0));
+        AnyOfBuilder::new()
+            .item(date)
+            .item(empty)
+            .description(Some("A day, `YYYY-MM-DD`, or empty for no lower bound."))
+            .into()
+    }
+}
+
+impl ToSchema for ReportDate {}
+
+/// An upload's 422: every student refused (the per-student results), or a file that is not
+/// CSV (`invalid_csv`, in the error shape).
+pub struct UploadRefused;
+
+impl PartialSchema for UploadRefused {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("EnrollmentResults"))
+            .item(Ref::from_schema_name("ErrorBody"))
+            .into()
+    }
+}
+
+impl ToSchema for UploadRefused {}
 
 /// A list of 1 to 25 enrollment changes.
 pub struct EnrollmentList;

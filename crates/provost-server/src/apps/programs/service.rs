@@ -44,10 +44,10 @@ pub struct NewProgram {
     /// Letters, digits, `.`, `_` and `-`; `program:<key>` must fit a scope key (at most 247).
     #[schema(value_type = super::schemas::ProgramKey)]
     pub key: String,
-    /// Hyphenated; generated when absent.
+    /// Hyphenated (or 32 hex digits, all hyphens left out); generated when absent.
     #[serde(default)]
     #[schema(
-        pattern = "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
     )]
     pub uuid: Option<String>,
     #[schema(value_type = super::schemas::ProgramTitle)]
