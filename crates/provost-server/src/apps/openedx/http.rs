@@ -757,8 +757,11 @@ pub async fn scopes(
     Ok(Json(ask.answer(&uri, page.count, results)?))
 }
 
+/// The course-authoring flag's states
+///
 /// The legacy app's course-authoring flag (`authz.enable_course_authoring`) in openedx-authz's
-/// shape: the instance value and the org and course overrides. Anyone signed in may ask.
+/// shape: the instance value (`global`) and the orgs and courses where it is set on or off,
+/// overriding the level above. Anyone signed in may ask.
 #[utoipa::path(get, path = "/api/authz/v1/waffle-flag-states/", tag = "openedx",
     responses((status = 200, body = service::WaffleFlagStates)))]
 pub async fn waffle_flag_states(
