@@ -474,7 +474,8 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
             )
         }
         AuthzCommand::Who { action, scope } => {
-            let subjects = service::who(&node.index(), actor, &action, &scope)?;
+            let subjects =
+                service::who(&node.index(), actor, &action, &scope, None, usize::MAX)?.subjects;
             Outcome::done(&subjects, lines_or_none(&subjects))
         }
         AuthzCommand::Scopes {

@@ -355,9 +355,19 @@ pub async fn lookup_subjects(
 ) -> ApiResult<Json<NamePage>> {
     let limit = page_limit(q.limit)?;
     let index = state.index_at(q.at_least_revision).await?;
-    let subjects = service::who(&index, &actor, &q.action, &q.scope)?;
-    let (items, next_cursor) = page_of_sorted(subjects, q.cursor.as_deref(), limit)?;
-    Ok(Json(NamePage { items, next_cursor }))
+    let after: Option<String> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = service::who(
+        &index,
+        &actor,
+        &q.action,
+        &q.scope,
+        after.as_deref(),
+        limit as usize,
+    )?;
+    Ok(Json(NamePage {
+        items: page.subjects,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }))
 }
 
 /// Where may a subject do an action?

@@ -428,12 +428,21 @@ pub fn check(
 }
 
 /// Subjects allowed `action` at `scope`: admins, services, and those who manage the scope may ask.
-pub fn who(index: &Index, actor: &Actor, action: &str, scope: &str) -> Result<Vec<String>> {
+/// One page of them, sorted: at most `limit` after `after`, and the name to ask after next
+/// when more follow. The engine walks only as far as the page, whatever the number of grants.
+pub fn who(
+    index: &Index,
+    actor: &Actor,
+    action: &str,
+    scope: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<provost_engine::WhoPage> {
     let parsed = Scope::parse(scope)?;
     if !manages_team(index, actor, &parsed) {
         authorize_on_behalf(index, actor, "")?;
     }
-    Ok(index.who(action, scope, now()))
+    Ok(index.who_page(action, scope, now(), after, limit))
 }
 
 /// Where `subject` may do `action`.
