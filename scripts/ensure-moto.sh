@@ -13,10 +13,7 @@ venv=$root/target/moto-venv
 if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
     || [ ! -x "$venv/bin/moto_server" ]; then
   echo "== installing moto[server] $MOTO_VERSION into $venv" >&2
-  if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
-    apt-get update -qq >&2 && apt-get install -y -qq python3 python3-venv python3-pip >&2
-  fi
-  python3 -m venv "$venv" >&2
+  "$root/scripts/ensure-venv.sh" "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
 fi
 echo "$venv/bin/moto_server"

@@ -10,10 +10,7 @@ SEED=${API_FUZZ_SEED:-20261201}
 venv=$root/target/api-fuzz-venv
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
   echo "== installing schemathesis $SCHEMATHESIS_VERSION into $venv"
-  if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip
-  fi
-  python3 -m venv "$venv"
+  "$root/scripts/ensure-venv.sh" "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 

@@ -7,14 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 venv="$target/python-venv"
-if [ ! -x "$venv/bin/python" ]; then
-    # Debian's python3 may lack the venv module (python3-venv): then virtualenv, from PyPI.
-    python3 -m venv "$venv" 2>/dev/null || {
-        rm -rf "$venv"
-        python3 -m pip install --quiet --user virtualenv
-        python3 -m virtualenv --quiet "$venv"
-    }
-fi
+./scripts/ensure-venv.sh "$venv"
 venv=$(cd "$venv" && pwd)
 # Reinstall only when the package's metadata changed (the install is editable: code changes
 # need none).
