@@ -262,7 +262,8 @@ fn parse_course<'a>(text: &'a str, rest: &'a str) -> Result<Scope<'a>, KeyError>
                 return Err(bad(org_error(org)));
             }
             for (name, part) in [("course", &course), ("run", &run)] {
-                if part.contains('*') {
+                // `valid_part` refuses `*` too; this only gives it its own message.
+                if !valid_part(part) && part.contains('*') {
                     return Err(bad(format!(
                         "a glob may only stand right after the org (`course-v1:{org}+*`), not in the {name}"
                     )));
@@ -303,7 +304,8 @@ fn parse_library<'a>(text: &'a str, rest: &'a str) -> Result<Scope<'a>, KeyError
     if slug == "*" {
         return Ok(Scope::LibraryGlob(Some(org)));
     }
-    if slug.contains('*') {
+    // `valid_org` refuses `*` too; this only gives it its own message.
+    if !valid_org(slug) && slug.contains('*') {
         return Err(bad(format!(
             "a glob may only stand alone after the org (`lib:{org}:*`), not inside the slug `{slug}`"
         )));

@@ -57,6 +57,15 @@ impl Shard {
     }
 }
 
+/// A hint to fetch `value`'s cache line; nothing on processors without one.
+#[inline(always)]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    safe_arch::prefetch_t0(value);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// Maps hashes to ids; the caller owns the keys and confirms a candidate id by its key.
 #[derive(Clone)]
 pub(crate) struct IdTable {
@@ -87,6 +96,23 @@ impl IdTable {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Asks the processor to start reading the slot `hash` would be found at, so that two
+    /// lookups (a check's subject and scope) wait for memory side by side, not one after the other.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        let (shard, tag) = split(hash);
+        let shard = &self.shards[shard];
+        if !shard.slots.is_empty() {
+            prefetch(&shard.slots[shard.home(tag)]);
+        }
+    }
+
+    /// The first id stored under `hash`'s tag, unconfirmed: the one to prefetch.
+    #[inline]
+    pub fn first_candidate(&self, hash: u64) -> Option<u32> {
+        self.find(hash, |_| true)
     }
 
     /// The id stored under `hash` for which `is` holds (the caller compares its key).
