@@ -19,7 +19,7 @@ pub use decide::{Because, Claims, Decision, Explanation, ExtraGrant, Reason};
 pub use engine::{policy_changes, policy_diff, Engine};
 pub use err::{KeyError, PolicyError};
 pub use index::Index;
-pub use lookup::WhoPage;
+pub use lookup::{ScopePage, WhoPage};
 pub use model::{Assignment, AssignmentKey, Change, ScopeRegistration, Timestamp, User};
 pub use policy::{
     app_of, valid_permission_name, valid_role_name, AppDef, PermSet, PermissionDef, Policy,

@@ -17,6 +17,14 @@ pub struct WhoPage {
     pub next: Option<String>,
 }
 
+/// A page of `scopes`: scope keys in order, and the cursor (`after`) for the next page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScopePage {
+    pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
 impl Index {
     /// The orgs the index has seen (named by a scope's key or a registration), by short name,
     /// sorted. One pass over the scope nodes, no store read.
@@ -193,20 +201,46 @@ impl Index {
         }
         found.sort_unstable();
         found.dedup();
-        // A listed region that another listed region contains adds nothing.
-        let keep: Vec<bool> = found
+        // A listed region that another listed region contains adds nothing. Only the instance,
+        // orgs and globs contain others: each key is compared with those, not with every key.
+        let regions: Vec<String> = found
             .iter()
-            .map(|inner| {
-                !found
-                    .iter()
-                    .any(|outer| outer != inner && region_contains(outer, inner))
-            })
+            .filter(|text| Scope::parse(text).is_ok_and(|s| s.is_region()))
+            .cloned()
             .collect();
+        found.retain(|inner| {
+            !regions
+                .iter()
+                .any(|outer| outer != inner && region_contains(outer, inner))
+        });
         found
+    }
+
+    /// One page of `scopes`: the scopes after `after` (a scope key, the last of the page
+    /// before), at most `limit`, and the cursor for the next page when there is one.
+    pub fn scopes_page(
+        &self,
+        subject: &str,
+        action: &str,
+        kind: Option<Kind>,
+        at: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> ScopePage {
+        let all = self.scopes(subject, action, kind, at);
+        let start = after.map_or(0, |a| all.partition_point(|s| s.as_str() <= a));
+        let mut scopes: Vec<String> = all
             .into_iter()
-            .zip(keep)
-            .filter_map(|(text, keep)| keep.then_some(text))
-            .collect()
+            .skip(start)
+            .take(limit.saturating_add(1))
+            .collect();
+        let next = if scopes.len() > limit {
+            scopes.truncate(limit);
+            scopes.last().cloned()
+        } else {
+            None
+        };
+        ScopePage { scopes, next }
     }
 }
 

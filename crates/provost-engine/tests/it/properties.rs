@@ -256,6 +256,21 @@ fn who_in_pages(index: &Index, action: &str, scope: &str, at: i64) -> Vec<String
     }
 }
 
+/// `scopes` read two at a time through `scopes_page`'s cursor.
+fn scopes_in_pages(index: &Index, subject: &str, action: &str, at: i64) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = index.scopes_page(subject, action, None, at, after.as_deref(), 2);
+        assert!(page.scopes.len() <= 2);
+        all.extend(page.scopes);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
 fn actions() -> Vec<String> {
     let mut actions = permission_names();
     actions.push("courses.unknown".into());
@@ -322,6 +337,7 @@ proptest! {
         for subject in SUBJECTS {
             for action in actions() {
                 let listed = index.scopes(subject, &action, None, at);
+                prop_assert_eq!(&scopes_in_pages(&index, subject, &action, at), &listed, "scopes_page({}, {})", subject, action);
                 for region in &listed {
                     prop_assert!(reference.allowed(subject, &action, region, at), "{} listed for {} {} but not allowed", region, subject, action);
                 }

@@ -489,7 +489,10 @@ pub async fn run(cx: CliContext<'_>, command: AuthzCommand) -> Result<Outcome> {
                 Some(&subject),
                 &action,
                 kind.as_deref(),
-            )?;
+                None,
+                usize::MAX,
+            )?
+            .scopes;
             Outcome::done(&scopes, lines_or_none(&scopes))
         }
         AuthzCommand::Audit {

@@ -14,7 +14,7 @@ use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
 use crate::err::{Error, ErrorCode};
 use crate::extract::{
-    decode_cursor, encode_cursor, next_page, page_limit, page_of_sorted, ApiJson, ApiPath, ApiQuery,
+    decode_cursor, encode_cursor, next_page, page_limit, ApiJson, ApiPath, ApiQuery,
 };
 use crate::state::AppState;
 
@@ -384,15 +384,20 @@ pub async fn lookup_scopes(
 ) -> ApiResult<Json<NamePage>> {
     let limit = page_limit(q.limit)?;
     let index = state.index_at(q.at_least_revision).await?;
-    let scopes = service::scopes(
+    let after: Option<String> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = service::scopes(
         &index,
         &actor,
         q.subject.as_deref(),
         &q.action,
         q.kind.as_deref(),
+        after.as_deref(),
+        limit as usize,
     )?;
-    let (items, next_cursor) = page_of_sorted(scopes, q.cursor.as_deref(), limit)?;
-    Ok(Json(NamePage { items, next_cursor }))
+    Ok(Json(NamePage {
+        items: page.scopes,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }))
 }
 
 /// Create or update a user

@@ -445,14 +445,16 @@ pub fn who(
     Ok(index.who_page(action, scope, now(), after, limit))
 }
 
-/// Where `subject` may do `action`.
+/// Where `subject` may do `action`: one page of scope keys after `after`.
 pub fn scopes(
     index: &Index,
     actor: &Actor,
     subject: Option<&str>,
     action: &str,
     kind: Option<&str>,
-) -> Result<Vec<String>> {
+    after: Option<&str>,
+    limit: usize,
+) -> Result<provost_engine::ScopePage> {
     let subject = subject.unwrap_or(&actor.username);
     authorize_on_behalf(index, actor, subject)?;
     let kind = match kind {
@@ -461,7 +463,7 @@ pub fn scopes(
             Error::new(ErrorCode::InvalidKind, format!("unknown scope kind `{}` (instance, org, course, library, program, batch, enterprise)", truncate(k)))
         })?),
     };
-    Ok(index.scopes(subject, action, kind, now()))
+    Ok(index.scopes_page(subject, action, kind, now(), after, limit))
 }
 
 /// Creates or updates a user from the LMS. Returns the revision. Making someone a superuser
