@@ -194,6 +194,12 @@ impl Store {
     /// its entry there. App rows thus take their revision when they enter the log, after every
     /// row already there; their `at` stays the time of the write.
     ///
+    /// On PostgreSQL the commit does not wait for the disk while it holds its row locks: it
+    /// releases them at once, then `app_write` waits until the commit is on disk before it
+    /// returns, so a caller is told of nothing a crash could lose. Another transaction may read
+    /// the rows before then, but whatever it commits comes later in the log, so a crash that
+    /// loses this write loses that one too.
+    ///
     /// For apps whose writes change no engine state (no roles, users, scopes or assignments)
     /// and that need throughput on their own rows: redemptions. Everything else uses `write`,
     /// which also gives the writer the revision to read its changes at.
@@ -207,6 +213,11 @@ impl Store {
         }
         let db = commit::retrying(|| async { dispatch!(self.begin_app()) }).await?;
         let (value, waiting) = tx::run_app(db, actor, f).await?;
+        if let Backend::Postgres(pg) = &self.backend {
+            // The commit released its locks without waiting for the disk; the caller hears of
+            // it only once it is there.
+            pg.durable().await?;
+        }
         if waiting {
             self.flush_in_background();
         }

@@ -33,14 +33,30 @@ pub const APP_WRITE_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl PgStore {
     /// Begins an app-only write transaction: no write lock, row-lock waits bounded by
-    /// `APP_WRITE_LOCK_TIMEOUT`; see `Store::app_write`.
+    /// `APP_WRITE_LOCK_TIMEOUT`, and a commit that does not wait for the disk: it releases its
+    /// row locks at once, and the writer waits for the disk afterwards (`durable`), so writes
+    /// queued on one row (a policy's) do not each wait out a flush while holding it. See
+    /// `Store::app_write`.
     pub(crate) async fn begin_app(&self) -> Result<DbTx, StoreError> {
-        // One round trip: the simple protocol runs both statements.
+        // One round trip: the simple protocol runs every statement.
         let begin = format!(
-            "BEGIN; SET LOCAL lock_timeout = {}",
+            "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL synchronous_commit = off",
             APP_WRITE_LOCK_TIMEOUT.as_millis()
         );
         let tx = self.pool.begin_with(begin).await?;
         Ok(DbTx::Postgres(tx))
+    }
+}
+
+impl PgStore {
+    /// Returns once every transaction committed before the call is on disk: a transaction of
+    /// its own that commits synchronously (it takes a transaction id, so it writes a commit
+    /// record) flushes the log up to its record, past every earlier commit. Many writers'
+    /// calls share one flush.
+    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
