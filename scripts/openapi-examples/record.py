@@ -93,9 +93,12 @@ def record(base, tokens_file, requests_file, out_file):
             text = json.dumps(value) if isinstance(value, bool) else str(value)
             if p["in"] == "path":
                 concrete = concrete.replace("{" + p["name"] + "}", urllib.parse.quote(text, safe=""))
+            elif isinstance(value, list):
+                # An array parameter (style form, explode): the name once for each value.
+                query[p["name"]] = [str(v) for v in value]
             else:
                 query[p["name"]] = text
-        url = base + concrete + ("?" + urllib.parse.urlencode(query) if query else "")
+        url = base + concrete + ("?" + urllib.parse.urlencode(query, doseq=True) if query else "")
         headers = dict(entry.get("headers", {}))
         who = entry.get("as", "admin")
         if who:

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use futures_util::future::BoxFuture;
 use provost_engine::{Assignment, AssignmentKey, Change, User};
 
@@ -28,15 +30,36 @@ pub struct Store {
     outbox: Arc<OutboxFlush>,
 }
 
-/// The one task per store that moves app-only writes' audit rows into the log when their
-/// writers found the write lock taken (`Store::app_write`).
-#[derive(Debug, Default)]
+/// The one task per store that moves app-only writes' audit rows into the log
+/// (`Store::app_write`).
+#[derive(Debug)]
 struct OutboxFlush {
     /// Rows were committed to the outbox since the task last looked.
     dirty: AtomicBool,
     /// The task is running.
     running: AtomicBool,
+    /// Counts the task's passes (and its stops), for readers that wait for one
+    /// (`Store::outbox_settled`).
+    passes: watch::Sender<u64>,
 }
+
+impl Default for OutboxFlush {
+    fn default() -> Self {
+        OutboxFlush {
+            dirty: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            passes: watch::channel(0).0,
+        }
+    }
+}
+
+/// How long the outbox task waits before each pass: the app-only writes that commit meanwhile
+/// are moved by that one pass, under one take of the write lock, instead of each taking it.
+const OUTBOX_BATCH_DELAY: Duration = Duration::from_millis(10);
+
+/// How long a read of the log waits at most for this store's outbox to be moved
+/// (`Store::outbox_settled`); a write holding the lock longer delays the rows, not the read.
+const OUTBOX_SETTLE_LIMIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 enum Backend {
@@ -165,10 +188,17 @@ impl Store {
     /// that skipped the lock cannot take a revision (a later revision could commit before it,
     /// and a follower that read past it would never see it). So its audit rows commit to an
     /// outbox with its rows, and a holder of the write lock moves them into the log at its
-    /// next revisions: right after the commit when the lock is free (the caller then reads
-    /// its entry in the log), else a background task that waits for the lock, and in any case
-    /// the next `write` before its own rows. App rows thus take their revision when they enter
-    /// the log, after every row already there; their `at` stays the time of the write.
+    /// next revisions: a background task, which waits `OUTBOX_BATCH_DELAY` so that one pass
+    /// moves the rows of many writes, and in any case the next `write` before its own rows.
+    /// Reads of the log on this store wait for that pass (`outbox_settled`), so a caller reads
+    /// its entry there. App rows thus take their revision when they enter the log, after every
+    /// row already there; their `at` stays the time of the write.
+    ///
+    /// On PostgreSQL the commit does not wait for the disk while it holds its row locks: it
+    /// releases them at once, then `app_write` waits until the commit is on disk before it
+    /// returns, so a caller is told of nothing a crash could lose. Another transaction may read
+    /// the rows before then, but whatever it commits comes later in the log, so a crash that
+    /// loses this write loses that one too.
     ///
     /// For apps whose writes change no engine state (no roles, users, scopes or assignments)
     /// and that need throughput on their own rows: redemptions. Everything else uses `write`,
@@ -183,38 +213,20 @@ impl Store {
         }
         let db = commit::retrying(|| async { dispatch!(self.begin_app()) }).await?;
         let (value, waiting) = tx::run_app(db, actor, f).await?;
+        if let Backend::Postgres(pg) = &self.backend {
+            // The commit released its locks without waiting for the disk; the caller hears of
+            // it only once it is there.
+            pg.durable().await?;
+        }
         if waiting {
-            self.flush_outbox().await;
+            self.flush_in_background();
         }
         Ok(value)
     }
 
-    /// Moves the outbox into the log now if the write lock is free, else leaves it to the
-    /// background task. Never fails: what stays in the outbox is moved by the next holder.
-    async fn flush_outbox(&self) {
-        let Backend::Postgres(pg) = &self.backend else {
-            return;
-        };
-        // Under load the task is already at it: one of its passes moves many writes' rows.
-        if self.outbox.running.load(Ordering::SeqCst) {
-            self.flush_in_background();
-            return;
-        }
-        let flushed = match pg.try_lock().await {
-            Ok(Some(db)) => tx::run(db, "provost", |_| {
-                Box::pin(async { Ok::<_, StoreError>(()) })
-            })
-            .await
-            .is_ok(),
-            Ok(None) | Err(_) => false,
-        };
-        if !flushed {
-            self.flush_in_background();
-        }
-    }
-
-    /// Makes sure the background task runs and looks at the outbox again; it waits for the
-    /// write lock, and one pass moves every row committed by then.
+    /// Makes sure the background task runs and looks at the outbox again: after
+    /// `OUTBOX_BATCH_DELAY` it waits for the write lock, and one pass moves every row committed
+    /// by then.
     fn flush_in_background(&self) {
         self.outbox.dirty.store(true, Ordering::SeqCst);
         if self.outbox.running.swap(true, Ordering::SeqCst) {
@@ -224,10 +236,12 @@ impl Store {
         tokio::spawn(async move {
             let mut failures = 0;
             loop {
+                tokio::time::sleep(OUTBOX_BATCH_DELAY).await;
                 while store.outbox.dirty.swap(false, Ordering::SeqCst) {
                     let moved = store
                         .write("provost", |_| Box::pin(async { Ok::<_, StoreError>(()) }))
                         .await;
+                    store.outbox.passes.send_modify(|n| *n += 1);
                     if let Err(e) = moved {
                         tracing::warn!(error = %e, "cannot move app audit rows into the log yet");
                         failures += 1;
@@ -238,6 +252,7 @@ impl Store {
                     }
                 }
                 store.outbox.running.store(false, Ordering::SeqCst);
+                store.outbox.passes.send_modify(|n| *n += 1);
                 // A writer that marked the outbox after the last look but found the task still
                 // running left it to us.
                 if !store.outbox.dirty.load(Ordering::SeqCst)
@@ -247,6 +262,24 @@ impl Store {
                 }
             }
         });
+    }
+
+    /// Waits until the audit rows this store's app-only writes committed so far are in the log
+    /// (a pass of the outbox task that began after them has ended, or the task is idle), at
+    /// most `OUTBOX_SETTLE_LIMIT`: what a caller wrote, it then reads. Rows of other nodes'
+    /// writes come when their task moves them.
+    async fn outbox_settled(&self) {
+        let idle = || {
+            !self.outbox.dirty.load(Ordering::SeqCst) && !self.outbox.running.load(Ordering::SeqCst)
+        };
+        let mut passes = self.outbox.passes.subscribe();
+        let from = *passes.borrow_and_update();
+        if idle() {
+            return;
+        }
+        // Two passes: the one under way may have begun before the last write committed.
+        let settled = passes.wait_for(|n| idle() || *n >= from + 2);
+        let _ = tokio::time::timeout(OUTBOX_SETTLE_LIMIT, settled).await;
     }
 
     /// A pooled connection for an app's reads of its own tables, outside any write and its lock
@@ -307,6 +340,7 @@ impl Store {
         range: AuditRange,
         limit: u32,
     ) -> Result<Vec<AppEntry>, StoreError> {
+        self.outbox_settled().await;
         audit::app_entries(self.audit_rows(Which::App(app), range, limit).await?)
     }
 
@@ -370,6 +404,7 @@ impl Store {
         range: AuditRange,
         limit: u32,
     ) -> Result<Vec<LogEntry>, StoreError> {
+        self.outbox_settled().await;
         audit::log_entries(self.audit_rows(Which::Log(filter), range, limit).await?)
     }
 

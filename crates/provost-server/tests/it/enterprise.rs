@@ -506,7 +506,7 @@ async fn every_reason_in_enterprise_access_order() {
     let answer = server
         .get(
             &format!(
-                "/api/v1/policy-redemption/enterprise-customer/{A}/can-redeem/?content_key={},{}",
+                "/api/v1/policy-redemption/enterprise-customer/{A}/can-redeem/?content_key={}&content_key={}",
                 enc(CHEAP),
                 enc(COURSE)
             ),
@@ -533,6 +533,70 @@ async fn every_reason_in_enterprise_access_order() {
         ]
     );
     assert_eq!(cheap["list_price"]["usd_cents"], 1000);
+    assert_eq!(answer.body[1]["content_key"], COURSE);
+}
+
+/// `can-redeem` reads its content keys as enterprise-access's list field does: one
+/// `content_key` parameter per key, answered in that order; a comma is part of a key.
+#[tokio::test]
+async fn can_redeem_takes_one_content_key_parameter_per_key() {
+    let server = start().await;
+    let a = customer(&server, A, 50_000).await;
+    policy(&server, &a, SPEND, json!({ "spend_limit": 50000 })).await;
+    let bob = learner(&server, "bob", A);
+    let path = |query: &str| {
+        format!("/api/v1/policy-redemption/enterprise-customer/{A}/can-redeem/?{query}")
+    };
+    let both = server
+        .get(
+            &path(&format!(
+                "content_key={}&content_key={}",
+                enc(COURSE),
+                enc(CHEAP)
+            )),
+            &bob,
+        )
+        .await
+        .ok();
+    let keys: Vec<&Value> = both
+        .body
+        .as_array()
+        .expect("answers")
+        .iter()
+        .map(|a| &a["content_key"])
+        .collect();
+    assert_eq!(keys, [COURSE, CHEAP]);
+    assert_eq!(both.body[0]["can_redeem"], true);
+    assert_eq!(both.body[1]["can_redeem"], true);
+    let comma = server
+        .get(
+            &path(&format!("content_key={},{}", enc(COURSE), enc(CHEAP))),
+            &bob,
+        )
+        .await
+        .ok();
+    assert_eq!(comma.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(comma.body[0]["can_redeem"], false);
+    assert_eq!(
+        comma.body[0]["reasons"][0]["reason"],
+        "content_not_in_catalog"
+    );
+    for bad in [
+        String::new(),
+        "lms_user_id=2".to_owned(),
+        format!("content_key={}&lms_user_id=2&lms_user_id=3", enc(CHEAP)),
+        format!("content_key={}&lms_user_id=two", enc(CHEAP)),
+        format!("content_key={}&content_keys={}", enc(CHEAP), enc(COURSE)),
+    ] {
+        server
+            .get(&path(&bad), &bob)
+            .await
+            .expect(400, "invalid_query");
+    }
+    server
+        .get(&path("content_key="), &bob)
+        .await
+        .expect(400, "invalid_content_key");
 }
 
 #[tokio::test]
@@ -1456,4 +1520,162 @@ async fn a_redeem_that_waits_too_long_for_its_policy_answers_429_and_changes_not
     assert_eq!(now.body["total_redeemed"], 0);
     let again = redeem(&server, &ada, &p, 1, COURSE).await.ok();
     assert_eq!(again.body["state"], "committed");
+}
+
+/// Waits until a transaction in the test server's database waits for a lock another holds.
+async fn until_a_lock_is_awaited(url: &str) {
+    use sqlx::Connection;
+
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("pg_stat_activity");
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A deposit cannot go under what the subsidy spent: 422 `subsidy_overdrawn`, nothing changed.
+/// On PostgreSQL redemptions spend outside the store's write lock, so one can spend between
+/// the update's read of the spend and its write: the update checks again, and answers the same
+/// rather than breaking the table's CHECK (a 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deposit_under_the_spend_is_refused_even_while_redemptions_spend() {
+    use provost_store::enterprise::{self as rows, Debit};
+
+    let server = start().await;
+    let a = customer(&server, A, 50_000).await;
+    let p = policy(&server, &a, SPEND, json!({ "spend_limit": 50000 })).await;
+    redeem(&server, &learner(&server, "ada", A), &p, 1, COURSE)
+        .await
+        .ok();
+    let lower_to = |cents: i64| {
+        json!({ "uuid": a.subsidy, "enterprise_customer_uuid": A, "title": "Learner credit",
+                "starting_balance_cents": cents, "active_datetime": "2020-01-01T00:00:00Z",
+                "expiration_datetime": "2099-01-01T00:00:00Z" })
+    };
+    let refused = server
+        .post("/api/v1/subsidies", &operator(&server), lower_to(5_000))
+        .await
+        .expect(422, "subsidy_overdrawn");
+    assert!(refused.text.contains("10000 cents"), "{}", refused.text);
+    if server.node.store().backend() != "postgres" {
+        return;
+    }
+    // A redemption's write has spent 10 000 more and not committed yet.
+    let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let (node, policy_uuid, subsidy_uuid) = (server.node.clone(), p.clone(), a.subsidy.clone());
+    let spender = tokio::spawn(async move {
+        node.app_write("spender", |tx| {
+            Box::pin(async move {
+                let debit = Debit {
+                    now: provost_server::access::now(),
+                    subsidy: &subsidy_uuid,
+                    policy: &policy_uuid,
+                    lms_user_id: 2,
+                    amount: 10_000,
+                    from_allocation: 0,
+                    learner_spend_limit: None,
+                    learner_enrollment_limit: None,
+                };
+                assert_eq!(rows::debit(&mut *tx, &debit).await?, None);
+                held_tx.send(()).ok();
+                release_rx.await.ok();
+                Ok(())
+            })
+        })
+        .await
+        .expect("the spender's write");
+    });
+    held.await.expect("the spender holds the subsidy's row");
+    // 15 000 is above the 10 000 the update reads, under the 20 000 spent once it may write.
+    let op = operator(&server);
+    let (answer, ()) = tokio::join!(
+        server.post("/api/v1/subsidies", &op, lower_to(15_000)),
+        async {
+            until_a_lock_is_awaited(&server.url).await;
+            release.send(()).expect("release");
+        }
+    );
+    spender.await.expect("spender");
+    let refused = answer.expect(422, "subsidy_overdrawn");
+    assert!(refused.text.contains("20000 cents"), "{}", refused.text);
+    let book = ledger(&server, &a.subsidy).await;
+    assert_eq!(book["subsidy"]["starting_balance_cents"], 50000);
+    assert_eq!(book["subsidy"]["current_balance_cents"], 30000);
+}
+
+/// A learner who leaves the customer, or content that leaves the catalog, after a
+/// redemption's checks and before its write is not paid for: the write checks both again and
+/// holds them until it commits. (PostgreSQL, where the interleaving can be staged: a write that
+/// removes them holds their rows while the redemption reads, then commits once the
+/// redemption's write waits for them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_learner_or_content_gone_before_the_write_is_not_paid_for() {
+    use provost_store::enterprise as rows;
+
+    let server = start().await;
+    if server.node.store().backend() != "postgres" {
+        return;
+    }
+    let a = customer(&server, A, 50_000).await;
+    let p = policy(&server, &a, SPEND, json!({ "spend_limit": 50000 })).await;
+    for (who, id, gone) in [
+        ("ada", 1, "learner_not_in_enterprise"),
+        ("bob", 2, "content_not_in_catalog"),
+    ] {
+        let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
+        let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let (node, catalog) = (server.node.clone(), a.catalog.clone());
+        let remover = tokio::spawn(async move {
+            node.app_write("remover", |tx| {
+                Box::pin(async move {
+                    if gone == "learner_not_in_enterprise" {
+                        assert!(rows::remove_learner(tx.conn(), A, id).await?);
+                    } else {
+                        rows::clear_catalog(tx.conn(), &catalog).await?;
+                    }
+                    held_tx.send(()).ok();
+                    // Released once the redemption waits, or when the test ends.
+                    release_rx.await.ok();
+                    Ok(())
+                })
+            })
+            .await
+            .expect("the remover's write");
+        });
+        held.await.expect("the remover holds the row");
+        let token = learner(&server, who, A);
+        let redeeming = redeem(&server, &token, &p, id, COURSE);
+        tokio::pin!(redeeming);
+        // A redemption that does not wait for the remover's rows answers first (and is wrong).
+        let answer = tokio::select! {
+            answer = &mut redeeming => answer,
+            () = until_a_lock_is_awaited(&server.url) => {
+                release.send(()).expect("release");
+                redeeming.await
+            }
+        };
+        assert_eq!(reason(answer), gone);
+        remover.await.expect("remover");
+    }
+    let book = ledger(&server, &a.subsidy).await;
+    assert_eq!(book["transactions"].as_array().map(Vec::len), Some(0));
+    assert_eq!(book["subsidy"]["current_balance_cents"], 50000);
+    let now = server
+        .get(
+            &format!("/api/v1/subsidy-access-policies/{p}/"),
+            &operator(&server),
+        )
+        .await
+        .ok();
+    assert_eq!(now.body["total_redeemed"], 0);
 }

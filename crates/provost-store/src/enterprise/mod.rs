@@ -151,6 +151,13 @@ pub trait ConnSource {
     fn conn(&mut self) -> Conn<'_>;
 }
 
+/// What hands out connections lends that to the functions it calls.
+impl<T: ConnSource> ConnSource for &mut T {
+    fn conn(&mut self) -> Conn<'_> {
+        (**self).conn()
+    }
+}
+
 impl ConnSource for &mut crate::tx::Tx<'_> {
     fn conn(&mut self) -> Conn<'_> {
         crate::tx::Tx::conn(self)

@@ -22,6 +22,20 @@ pub async fn upsert_learner(conn: Conn<'_>, l: &Learner) -> Result<bool> {
     ) > 0)
 }
 
+/// Removes a learner from a customer (the LMS unlinked them); returns whether they were there.
+/// Their ledger and usage stay.
+pub async fn remove_learner(conn: Conn<'_>, enterprise: &str, lms_user_id: i64) -> Result<bool> {
+    Ok(run!(
+        conn,
+        sqlx::query(
+            "DELETE FROM enterprise_learners WHERE enterprise_uuid = $1 AND lms_user_id = $2"
+        )
+        .bind(enterprise)
+        .bind(lms_user_id),
+        execute
+    ) > 0)
+}
+
 const LEARNER: &str =
     "SELECT enterprise_uuid, lms_user_id, username, email FROM enterprise_learners";
 
@@ -90,18 +104,21 @@ pub async fn insert_subsidy(conn: Conn<'_>, s: &Subsidy) -> Result<()> {
     Ok(())
 }
 
-/// Updates a subsidy's title, deposit and window (its ledger stays).
-pub async fn update_subsidy(conn: Conn<'_>, s: &Subsidy) -> Result<()> {
-    run!(conn, sqlx::query(
+/// Updates a subsidy's title, deposit and window (its ledger stays), unless the new deposit is
+/// less than what it has spent; false then, and nothing changes. Redemptions spend outside the
+/// store's write lock, so the guard is in the update itself: an earlier read of the spend may
+/// be stale by now.
+pub async fn update_subsidy(conn: Conn<'_>, s: &Subsidy) -> Result<bool> {
+    Ok(run!(conn, sqlx::query(
         "UPDATE enterprise_subsidies SET title = $2, starting_balance_cents = $3, active_at = $4,
-            expires_at = $5 WHERE uuid = $1",
+            expires_at = $5 WHERE uuid = $1 AND spent_cents <= $3",
     )
     .bind(&s.uuid)
     .bind(&s.title)
     .bind(s.starting_balance_cents)
     .bind(s.active_at)
-    .bind(s.expires_at), execute);
-    Ok(())
+    .bind(s.expires_at), execute)
+        > 0)
 }
 
 pub async fn catalog(conn: Conn<'_>, uuid: &str) -> Result<Option<Catalog>> {
@@ -168,4 +185,89 @@ pub async fn catalog_item(
         .bind(content_key),
         fetch_optional
     ))
+}
+
+/// What the stand-ins say about one redemption, read in one statement: the learner
+/// `lms_user_id` at `customer`, the subsidy, and `content_key` as the catalog lists it.
+pub async fn redeem_facts(
+    conn: Conn<'_>,
+    customer: &str,
+    lms_user_id: i64,
+    subsidy: &str,
+    catalog: &str,
+    content_key: &str,
+) -> Result<(Option<Learner>, Option<Subsidy>, Option<CatalogItem>)> {
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let row: Row = run!(
+        conn,
+        sqlx::query_as(
+            "SELECT l.username, l.email, s.uuid, s.enterprise_uuid, s.title,
+                    s.starting_balance_cents, s.spent_cents, s.active_at, s.expires_at,
+                    c.content_key, c.price_cents, c.enroll_by, c.lms_refuses
+             FROM (SELECT 1 AS one) AS one
+             LEFT JOIN enterprise_learners l ON l.enterprise_uuid = $1 AND l.lms_user_id = $2
+             LEFT JOIN enterprise_subsidies s ON s.uuid = $3
+             LEFT JOIN enterprise_catalog_content c
+                 ON c.catalog_uuid = $4 AND c.content_key = $5",
+        )
+        .bind(customer)
+        .bind(lms_user_id)
+        .bind(subsidy)
+        .bind(catalog)
+        .bind(content_key),
+        fetch_one
+    );
+    let learner = match (row.0, row.1) {
+        (Some(username), Some(email)) => Some(Learner {
+            enterprise_uuid: customer.to_owned(),
+            lms_user_id,
+            username,
+            email,
+        }),
+        _ => None,
+    };
+    let subsidy = match (row.2, row.3, row.4, row.5, row.6, row.7, row.8) {
+        (
+            Some(uuid),
+            Some(enterprise_uuid),
+            Some(title),
+            Some(start),
+            Some(spent),
+            Some(from),
+            Some(until),
+        ) => Some(Subsidy {
+            uuid,
+            enterprise_uuid,
+            title,
+            starting_balance_cents: start,
+            spent_cents: spent,
+            active_at: from,
+            expires_at: until,
+        }),
+        _ => None,
+    };
+    let item = match (row.9, row.10, row.12) {
+        (Some(content_key), Some(price_cents), Some(lms_refuses)) => Some(CatalogItem {
+            content_key,
+            price_cents,
+            enroll_by: row.11,
+            lms_refuses,
+        }),
+        _ => None,
+    };
+    Ok((learner, subsidy, item))
 }

@@ -16,6 +16,49 @@ pub async fn policy(conn: Conn<'_>, uuid: &str) -> Result<Option<Policy>> {
     ))
 }
 
+/// A policy as one learner's redemption of one content key sees it, read in one statement.
+#[derive(Clone, Debug, FromRow, PartialEq)]
+pub struct PolicyForRedeem {
+    #[sqlx(flatten)]
+    pub policy: Policy,
+    /// What the learner spent through the policy, and how often they enrolled.
+    pub learner_spent_cents: i64,
+    pub learner_enrollments: i64,
+    /// The learner's attempts at this content through the policy that failed or were reversed
+    /// (part of the idempotency key), and those that did not (a retry's first one among them).
+    pub spent_attempts: i64,
+    pub live_attempts: i64,
+}
+
+/// The policy `uuid` with the learner's usage of it and their attempts at `content_key`.
+pub async fn policy_for_redeem(
+    conn: Conn<'_>,
+    uuid: &str,
+    lms_user_id: i64,
+    content_key: &str,
+) -> Result<Option<PolicyForRedeem>> {
+    const ATTEMPTS: &str = "FROM enterprise_transactions t
+        WHERE t.policy_uuid = p.uuid AND t.lms_user_id = $2 AND t.content_key = $3";
+    let sql = format!(
+        "SELECT p.*, COALESCE(u.spent_cents, 0) AS learner_spent_cents,
+                COALESCE(u.enrollments, 0) AS learner_enrollments,
+                (SELECT COUNT(*) {ATTEMPTS} AND t.state IN ('failed', 'reversed')) AS spent_attempts,
+                (SELECT COUNT(*) {ATTEMPTS} AND t.state NOT IN ('failed', 'reversed'))
+                    AS live_attempts
+         FROM enterprise_policies p
+         LEFT JOIN enterprise_policy_learners u ON u.policy_uuid = p.uuid AND u.lms_user_id = $2
+         WHERE p.uuid = $1"
+    );
+    Ok(run!(
+        conn,
+        sqlx::query_as::<_, PolicyForRedeem>(&sql)
+            .bind(uuid)
+            .bind(lms_user_id)
+            .bind(content_key),
+        fetch_optional
+    ))
+}
+
 /// The customer's policies, oldest first; retired ones only when asked.
 pub async fn policies(conn: Conn<'_>, enterprise: &str, with_retired: bool) -> Result<Vec<Policy>> {
     let sql = format!(

@@ -20,11 +20,9 @@ const WRITE_LOCK: i64 = 0x0070_726f_766f_7374;
 impl PgStore {
     /// Begins a write transaction, holding the write lock; see `Store::write`.
     pub(crate) async fn lock(&self) -> Result<DbTx, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        // One round trip: the simple protocol runs both statements.
+        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})");
+        let tx = self.pool.begin_with(begin).await?;
         Ok(DbTx::Postgres(tx))
     }
 }
@@ -35,24 +33,30 @@ pub const APP_WRITE_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl PgStore {
     /// Begins an app-only write transaction: no write lock, row-lock waits bounded by
-    /// `APP_WRITE_LOCK_TIMEOUT`; see `Store::app_write`.
+    /// `APP_WRITE_LOCK_TIMEOUT`, and a commit that does not wait for the disk: it releases its
+    /// row locks at once, and the writer waits for the disk afterwards (`durable`), so writes
+    /// queued on one row (a policy's) do not each wait out a flush while holding it. See
+    /// `Store::app_write`.
     pub(crate) async fn begin_app(&self) -> Result<DbTx, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let timeout = format!(
-            "SET LOCAL lock_timeout = {}",
+        // One round trip: the simple protocol runs every statement.
+        let begin = format!(
+            "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL synchronous_commit = off",
             APP_WRITE_LOCK_TIMEOUT.as_millis()
         );
-        sqlx::query(&timeout).execute(&mut *tx).await?;
+        let tx = self.pool.begin_with(begin).await?;
         Ok(DbTx::Postgres(tx))
     }
+}
 
-    /// Begins a write transaction holding the write lock if no one else holds it now.
-    pub(crate) async fn try_lock(&self) -> Result<Option<DbTx>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK)
-            .fetch_one(&mut *tx)
+impl PgStore {
+    /// Returns once every transaction committed before the call is on disk: a transaction of
+    /// its own that commits synchronously (it takes a transaction id, so it writes a commit
+    /// record) flushes the log up to its record, past every earlier commit. Many writers'
+    /// calls share one flush.
+    pub(crate) async fn durable(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&self.pool)
             .await?;
-        Ok(locked.then_some(DbTx::Postgres(tx)))
+        Ok(())
     }
 }

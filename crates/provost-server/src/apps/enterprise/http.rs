@@ -9,16 +9,17 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::assignments::{self, AllocateInput, Allocated, AssignmentList, CancelInput};
+use super::eligibility::{self, CanRedeem, CreditAvailable};
 use super::imports::{
     self, CatalogInput, CatalogView, LearnersInput, LearnersSaved, Ledger, SubsidyInput,
     SubsidyView, TransactionView,
 };
 use super::policies::{self, PolicyInput, PolicyPage, PolicyPatch, PolicyView};
-use super::redeem::{self, CanRedeem, CreditAvailable, RedeemInput};
+use super::redeem::{self, RedeemInput};
 use super::requests::{self, RequestInput, RequestList, RequestView, Review, ReviewInput};
-use super::service;
 use crate::api_error::{ApiError, ErrorBody};
 use crate::auth::Principal;
+use crate::err::{Error, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
@@ -53,16 +54,55 @@ pub struct CreditsQuery {
     pub lms_user_id: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// `can-redeem`'s query: `content_key` repeated for each key (`?content_key=a&content_key=b`),
+/// as enterprise-access's list field reads it; `lms_user_id` at most once.
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 pub struct CanRedeemQuery {
-    /// One or more content keys, separated by commas.
-    #[param(value_type = super::service::ContentKeys)]
-    pub content_key: String,
+    /// The content keys: one parameter each.
+    #[param(value_type = Vec<super::service::ContentKey>, style = Form, explode, min_items = 1)]
+    pub content_key: Vec<String>,
     /// Another learner (operators only); the caller's own learner record by default.
     #[param(minimum = 1)]
     pub lms_user_id: Option<i64>,
+}
+
+impl TryFrom<Vec<(String, String)>> for CanRedeemQuery {
+    type Error = Error;
+
+    /// Reads the decoded pairs of the query string, refusing what the query cannot hold.
+    fn try_from(pairs: Vec<(String, String)>) -> Result<Self, Error> {
+        let invalid =
+            |why: String| Error::new(ErrorCode::InvalidQuery, format!("invalid query: {why}"));
+        let mut query = CanRedeemQuery {
+            content_key: Vec::new(),
+            lms_user_id: None,
+        };
+        for (name, value) in pairs {
+            match name.as_str() {
+                "content_key" => query.content_key.push(value),
+                "lms_user_id" if query.lms_user_id.is_some() => {
+                    return Err(invalid("duplicate field `lms_user_id`".into()))
+                }
+                "lms_user_id" => {
+                    let id = value
+                        .parse()
+                        .map_err(|e| invalid(format!("lms_user_id: {e}")))?;
+                    query.lms_user_id = Some(id);
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "unknown field `{}`, expected `content_key` or `lms_user_id`",
+                        crate::access::truncate(other)
+                    )))
+                }
+            }
+        }
+        if query.content_key.is_empty() {
+            return Err(invalid("missing field `content_key`".into()));
+        }
+        Ok(query)
+    }
 }
 
 // ---- stand-ins ----
@@ -241,7 +281,7 @@ pub async fn credits_available(
     ApiQuery(q): ApiQuery<CreditsQuery>,
 ) -> ApiResult<Json<Vec<CreditAvailable>>> {
     Ok(Json(
-        redeem::credits_available(
+        eligibility::credits_available(
             state.node(),
             &actor,
             &q.enterprise_customer_uuid,
@@ -261,19 +301,12 @@ pub async fn can_redeem(
     State(state): State<AppState>,
     Principal(actor): Principal,
     ApiPath(uuid): ApiPath<String>,
-    ApiQuery(q): ApiQuery<CanRedeemQuery>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<Vec<CanRedeem>>> {
-    // The whole parameter follows the `ContentKeys` schema; empty pieces (`a,,b`) are skipped.
-    service::content_key(&q.content_key)?;
-    let keys: Vec<String> = q
-        .content_key
-        .split(',')
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned)
-        .collect();
-    state.check_items(keys.len())?;
+    let q = CanRedeemQuery::try_from(pairs)?;
+    state.check_items(q.content_key.len())?;
     Ok(Json(
-        redeem::can_redeem(state.node(), &actor, &uuid, &keys, q.lms_user_id).await?,
+        eligibility::can_redeem(state.node(), &actor, &uuid, &q.content_key, q.lms_user_id).await?,
     ))
 }
 

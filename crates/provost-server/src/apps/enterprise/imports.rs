@@ -202,16 +202,20 @@ pub async fn put_subsidy(
                     if old.enterprise_uuid != subsidy.enterprise_uuid {
                         return Err(wrong_customer("subsidy", &subsidy.uuid));
                     }
-                    if subsidy.starting_balance_cents < old.spent_cents {
+                    // Redemptions may spend until the update itself, which checks again.
+                    if subsidy.starting_balance_cents < old.spent_cents
+                        || !rows::update_subsidy(tx.conn(), &subsidy).await?
+                    {
+                        let spent = rows::subsidy(tx.conn(), &subsidy.uuid)
+                            .await?
+                            .map_or(old.spent_cents, |now| now.spent_cents);
                         return Err(Error::new(
                             ErrorCode::SubsidyOverdrawn,
                             format!(
-                                "the subsidy has spent {} cents; its deposit cannot be less",
-                                old.spent_cents
+                                "the subsidy has spent {spent} cents; its deposit cannot be less"
                             ),
                         ));
                     }
-                    rows::update_subsidy(tx.conn(), &subsidy).await?;
                 } else {
                     rows::insert_subsidy(tx.conn(), &subsidy).await?;
                 }

@@ -4,6 +4,7 @@
 
 pub mod assignments;
 pub mod cli;
+pub mod eligibility;
 pub mod http;
 pub mod imports;
 pub mod neighbours;
@@ -128,11 +129,11 @@ impl App for Enterprise {
         imports::CatalogView, imports::LearnersInput, imports::LearnerInput, imports::LearnersSaved,
         imports::TransactionView, imports::Ledger,
         policies::PolicyType, policies::PolicyInput, policies::PolicyPatch, policies::PolicyView, policies::PolicyPage,
-        redeem::RedeemInput, redeem::CanRedeem, redeem::ListPrice, redeem::ReasonView, redeem::CreditAvailable,
+        redeem::RedeemInput, eligibility::CanRedeem, eligibility::ListPrice, eligibility::ReasonView, eligibility::CreditAvailable,
         assignments::AllocateInput, assignments::Allocated, assignments::AssignmentView, assignments::CancelInput,
         assignments::AssignmentList,
         requests::RequestInput, requests::ReviewInput, requests::RequestView, requests::RequestList,
-        service::UuidKey, service::ContentKey, service::ContentKeys, service::Title, service::Text,
+        service::UuidKey, service::ContentKey, service::Title, service::Text,
         service::EmailKey, service::LearnerName, policies::AccessMethod,
     )),
     tags((name = "enterprise", description = "enterprise learner credit, in enterprise-access's shapes"))

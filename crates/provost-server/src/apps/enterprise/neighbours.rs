@@ -44,6 +44,24 @@ pub trait Lms: Sync {
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>>;
 }
 
+/// What a redemption asks every neighbour at once: the learner `lms_user_id` at `customer`, the
+/// subsidy, and `content_key` as the catalog lists it. The stand-ins answer in one query; a
+/// client of the real services would ask them side by side.
+pub trait RedeemFacts: Sync {
+    fn redeem_facts<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        lms_user_id: i64,
+        subsidy: &'a str,
+        catalog: &'a str,
+        content_key: &'a str,
+    ) -> BoxFuture<'a, Result<NeighbourFacts, StoreError>>;
+}
+
+/// The neighbours' answers to `RedeemFacts::redeem_facts`: each None when it does not know the thing.
+pub type NeighbourFacts = (Option<Learner>, Option<Subsidy>, Option<CatalogItem>);
+
 /// The neighbours kept in Provost's tables (`provost_store::enterprise`).
 pub struct StandIn;
 
@@ -89,6 +107,27 @@ impl Catalogs for StandIn {
         key: &'a str,
     ) -> Found<'a, CatalogItem> {
         Box::pin(rows::catalog_item(c, catalog, key))
+    }
+}
+
+impl RedeemFacts for StandIn {
+    fn redeem_facts<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        lms_user_id: i64,
+        subsidy: &'a str,
+        catalog: &'a str,
+        content_key: &'a str,
+    ) -> BoxFuture<'a, Result<NeighbourFacts, StoreError>> {
+        Box::pin(rows::redeem_facts(
+            c,
+            customer,
+            lms_user_id,
+            subsidy,
+            catalog,
+            content_key,
+        ))
     }
 }
 

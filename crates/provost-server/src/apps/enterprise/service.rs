@@ -184,13 +184,6 @@ key_type!(
     255
 );
 key_type!(
-    ContentKeys,
-    "One or more content keys, separated by commas (encode `+` as `%2B`).",
-    CONTENT_KEY_PATTERN,
-    1,
-    255
-);
-key_type!(
     Title,
     "A name: 1-255 characters, no control characters.",
     TEXT_PATTERN,
