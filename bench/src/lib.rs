@@ -10,3 +10,4 @@ pub mod queries;
 pub mod report;
 pub mod results;
 pub mod tables;
+pub mod workload;
