@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Every benchmark and the report, on loopback only: Provost, cedar-policy and casbin-rs on one
-# generated workload at each size (each engine and size in a process of its own), HTTP load on a
-# release `provost serve`, then the tables in bench/results.md and their charts (bench/README.md,
-# what the tables mean, is written by hand).
+# Every benchmark and the report, on loopback only: Provost, cedar-policy and casbin-rs on both
+# generated workloads (standard and heavy, bench/README.md) at each size (each workload, engine and
+# size in a process of its own), HTTP load on a release `provost serve` with the server's CPU time
+# per check, then the tables in bench/results.md and their charts (bench/README.md, what the
+# tables mean, is written by hand).
 #
 #   bench/run.sh                          # all of it: sizes 10 k, 100 k, 1 M, 10 M
 #   SIZES="10000 100000" bench/run.sh     # a quicker subset
 #
-# Knobs (environment): SIZES; CASBIN_MAX / CEDAR_MAX, the largest size each peer is run at (the
-# report extrapolates past it, marked); BUDGET, seconds each slow phase of a peer may take;
-# HTTP_SIZE, assignments in the served database; DURATION and CONNECTIONS of each oha run;
-# CHECK_RATES / BATCH_RATES, the fixed request rates (plus one run at full speed each).
+# Knobs (environment): SIZES; WORKLOADS ("standard heavy"); CASBIN_MAX / CEDAR_MAX, the largest
+# size each peer is run at (the report extrapolates past it, marked); BUDGET, seconds each slow
+# phase of a peer may take; HTTP_SIZE, assignments in the served database; CONNECTIONS of each oha
+# run; CHECK_RATES / BATCH_RATES, the fixed request rates, each run for DURATION seconds' worth of
+# requests; CHECK_COUNT / BATCH_COUNT, the requests of the one full-speed run of each. Every oha run
+# sends a fixed number of requests, and the server's CPU time (utime + stime) is read around it.
 # Installs its load tool itself: `oha` with `cargo install --locked` into target/bench-tools
 # (a few minutes, once). Results: target/bench/{results,http,criterion}. Binaries go where cargo
 # puts them (CARGO_TARGET_DIR is honoured, e.g. to time a build from scratch).
@@ -21,6 +24,7 @@ cd "$ROOT"
 START=$(date +%s)
 
 SIZES=${SIZES:-"10000 100000 1000000 10000000"}
+WORKLOADS=${WORKLOADS:-"standard heavy"}
 CASBIN_MAX=${CASBIN_MAX:-10000000}
 CEDAR_MAX=${CEDAR_MAX:-10000000}
 BUDGET=${BUDGET:-20}
@@ -29,6 +33,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 CHECK_RATES=${CHECK_RATES:-"1000 10000 30000"}
 BATCH_RATES=${BATCH_RATES:-"100 400 1000"}
+CHECK_COUNT=${CHECK_COUNT:-200000}
+BATCH_COUNT=${BATCH_COUNT:-40000}
 PORT=${PORT:-18181}
 OUT=$ROOT/target/bench
 TOOLS=${BENCH_TOOLS:-$ROOT/target/bench-tools}
@@ -47,14 +53,17 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 rm -rf "$OUT/results" "$OUT/http"
 mkdir -p "$OUT/results" "$OUT/http" "$OUT/criterion"
 
-for size in $SIZES; do
-    for engine in provost cedar casbin; do
-        if [ "$engine" = casbin ] && [ "$size" -gt "$CASBIN_MAX" ]; then continue; fi
-        if [ "$engine" = cedar ] && [ "$size" -gt "$CEDAR_MAX" ]; then continue; fi
-        step "$engine at $size assignments"
-        "$BIN/compare" --engine "$engine" --size "$size" --budget "$BUDGET" \
-            --out "$OUT/results/$engine-$size.json" --criterion "$OUT/criterion" \
-            >"$OUT/results/$engine-$size.log"
+for workload in $WORKLOADS; do
+    for size in $SIZES; do
+        for engine in provost cedar casbin; do
+            if [ "$engine" = casbin ] && [ "$size" -gt "$CASBIN_MAX" ]; then continue; fi
+            if [ "$engine" = cedar ] && [ "$size" -gt "$CEDAR_MAX" ]; then continue; fi
+            step "$engine at $size assignments, $workload workload"
+            name="$workload-$engine-$size"
+            "$BIN/compare" --workload "$workload" --engine "$engine" --size "$size" \
+                --budget "$BUDGET" --out "$OUT/results/$name.json" --criterion "$OUT/criterion" \
+                >"$OUT/results/$name.log"
+        done
     done
 done
 
@@ -107,22 +116,36 @@ got=$(head -n 1 "$WORK/bodies/batches.jsonl" | curl -s -H "Authorization: Bearer
     -H 'Content-Type: application/json' -d @- "$URL/api/v1/check/batch" | grep -o '"allowed":true' | wc -l)
 if [ "$got" != "$want" ]; then echo "batch allowed $got checks, the engine $want" >&2; exit 1; fi
 
-# One oha run: endpoint name, path, bodies (one a line, sent in turn), rate ("max": full speed).
+# One oha run of a fixed number of requests: endpoint name, path, bodies (one a line, sent in
+# turn), rate ("max": full speed), requests. The server's /proc/PID/stat before and after it gives
+# its CPU time over exactly those requests (the report divides; bench/src/cpu.rs).
 load() {
-    local name=$1 path=$2 body=$3 rate=$4 limit=()
+    local name=$1 path=$2 body=$3 rate=$4 count=$5 limit=()
     if [ "$rate" != max ]; then limit=(-q "$rate" --latency-correction); fi
-    step "oha: $name at $rate"
-    "$OHA" --no-tui --output-format json -z "${DURATION}s" -c "$CONNECTIONS" "${limit[@]}" -m POST \
+    step "oha: $name at $rate, $count requests"
+    local before after
+    before=$(cat "/proc/$SERVER/stat")
+    "$OHA" --no-tui --output-format json -n "$count" -c "$CONNECTIONS" "${limit[@]}" -m POST \
         -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -Z "$body" \
         "$URL$path" >"$OUT/http/oha-$name-$rate.json"
+    after=$(cat "/proc/$SERVER/stat")
+    printf '{"clk_tck": %s, "before": "%s", "after": "%s"}\n' "$(getconf CLK_TCK)" "$before" "$after" \
+        >"$OUT/http/cpu-$name-$rate.json"
 }
-for rate in $CHECK_RATES max; do load check /api/v1/check "$WORK/bodies/checks.jsonl" "$rate"; done
-for rate in $BATCH_RATES max; do load batch /api/v1/check/batch "$WORK/bodies/batches.jsonl" "$rate"; done
+for rate in $CHECK_RATES; do
+    load check /api/v1/check "$WORK/bodies/checks.jsonl" "$rate" $((rate * DURATION))
+done
+load check /api/v1/check "$WORK/bodies/checks.jsonl" max "$CHECK_COUNT"
+for rate in $BATCH_RATES; do
+    load batch /api/v1/check/batch "$WORK/bodies/batches.jsonl" "$rate" $((rate * DURATION))
+done
+load batch /api/v1/check/batch "$WORK/bodies/batches.jsonl" max "$BATCH_COUNT"
 
 sed -e '$ d' "$WORK/bodies/fill.json" >"$OUT/http/server.json"
 cat >>"$OUT/http/server.json" <<JSON
   ,"rss_kib_loaded": $RSS_LOADED, "rss_kib_empty": $RSS_EMPTY, "start_secs": $START_SECS,
-  "connections": $CONNECTIONS, "duration_secs": $DURATION
+  "connections": $CONNECTIONS, "duration_secs": $DURATION,
+  "check_count": $CHECK_COUNT, "batch_count": $BATCH_COUNT
 }
 JSON
 stop_server

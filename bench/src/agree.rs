@@ -24,22 +24,31 @@ pub struct Agreement {
 pub type Disagreement = String;
 
 /// Asks `peer` and Provost each query, until done or `budget` is spent; also returns the time of
-/// each of the peer's calls (for engines too slow to time apart from this).
+/// each of the peer's calls (for engines too slow to time apart from this), which includes
+/// building the peer's request from the strings when `from_strings`.
 pub fn checks<E: Engine>(
     name: &str,
     peer: &E,
     reference: &Provost,
     queries: &[Query],
     budget: Duration,
+    from_strings: bool,
 ) -> Result<(Agreement, Vec<f64>), Disagreement> {
     let started = Instant::now();
     let mut agreement = Agreement::default();
     let mut each = Vec::new();
     for q in queries {
-        let prepared = peer.prepare(q);
-        let t = Instant::now();
-        let theirs = peer.allowed(&prepared);
-        each.push(t.elapsed().as_nanos() as f64);
+        let (theirs, ns) = if from_strings {
+            let t = Instant::now();
+            let theirs = peer.allowed_strings(q);
+            (theirs, t.elapsed().as_nanos())
+        } else {
+            let prepared = peer.prepare(q);
+            let t = Instant::now();
+            let theirs = peer.allowed(&prepared);
+            (theirs, t.elapsed().as_nanos())
+        };
+        each.push(ns as f64);
         let ours = reference.allowed(q);
         if theirs != ours {
             return Err(format!(

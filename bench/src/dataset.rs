@@ -36,6 +36,10 @@ pub enum Place {
     Org(u32),
     CourseGlob(u32),
     LibraryGlob(u32),
+    /// Every course of the platform (`course-v1:*`), a platform glob.
+    AllCourses,
+    /// Every library of the platform (`lib:*`).
+    AllLibraries,
     Instance,
 }
 
@@ -48,6 +52,8 @@ impl Place {
             Place::Org(org) => format!("org:Org{org}"),
             Place::CourseGlob(org) => format!("course-v1:Org{org}+*"),
             Place::LibraryGlob(org) => format!("lib:Org{org}:*"),
+            Place::AllCourses => "course-v1:*".to_owned(),
+            Place::AllLibraries => "lib:*".to_owned(),
             Place::Instance => "*".to_owned(),
         }
     }
@@ -119,7 +125,11 @@ pub struct Census {
     pub at_course: usize,
     pub at_library: usize,
     pub at_org: usize,
+    /// At an org's glob (`course-v1:OrgN+*`, `lib:OrgN:*`).
     pub at_glob: usize,
+    /// At a platform glob (`course-v1:*`, `lib:*`).
+    #[serde(default)]
+    pub at_platform_glob: usize,
     pub at_instance: usize,
     /// The most assignments one user holds.
     pub max_per_user: usize,
@@ -176,6 +186,7 @@ impl Dataset {
                 Place::Library(..) => census.at_library += 1,
                 Place::Org(_) => census.at_org += 1,
                 Place::CourseGlob(_) | Place::LibraryGlob(_) => census.at_glob += 1,
+                Place::AllCourses | Place::AllLibraries => census.at_platform_glob += 1,
                 Place::Instance => census.at_instance += 1,
             }
             // Grants come grouped by user.

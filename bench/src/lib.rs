@@ -1,6 +1,7 @@
 //! Provost beside casbin-rs and cedar-policy: one dataset, one query mix, three engines, the result tables.
 
 pub mod agree;
+pub mod cpu;
 pub mod dataset;
 pub mod engines;
 pub mod heavy;
@@ -10,3 +11,5 @@ pub mod queries;
 pub mod report;
 pub mod results;
 pub mod tables;
+pub mod targets;
+pub mod workload;

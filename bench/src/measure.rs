@@ -22,6 +22,16 @@ pub fn vm_rss_kib(status_path: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Memory the kernel could still hand out (Linux `MemAvailable`), in bytes.
+pub fn mem_available_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
 /// How a latency figure was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -94,7 +94,7 @@ fn held(rng: &mut ChaCha8Rng, ds: &Dataset, actions: &Actions) -> Query {
         | Place::Org(org)
         | Place::CourseGlob(org)
         | Place::LibraryGlob(org) => scope_in(rng, ds, org, course),
-        Place::Instance => {
+        Place::AllCourses | Place::AllLibraries | Place::Instance => {
             let org = skewed(rng, ds.shape.orgs);
             scope_in(rng, ds, org, course)
         }

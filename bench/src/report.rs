@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::cpu::CpuSample;
 use crate::engines::BoxError;
 use crate::measure::Method;
 use crate::results::EngineRun;
@@ -101,6 +102,40 @@ pub fn memory(runs: &[EngineRun], engine: &str, size: usize) -> Option<Figure> {
     })
 }
 
+/// One workload's runs, and the sizes Provost was run at in it.
+pub struct Group {
+    pub workload: String,
+    pub runs: Vec<EngineRun>,
+    pub sizes: Vec<usize>,
+}
+
+/// The runs by workload: standard first, then heavy, then any other by name.
+pub fn groups(runs: &[EngineRun]) -> Vec<Group> {
+    let mut names: Vec<&str> = runs.iter().map(|r| r.workload.as_str()).collect();
+    let rank = |w: &str| match w {
+        "standard" => 0,
+        "heavy" => 1,
+        _ => 2,
+    };
+    names.sort_by_key(|w| (rank(w), *w));
+    names.dedup();
+    names
+        .into_iter()
+        .map(|workload| {
+            let mine: Vec<EngineRun> = runs
+                .iter()
+                .filter(|r| r.workload == workload)
+                .cloned()
+                .collect();
+            Group {
+                workload: workload.to_owned(),
+                sizes: sizes(&mine),
+                runs: mine,
+            }
+        })
+        .collect()
+}
+
 /// The sizes Provost (the reference, run at every size) was measured at.
 pub fn sizes(runs: &[EngineRun]) -> Vec<usize> {
     let mut sizes: Vec<usize> = runs
@@ -187,6 +222,8 @@ pub struct LoadRun {
     pub success_rate: f64,
     /// Requests answered with a 2xx status.
     pub requests: u64,
+    /// Server CPU time per check over the run (all requests answered, whatever their status).
+    pub cpu_us_per_check: Option<f64>,
 }
 
 /// What run.sh recorded about the server under load.
@@ -201,10 +238,17 @@ pub struct ServerFacts {
     /// Share of the mixed queries in the bodies that Provost allows.
     pub allowed_share: f64,
     pub connections: u64,
+    /// Seconds each fixed-rate run lasted (it sends rate × this many requests).
     pub duration_secs: u64,
+    /// Requests of each full-speed run: single checks, and batches.
+    #[serde(default)]
+    pub check_count: u64,
+    #[serde(default)]
+    pub batch_count: u64,
 }
 
-/// Reads `oha-<endpoint>-<rate|max>.json` files (oha's `--output-format json`) from `dir`.
+/// Reads `oha-<endpoint>-<rate|max>.json` files (oha's `--output-format json`) from `dir`, each
+/// with the server's CPU time over it from `cpu-<endpoint>-<rate|max>.json` when there is one.
 pub fn read_load_runs(dir: &Path, batch_size: usize) -> Result<Vec<LoadRun>, BoxError> {
     let mut runs = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -222,19 +266,27 @@ pub fn read_load_runs(dir: &Path, batch_size: usize) -> Result<Vec<LoadRun>, Box
         let num = |ptr: &str| json.pointer(ptr).and_then(serde_json::Value::as_f64);
         // oha's requestsPerSec counts failures too: throughput is answers with a 2xx status.
         let secs = num("/summary/total").ok_or("oha json: no total")?;
-        let requests: u64 = json
-            .pointer("/statusCodeDistribution")
-            .and_then(serde_json::Value::as_object)
-            .map(|codes| {
-                codes
-                    .iter()
-                    .filter(|(code, _)| code.starts_with('2'))
-                    .filter_map(|(_, n)| n.as_u64())
-                    .sum()
-            })
-            .unwrap_or(0);
+        let answered = |ok: fn(&str) -> bool| -> u64 {
+            json.pointer("/statusCodeDistribution")
+                .and_then(serde_json::Value::as_object)
+                .map(|codes| {
+                    codes
+                        .iter()
+                        .filter(|(code, _)| ok(code))
+                        .filter_map(|(_, n)| n.as_u64())
+                        .sum()
+                })
+                .unwrap_or(0)
+        };
+        let requests = answered(|code| code.starts_with('2'));
         let requests_per_sec = requests as f64 / secs;
         let per_request = if endpoint == "batch" { batch_size } else { 1 };
+        let cpu_path = dir.join(format!("cpu-{rest}.json"));
+        let cpu_us_per_check = match std::fs::read_to_string(&cpu_path) {
+            Ok(text) => serde_json::from_str::<CpuSample>(&text)?
+                .us_per_check(answered(|_| true) * per_request as u64),
+            Err(_) => None,
+        };
         runs.push(LoadRun {
             endpoint: endpoint.to_owned(),
             rate: rate.parse().ok(),
@@ -245,6 +297,7 @@ pub fn read_load_runs(dir: &Path, batch_size: usize) -> Result<Vec<LoadRun>, Box
             p99_ms: num("/latencyPercentiles/p99").unwrap_or(f64::NAN) * 1e3,
             success_rate: num("/summary/successRate").unwrap_or(0.0),
             requests,
+            cpu_us_per_check,
         });
     }
     runs.sort_by(|a, b| {

@@ -10,6 +10,9 @@ use crate::measure::Timing;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EngineRun {
+    /// `standard` or `heavy` (`crate::workload`).
+    #[serde(default = "standard")]
+    pub workload: String,
     pub engine: String,
     pub size: usize,
     pub census: Census,
@@ -17,6 +20,10 @@ pub struct EngineRun {
     pub build_secs: f64,
     /// Resident memory gained while building it (RSS delta, allocator slack included).
     pub rss_bytes: u64,
+    /// Whether `rss_bytes` is the growth of a second build made while the first was still held
+    /// (so it cannot reuse pages the dataset's generation freed), rather than of the only one.
+    #[serde(default)]
+    pub built_twice: bool,
     pub agreement: Agreement,
     /// criterion's figure for cheap engines (a mean over the query mix); the timed loop for casbin.
     pub check: Timing,
@@ -24,8 +31,15 @@ pub struct EngineRun {
     pub check_per_call: Option<Timing>,
     pub scopes: Option<Timing>,
     pub who: Option<Timing>,
+    /// Provost: the first page (100 subjects) of `who` at a course.
+    #[serde(default)]
+    pub who_page: Option<Timing>,
     /// One-minute load average when the run ended (2 means both cores were busy).
     pub load_average: f64,
+}
+
+fn standard() -> String {
+    "standard".to_owned()
 }
 
 impl EngineRun {
@@ -46,7 +60,7 @@ impl EngineRun {
     }
 }
 
-/// Every run found in `dir` (`*.json`), ordered by engine then size.
+/// Every run found in `dir` (`*.json`), ordered by workload, engine, then size.
 pub fn read_all(dir: &Path) -> std::io::Result<Vec<EngineRun>> {
     let mut runs = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -56,6 +70,6 @@ pub fn read_all(dir: &Path) -> std::io::Result<Vec<EngineRun>> {
             runs.push(run);
         }
     }
-    runs.sort_by(|a, b| (&a.engine, a.size).cmp(&(&b.engine, b.size)));
+    runs.sort_by(|a, b| (&a.workload, &a.engine, a.size).cmp(&(&b.workload, &b.engine, b.size)));
     Ok(runs)
 }

@@ -1,7 +1,9 @@
-//! One engine at one size, in a process of its own so memory figures do not mix: builds it from
-//! the generated dataset (RSS delta), checks it agrees with Provost, times checks and lookups.
+//! One engine at one size of one workload, in a process of its own so memory figures do not mix:
+//! builds it from the generated dataset (RSS delta), checks it agrees with Provost, times checks
+//! and lookups.
 //!
-//! `compare --engine provost|cedar|casbin --size N --out FILE [--budget SECS] [--criterion DIR]`
+//! `compare --engine provost|cedar|casbin --size N --out FILE [--workload standard|heavy]
+//! [--budget SECS] [--criterion DIR]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,9 +15,10 @@ use provost_bench::engines::casbin::Casbin;
 use provost_bench::engines::cedar::Cedar;
 use provost_bench::engines::provost::{self, Provost};
 use provost_bench::engines::{BoxError, Engine, PolicyFacts};
-use provost_bench::measure::{self, rss_bytes, Timing};
+use provost_bench::measure::{self, mem_available_bytes, rss_bytes, Timing};
 use provost_bench::queries::{self, Actions, Lookup, Query};
 use provost_bench::results::EngineRun;
+use provost_bench::workload::Workload;
 use provost_engine::PolicyDoc;
 
 /// The allocator `provost` ships with, for all three engines alike.
@@ -31,10 +34,14 @@ const TIMING_QUERIES: usize = 4096;
 const LOOKUPS: usize = 200;
 /// Times each timing query is asked, each call timed on its own, for cheap engines.
 const PER_CALL_ROUNDS: usize = 20;
+/// Pages of `who` timed, and their length (a server's first page).
+const WHO_PAGES: usize = 200;
+const WHO_PAGE_LEN: usize = 100;
 
 struct Args {
     engine: String,
     size: usize,
+    workload: Workload,
     out: PathBuf,
     /// Seconds each slow phase (agreement, timing, lookups) may take.
     budget: Duration,
@@ -45,6 +52,7 @@ fn args() -> Result<Args, BoxError> {
     let mut engine = None;
     let mut size = None;
     let mut out = None;
+    let mut workload = Workload::Standard;
     let mut budget = Duration::from_secs(20);
     let mut criterion = PathBuf::from("target/bench/criterion");
     let mut it = std::env::args().skip(1);
@@ -54,6 +62,11 @@ fn args() -> Result<Args, BoxError> {
             "--engine" => engine = Some(value()?),
             "--size" => size = Some(value()?.parse()?),
             "--out" => out = Some(PathBuf::from(value()?)),
+            "--workload" => {
+                let name = value()?;
+                workload = Workload::parse(&name)
+                    .ok_or_else(|| format!("unknown workload `{name}` (standard or heavy)"))?;
+            }
             "--budget" => budget = Duration::from_secs_f64(value()?.parse()?),
             "--criterion" => criterion = PathBuf::from(value()?),
             other => return Err(format!("unknown argument `{other}`").into()),
@@ -63,6 +76,7 @@ fn args() -> Result<Args, BoxError> {
     Ok(Args {
         engine: engine.ok_or(usage)?,
         size: size.ok_or(usage)?,
+        workload,
         out: out.ok_or(usage)?,
         budget,
         criterion,
@@ -70,7 +84,7 @@ fn args() -> Result<Args, BoxError> {
 }
 
 /// What every engine is asked.
-struct Workload {
+struct Asked {
     agreement: Vec<Query>,
     timing: Vec<Query>,
     scopes: Vec<Lookup>,
@@ -86,6 +100,22 @@ fn built<T>(build: impl FnOnce() -> Result<T, BoxError>) -> Result<(T, f64, u64)
     Ok((engine, secs, rss_bytes().saturating_sub(before)))
 }
 
+/// Builds an engine twice, the first still held while the second is built, and reports the first
+/// build's time and the second's memory: the second cannot reuse pages the dataset's generation
+/// freed (the first filled them), so its growth is what an engine takes. Where two would not fit
+/// in memory, the one build's growth, and `false`.
+fn measured_build<T>(
+    build: impl Fn() -> Result<T, BoxError>,
+) -> Result<(T, f64, u64, bool), BoxError> {
+    let (first, secs, grown) = built(&build)?;
+    if grown.saturating_mul(2) >= mem_available_bytes() {
+        return Ok((first, secs, grown, false));
+    }
+    let (second, _, rss) = built(&build)?;
+    drop(first);
+    Ok((second, secs, rss, true))
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,30 +129,33 @@ fn main() -> ExitCode {
 fn run() -> Result<(), BoxError> {
     let args = args()?;
     let started = Instant::now();
-    let ds = Dataset::generate(args.size);
+    let w = args.workload;
+    let ds = w.dataset(args.size);
     let census = ds.census();
     let actions = Actions::from_policy(&PolicyDoc::default_policy());
     let (scopes, who) = queries::lookups(&ds, &actions, LOOKUPS);
-    let work = Workload {
-        agreement: queries::mixed(&ds, &actions, AGREEMENT_QUERIES, queries::AGREEMENT_SEED),
-        timing: queries::mixed(&ds, &actions, TIMING_QUERIES, queries::TIMING_SEED),
+    let work = Asked {
+        agreement: w.queries(&ds, &actions, AGREEMENT_QUERIES, queries::AGREEMENT_SEED),
+        timing: w.queries(&ds, &actions, TIMING_QUERIES, queries::TIMING_SEED),
         scopes,
         who,
     };
     eprintln!(
-        "{} at {}: dataset of {} users generated in {:.1?}",
+        "{} at {} ({}): dataset of {} users generated in {:.1?}",
         args.engine,
         args.size,
+        w.name(),
         census.users,
         started.elapsed()
     );
-    let label = format!("{}-{}", args.engine, args.size);
-    let (build_secs, rss, agreement, (check, check_per_call), scopes, who) =
+    let label = format!("{}-{}-{}", w.name(), args.engine, args.size);
+    let mut who_page = None;
+    let (build_secs, rss, twice, agreement, (check, check_per_call), scopes, who) =
         match args.engine.as_str() {
             "provost" => {
                 let changes = provost::changes(&ds);
                 drop(ds);
-                let (engine, secs, rss) = built(|| Ok(Provost::build(&changes)))?;
+                let (engine, secs, rss, twice) = measured_build(|| Ok(Provost::build(&changes)))?;
                 drop(changes);
                 let agreement = Agreement {
                     checks: work.agreement.len(),
@@ -133,19 +166,20 @@ fn run() -> Result<(), BoxError> {
                 let lookup = |l: &Lookup| engine.lookup(l);
                 let scopes = measure::timed_loop(&work.scopes, args.budget, |l| drop(lookup(l)));
                 let who = measure::timed_loop(&work.who, args.budget, |l| drop(lookup(l)));
-                (secs, rss, agreement, check, scopes, who)
+                who_page = first_pages(&engine, &work.timing, args.budget);
+                (secs, rss, twice, agreement, check, scopes, who)
             }
             "cedar" => {
                 let facts = PolicyFacts::from_default()?;
-                let (engine, secs, rss) = built(|| Cedar::build(&ds, &facts))?;
+                let (engine, secs, rss, twice) = measured_build(|| Cedar::build(&ds, &facts))?;
                 let agreement = agree_with_provost("cedar", &engine, &ds, &work, &args)?;
                 drop(ds);
                 let check = time_checks(&engine, &work.timing, &args, &label)?;
-                (secs, rss, agreement, check, None, None)
+                (secs, rss, twice, agreement, check, None, None)
             }
             "casbin" => {
-                let facts = PolicyFacts::from_default()?;
-                let (engine, secs, rss) = built(|| Casbin::build(&ds, facts))?;
+                let (engine, secs, rss, twice) =
+                    measured_build(|| Casbin::build(&ds, PolicyFacts::from_default()?))?;
                 eprintln!("casbin at {}: built in {secs:.1} s", args.size);
                 let reference = Provost::build(&provost::changes(&ds));
                 drop(ds);
@@ -157,6 +191,7 @@ fn run() -> Result<(), BoxError> {
                     &reference,
                     &work.agreement,
                     2 * args.budget,
+                    w.times_parsing(),
                 )?;
                 let check = (Timing::of_calls(each).ok_or("no query timed")?, None);
                 // A lookup is tens of `enforce` calls: past a tenth of a second each, one lookup
@@ -172,7 +207,7 @@ fn run() -> Result<(), BoxError> {
                 } else {
                     (None, None)
                 };
-                (secs, rss, agreement, check, scopes, who)
+                (secs, rss, twice, agreement, check, scopes, who)
             }
             other => return Err(format!("unknown engine `{other}`").into()),
         };
@@ -188,16 +223,19 @@ fn run() -> Result<(), BoxError> {
         check_per_call.as_ref().unwrap_or(&check).median_ns,
     );
     EngineRun {
+        workload: w.name().to_owned(),
         engine: args.engine,
         size: args.size,
         census,
         build_secs,
         rss_bytes: rss,
+        built_twice: twice,
         agreement,
         check,
         check_per_call,
         scopes,
         who,
+        who_page,
         load_average: measure::load_average(),
     }
     .write(&args.out)?;
@@ -209,21 +247,55 @@ fn agree_with_provost<E: Engine>(
     name: &str,
     engine: &E,
     ds: &Dataset,
-    work: &Workload,
+    work: &Asked,
     args: &Args,
 ) -> Result<Agreement, BoxError> {
     let reference = Provost::build(&provost::changes(ds));
-    let (agreement, _) = agree::checks(name, engine, &reference, &work.agreement, args.budget)?;
+    let (agreement, _) = agree::checks(
+        name,
+        engine,
+        &reference,
+        &work.agreement,
+        args.budget,
+        args.workload.times_parsing(),
+    )?;
     Ok(agreement)
 }
 
-/// criterion over the mix, then each call on its own.
+/// The first page of `who` at the courses the timing queries name, as a server asks for it.
+fn first_pages(engine: &Provost, queries: &[Query], budget: Duration) -> Option<Timing> {
+    let courses: Vec<&str> = queries
+        .iter()
+        .map(|q| q.scope.as_str())
+        .filter(|scope| scope.starts_with("course-v1:"))
+        .take(WHO_PAGES)
+        .collect();
+    measure::timed_loop(&courses, budget, |scope| {
+        std::hint::black_box(engine.index.who_page(
+            "courses.view_course",
+            scope,
+            provost::AT,
+            None,
+            WHO_PAGE_LEN,
+        ));
+    })
+}
+
+/// criterion over the mix, then each call on its own; from the strings on a workload that times
+/// parsing, else from requests prepared before.
 fn time_checks<E: Engine>(
     engine: &E,
     queries: &[Query],
     args: &Args,
     label: &str,
 ) -> Result<(Timing, Option<Timing>), BoxError> {
+    if args.workload.times_parsing() {
+        let mix = measure::criterion(&args.criterion, label, queries, |q| {
+            engine.allowed_strings(q)
+        })?;
+        let each = measure::per_call(queries, PER_CALL_ROUNDS, |q| engine.allowed_strings(q));
+        return Ok((mix, each));
+    }
     let prepared: Vec<E::Prepared> = queries.iter().map(|q| engine.prepare(q)).collect();
     let mix = measure::criterion(&args.criterion, label, &prepared, |p| engine.allowed(p))?;
     let each = measure::per_call(&prepared, PER_CALL_ROUNDS, |p| engine.allowed(p));

@@ -200,4 +200,8 @@ impl Engine for Casbin {
     fn allowed(&self, q: &Query) -> bool {
         self.enforce(&q.subject, &q.action, &q.scope)
     }
+
+    fn allowed_strings(&self, q: &Query) -> bool {
+        self.allowed(q)
+    }
 }

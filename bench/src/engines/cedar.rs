@@ -1,7 +1,9 @@
 //! cedar-policy with scopes as entities in a hierarchy and one policy per role.
 //!
 //! Entities: `Instance::"*"` ← `Org::"org:OrgN"` ← `CourseGlob::"course-v1:OrgN+*"` ← each
-//! `Course`, and likewise `LibraryGlob` ← each `Library`. A user's attribute named after a role is
+//! `Course`, and likewise `LibraryGlob` ← each `Library`; the platform globs
+//! `AllCourses::"course-v1:*"` and `AllLibraries::"lib:*"` (under the instance) are the other parent
+//! of every org's course and library glob. A user's attribute named after a role is
 //! the set of scope entities where they hold it, so `resource in principal.course_staff` walks the
 //! hierarchy (inheritance from org, glob and instance) with a fixed policy set of one `permit` per
 //! role. Actions are grouped: a permission's parents are the permissions implying it and the
@@ -27,6 +29,8 @@ struct Types {
     library: EntityTypeName,
     course_glob: EntityTypeName,
     library_glob: EntityTypeName,
+    all_courses: EntityTypeName,
+    all_libraries: EntityTypeName,
     org: EntityTypeName,
     instance: EntityTypeName,
     action: EntityTypeName,
@@ -41,6 +45,8 @@ impl Types {
             library: t("Library")?,
             course_glob: t("CourseGlob")?,
             library_glob: t("LibraryGlob")?,
+            all_courses: t("AllCourses")?,
+            all_libraries: t("AllLibraries")?,
             org: t("Org")?,
             instance: t("Instance")?,
             action: t("Action")?,
@@ -58,6 +64,8 @@ impl Types {
             Place::Org(_) => &self.org,
             Place::CourseGlob(_) => &self.course_glob,
             Place::LibraryGlob(_) => &self.library_glob,
+            Place::AllCourses => &self.all_courses,
+            Place::AllLibraries => &self.all_libraries,
             Place::Instance => &self.instance,
         };
         Types::uid(ty, &place.key())
@@ -125,6 +133,14 @@ impl Cedar {
         // Scopes: every course and library of the platform, under their glob, org and instance.
         let instance = types.place(Place::Instance);
         entities.push(Entity::new_no_attrs(instance.clone(), HashSet::new()));
+        let all_courses = types.place(Place::AllCourses);
+        let all_libraries = types.place(Place::AllLibraries);
+        for platform_glob in [&all_courses, &all_libraries] {
+            entities.push(Entity::new_no_attrs(
+                platform_glob.clone(),
+                HashSet::from([instance.clone()]),
+            ));
+        }
         for org in 0..ds.shape.orgs {
             let org_uid = types.place(Place::Org(org));
             let course_glob = types.place(Place::CourseGlob(org));
@@ -135,11 +151,11 @@ impl Cedar {
             ));
             entities.push(Entity::new_no_attrs(
                 course_glob.clone(),
-                HashSet::from([org_uid.clone()]),
+                HashSet::from([org_uid.clone(), all_courses.clone()]),
             ));
             entities.push(Entity::new_no_attrs(
                 library_glob.clone(),
-                HashSet::from([org_uid]),
+                HashSet::from([org_uid, all_libraries.clone()]),
             ));
             for c in 0..ds.shape.courses_per_org {
                 let uid = Types::uid(&types.course, &course_key(org, c));

@@ -56,4 +56,8 @@ impl Engine for Provost {
     fn allowed(&self, q: &Query) -> bool {
         self.index.allowed(&q.subject, &q.action, &q.scope, AT)
     }
+
+    fn allowed_strings(&self, q: &Query) -> bool {
+        self.allowed(q)
+    }
 }
