@@ -142,19 +142,37 @@ impl Dataset {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ assignments as u64);
         // "A few" platform admins: 3 at small sizes, one per 200 k assignments past 600 k.
         let admins = (assignments / 200_000).max(3) as f64 / assignments.max(1) as f64;
+        Dataset::of_users(
+            assignments,
+            shape,
+            &mut rng,
+            roles_of_one_user,
+            |rng, shape, home| draw(rng, shape, home, admins),
+        )
+    }
+
+    /// Users one after another until `assignments` in all: each holds `wanted(rng)` distinct
+    /// assignments (fewer for the last), drawn by `draw` around a home org; retries of a
+    /// duplicate are rare and bounded. Both workloads are made this way.
+    pub(crate) fn of_users(
+        assignments: usize,
+        shape: Shape,
+        rng: &mut ChaCha8Rng,
+        mut wanted: impl FnMut(&mut ChaCha8Rng) -> usize,
+        mut draw: impl FnMut(&mut ChaCha8Rng, &Shape, u32) -> (RoleId, Place),
+    ) -> Dataset {
         let mut grants = Vec::with_capacity(assignments);
         let mut user = 0u32;
         let mut mine: Vec<Grant> = Vec::new();
         while grants.len() < assignments {
-            let wanted = roles_of_one_user(&mut rng).min(assignments - grants.len());
-            let home = skewed(&mut rng, shape.orgs);
+            let wanted = wanted(rng).min(assignments - grants.len());
+            let home = skewed(rng, shape.orgs);
             mine.clear();
-            // A user's own assignments are distinct; retries are rare and bounded.
             for _ in 0..wanted * 8 {
                 if mine.len() == wanted {
                     break;
                 }
-                let (role, place) = draw(&mut rng, &shape, home, admins);
+                let (role, place) = draw(rng, &shape, home);
                 let grant = Grant { user, role, place };
                 if !mine.contains(&grant) {
                     mine.push(grant);

@@ -10,10 +10,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{
-    course_key, is_course_role, library_key, skewed, user_name, Dataset, Grant, Place, Shape,
-};
-use crate::queries::{Actions, Query};
+use crate::dataset::{is_course_role, skewed, user_name, Dataset, Place, RoleId, Shape};
+use crate::queries::{scope_in, Actions, Query};
 
 pub const SEED: u64 = 0x4845_4156_5931_3701;
 
@@ -30,83 +28,54 @@ fn holds_courses(place: Place) -> bool {
 pub fn generate(assignments: usize) -> Dataset {
     let shape = Shape::for_size(assignments);
     let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ assignments as u64);
-    let mut grants = Vec::with_capacity(assignments);
-    let mut mine: Vec<Grant> = Vec::new();
-    let mut user = 0u32;
-    while grants.len() < assignments {
-        let wanted = if rng.gen_bool(0.03) {
-            rng.gen_range(20..=100)
-        } else {
-            rng.gen_range(3..=13)
-        }
-        .min(assignments - grants.len());
-        let home = skewed(&mut rng, shape.orgs);
-        mine.clear();
-        for _ in 0..wanted * 8 {
-            if mine.len() == wanted {
-                break;
-            }
-            let org = if rng.gen_bool(0.8) {
-                home
-            } else {
-                skewed(&mut rng, shape.orgs)
-            };
-            let roll: f64 = rng.gen();
-            let place = if roll < 0.81 {
-                Place::Course(org, rng.gen_range(0..shape.courses_per_org))
-            } else if roll < 0.90 {
-                Place::Library(org, rng.gen_range(0..shape.libraries_per_org))
-            } else if roll < 0.99 {
-                if rng.gen_bool(0.8) {
-                    Place::CourseGlob(org)
-                } else {
-                    Place::LibraryGlob(org)
-                }
-            } else if rng.gen_bool(0.8) {
-                Place::AllCourses
-            } else {
-                Place::AllLibraries
-            };
-            let role = if holds_courses(place) {
-                rng.gen_range(0..4)
-            } else {
-                rng.gen_range(4..8)
-            };
-            let grant = Grant { user, role, place };
-            if !mine.contains(&grant) {
-                mine.push(grant);
-            }
-        }
-        grants.extend_from_slice(&mine);
-        user += 1;
-    }
-    Dataset {
-        shape,
-        users: user,
-        grants,
+    Dataset::of_users(assignments, shape, &mut rng, wanted, draw)
+}
+
+/// How many assignments one user holds: 3–13, or 20–100 for 3 % of users.
+fn wanted(rng: &mut ChaCha8Rng) -> usize {
+    if rng.gen_bool(0.03) {
+        rng.gen_range(20..=100)
+    } else {
+        rng.gen_range(3..=13)
     }
 }
 
-fn scope_in(rng: &mut ChaCha8Rng, ds: &Dataset, org: u32, course: bool) -> String {
-    if course {
-        course_key(org, rng.gen_range(0..ds.shape.courses_per_org))
+/// One assignment of a user whose home org is `home`: 80 % there; 81 % at a course, 9 % at a
+/// library, 9 % at an org's glob, 1 % at a platform glob.
+fn draw(rng: &mut ChaCha8Rng, shape: &Shape, home: u32) -> (RoleId, Place) {
+    let org = if rng.gen_bool(0.8) {
+        home
     } else {
-        library_key(org, rng.gen_range(0..ds.shape.libraries_per_org))
-    }
+        skewed(rng, shape.orgs)
+    };
+    let roll: f64 = rng.gen();
+    let place = if roll < 0.81 {
+        Place::Course(org, rng.gen_range(0..shape.courses_per_org))
+    } else if roll < 0.90 {
+        Place::Library(org, rng.gen_range(0..shape.libraries_per_org))
+    } else if roll < 0.99 {
+        if rng.gen_bool(0.8) {
+            Place::CourseGlob(org)
+        } else {
+            Place::LibraryGlob(org)
+        }
+    } else if rng.gen_bool(0.8) {
+        Place::AllCourses
+    } else {
+        Place::AllLibraries
+    };
+    let role = if holds_courses(place) {
+        rng.gen_range(0..4)
+    } else {
+        rng.gen_range(4..8)
+    };
+    (role, place)
 }
 
 /// `count` queries about `ds` (made by [`generate`]), alternating one at a held assignment and
 /// one at random.
 pub fn queries(ds: &Dataset, actions: &Actions, count: usize, seed: u64) -> Vec<Query> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let pick = |rng: &mut ChaCha8Rng, course: bool| {
-        let list = if course {
-            &actions.course
-        } else {
-            &actions.library
-        };
-        list[rng.gen_range(0..list.len())].clone()
-    };
     (0..count)
         .map(|i| {
             if i % 2 == 0 {
@@ -124,13 +93,13 @@ pub fn queries(ds: &Dataset, actions: &Actions, count: usize, seed: u64) -> Vec<
                 };
                 Query {
                     subject: user_name(g.user),
-                    action: pick(&mut rng, course),
+                    action: actions.pick(&mut rng, course),
                     scope,
                 }
             } else {
                 let users = ds.users + ds.users / 20 + 1;
                 let course = rng.gen_bool(0.5);
-                let action = pick(&mut rng, course);
+                let action = actions.pick(&mut rng, course);
                 let org = skewed(&mut rng, ds.shape.orgs);
                 let same_kind = !rng.gen_bool(0.1);
                 Query {

@@ -52,14 +52,14 @@ impl Actions {
         }
     }
 
-    fn pick(&self, rng: &mut ChaCha8Rng, course: bool) -> String {
+    pub(crate) fn pick(&self, rng: &mut ChaCha8Rng, course: bool) -> String {
         let list = if course { &self.course } else { &self.library };
         list[rng.gen_range(0..list.len())].clone()
     }
 }
 
 /// A course or library of `org` (a course when `course`).
-fn scope_in(rng: &mut ChaCha8Rng, ds: &Dataset, org: u32, course: bool) -> String {
+pub(crate) fn scope_in(rng: &mut ChaCha8Rng, ds: &Dataset, org: u32, course: bool) -> String {
     if course {
         course_key(org, rng.gen_range(0..ds.shape.courses_per_org))
     } else {
