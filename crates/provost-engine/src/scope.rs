@@ -275,17 +275,19 @@ fn parse_course<'a>(text: &'a str, rest: &'a str) -> Result<Scope<'a>, KeyError>
                 return Err(bad(org_error(org)));
             }
             for (name, part) in [("course", &course), ("run", &run)] {
-                // `valid_part` refuses `*` too; this only gives it its own message.
-                if !valid_part(part) && part.contains('*') {
-                    return Err(bad(format!(
+                if valid_part(part) {
+                    continue;
+                }
+                // `valid_part` refuses `*` too; it only gets its own message.
+                return Err(bad(if part.contains('*') {
+                    format!(
                         "a glob may only stand right after the org (`course-v1:{org}+*`), not in the {name}"
-                    )));
-                }
-                if !valid_part(part) {
-                    return Err(bad(format!(
+                    )
+                } else {
+                    format!(
                         "the {name} `{part}` must be non-empty and use only letters, digits, `.`, `_`, `-` and `~`"
-                    )));
-                }
+                    )
+                }));
             }
             Ok(Scope::Course { key: text, org })
         }
@@ -317,18 +319,19 @@ fn parse_library<'a>(text: &'a str, rest: &'a str) -> Result<Scope<'a>, KeyError
     if slug == "*" {
         return Ok(Scope::LibraryGlob(Some(org)));
     }
-    // `valid_org` refuses `*` too; this only gives it its own message.
-    if !valid_org(slug) && slug.contains('*') {
-        return Err(bad(format!(
+    if valid_org(slug) {
+        return Ok(Scope::Library { key: text, org });
+    }
+    // `valid_org` refuses `*` too; it only gets its own message.
+    Err(bad(if slug.contains('*') {
+        format!(
             "a glob may only stand alone after the org (`lib:{org}:*`), not inside the slug `{slug}`"
-        )));
-    }
-    if !valid_org(slug) {
-        return Err(bad(format!(
+        )
+    } else {
+        format!(
             "the library slug `{slug}` must be non-empty and use only letters, digits, `.`, `_` and `-`"
-        )));
-    }
-    Ok(Scope::Library { key: text, org })
+        )
+    }))
 }
 
 /// Validates a key and returns its canonical text.
