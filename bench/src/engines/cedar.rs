@@ -201,6 +201,13 @@ impl Cedar {
     }
 }
 
+/// Cedar's request holds its entity ids behind `Arc`s: a clone is what arriving costs it.
+impl crate::measure::Arrive for Request {
+    fn arrive(&mut self, from: &Self) {
+        *self = from.clone();
+    }
+}
+
 impl Engine for Cedar {
     type Prepared = Request;
 

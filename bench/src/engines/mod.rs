@@ -17,7 +17,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// loop, so each engine is timed on its own decision only (Cedar's request building is left out);
 /// on the heavy one the request arrives as strings and [`Engine::allowed_strings`] is timed.
 pub trait Engine {
-    type Prepared;
+    type Prepared: crate::measure::Arrive;
     fn prepare(&self, query: &Query) -> Self::Prepared;
     fn allowed(&self, prepared: &Self::Prepared) -> bool;
 

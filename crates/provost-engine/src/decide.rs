@@ -261,6 +261,9 @@ impl Index {
         self.subjects.prefetch(hash);
         let reach = self.reach(scope);
         let entry = self.subjects.get_hashed(subject, hash);
+        if let Some((_, e)) = entry {
+            e.prefetch_grants();
+        }
         let (sid, held) = match entry {
             Some((id, e)) => (Some(id), e.grants.as_slice()),
             None => (None, &[][..]),

@@ -36,6 +36,9 @@ const _: () = assert!(std::mem::size_of::<Subject>() == 128);
 /// Past this many grants, a check binary-searches the ancestors instead of scanning.
 pub(crate) const SCAN: usize = 16;
 
+const GRANTS_PER_LINE: usize = 64 / std::mem::size_of::<Grant>();
+const PREFETCH_LINES: usize = 16;
+
 impl Subject {
     /// The grants held at `node` (any role, any filter).
     pub fn grants_at(&self, node: NodeId) -> &[Grant] {
@@ -53,6 +56,18 @@ impl Subject {
         all.into_iter()
             .flatten()
             .chain(searched.into_iter().flatten())
+    }
+
+    /// Starts reading a heavy subject's grant array, every line of it side by side, so that
+    /// searching it afterwards waits for memory once instead of once per step (up to
+    /// `PREFETCH_LINES` lines: 128 grants).
+    #[inline]
+    pub fn prefetch_grants(&self) {
+        if self.grants.spilled() {
+            for line in self.grants.chunks(GRANTS_PER_LINE).take(PREFETCH_LINES) {
+                prefetch(&line[0]);
+            }
+        }
     }
 
     /// Adds or replaces (same node, role and filter) a grant; true when it was new.
