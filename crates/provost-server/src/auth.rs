@@ -22,6 +22,9 @@ struct Claims {
     administrator: Option<bool>,
     superuser: Option<bool>,
     roles: Option<Vec<String>>,
+    /// Read again only to know how long the verified token may be remembered (a number, whole
+    /// or not, as the validation takes it).
+    exp: Option<f64>,
 }
 
 /// The claims `provost token` writes.
@@ -47,6 +50,10 @@ fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Error {
 impl AuthConfig {
     /// Checks a token's signature, algorithm, `exp`, `nbf`, `iss` and `aud`, and reads its user.
     pub(crate) fn verify(&self, token: &str) -> Result<Actor> {
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(actor) = self.verified.get(token, now) {
+            return Ok(actor);
+        }
         // `alg: none` does not parse here, so it is refused with every other malformed header.
         let header = decode_header(token)
             .map_err(|_| unauthorized(ErrorCode::InvalidToken, "the token is not a valid JWT"))?;
@@ -70,7 +77,15 @@ impl AuthConfig {
         let mut last = None;
         for key in keys {
             match decode::<Claims>(token, key, &validation) {
-                Ok(data) => return actor(data.claims),
+                Ok(data) => {
+                    let exp = data.claims.exp;
+                    let actor = actor(data.claims)?;
+                    if let Some(exp) = exp {
+                        let until = (exp as u64).saturating_add(self.leeway);
+                        self.verified.put(token, &actor, until);
+                    }
+                    return Ok(actor);
+                }
                 Err(e) => last = Some(e),
             }
         }
@@ -323,5 +338,49 @@ mod tests {
             other.verify(&token).map_err(|e| e.code.as_str()).err(),
             Some("invalid_audience")
         );
+    }
+
+    /// A token served from the cache of verified tokens still expires, and one that never
+    /// verified is never served from it.
+    #[test]
+    fn a_remembered_token_expires_on_time() {
+        let auth = AuthConfig::new(crate::config::AuthSettings {
+            hs256_secret: Some("s3cret".into()),
+            leeway: Some(std::time::Duration::ZERO),
+            ..Default::default()
+        })
+        .expect("config");
+        let token = auth
+            .mint(&TokenSpec {
+                username: "ada".into(),
+                ttl: std::time::Duration::from_secs(1),
+                ..Default::default()
+            })
+            .expect("mint");
+        assert_eq!(auth.verify(&token).expect("fresh").username, "ada");
+        assert_eq!(auth.verify(&token).expect("remembered").username, "ada");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(
+            auth.verify(&token).map_err(|e| e.code.as_str()).err(),
+            Some("token_expired")
+        );
+        let stranger = AuthConfig::new(crate::config::AuthSettings {
+            hs256_secret: Some("not-the-secret".into()),
+            ..Default::default()
+        })
+        .expect("config");
+        let forged = stranger
+            .mint(&TokenSpec {
+                username: "ada".into(),
+                ttl: std::time::Duration::from_secs(60),
+                ..Default::default()
+            })
+            .expect("mint");
+        for _ in 0..2 {
+            assert_eq!(
+                auth.verify(&forged).map_err(|e| e.code.as_str()).err(),
+                Some("invalid_signature")
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Server settings: limits and timeouts, and the keys that verify (and mint) tokens.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +11,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 
 use crate::err::{Error, ErrorCode, Result};
+use crate::token_cache::TokenCache;
 
 /// The resolved settings of one server (validated; every field set).
 #[derive(Clone, Debug)]
@@ -93,6 +95,8 @@ pub struct AuthConfig {
     pub(crate) audience: Option<String>,
     /// Seconds of clock skew allowed on `exp` and `nbf`.
     pub(crate) leeway: u64,
+    /// Tokens verified with these keys, shared by every clone.
+    pub(crate) verified: Arc<TokenCache>,
 }
 
 impl Default for AuthConfig {
@@ -103,6 +107,7 @@ impl Default for AuthConfig {
             issuer: None,
             audience: None,
             leeway: DEFAULT_LEEWAY.as_secs(),
+            verified: Arc::default(),
         }
     }
 }
@@ -145,6 +150,7 @@ impl AuthConfig {
             issuer: settings.issuer.filter(|s| !s.is_empty()),
             audience: settings.audience.filter(|s| !s.is_empty()),
             leeway: settings.leeway.unwrap_or(DEFAULT_LEEWAY).as_secs(),
+            verified: Arc::default(),
         })
     }
 

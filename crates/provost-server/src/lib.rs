@@ -12,6 +12,7 @@ mod metrics;
 mod node;
 mod openapi;
 mod state;
+mod token_cache;
 
 pub use api_error::{Envelope, ErrorInfo};
 pub use config::{AuthConfig, AuthSettings, Secret, ServerConfig, TokenSpec, DEFAULT_LEEWAY};
