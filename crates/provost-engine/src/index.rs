@@ -13,7 +13,7 @@ use crate::policy::{Policy, PolicyDoc, RoleId};
 use crate::scope::{Kind, Scope};
 use crate::shard::{ChunkedVec, ShardedMap};
 use crate::subject::{Name, SubjectId, Subjects};
-use crate::table::IdTable;
+use crate::table::{prefetch, IdTable};
 
 pub type NodeId = u32;
 pub const INSTANCE: NodeId = 0;
@@ -154,8 +154,22 @@ impl Index {
     /// Changes that no longer make sense (an unknown role, a bad key) are skipped: they were
     /// validated before they were written, and the log must never stop a node from starting.
     pub fn apply<'c>(&mut self, revision: u64, changes: impl IntoIterator<Item = &'c Change>) {
+        self.load(changes);
+        for (node, before) in std::mem::take(&mut self.unsettled) {
+            self.settle(node, before);
+        }
+        self.revision = self.revision.max(revision);
+    }
+
+    /// `apply` for one batch of a load in many (a cold start reads its snapshot in batches):
+    /// the long scope lists are left unsorted until the next `apply`, which sorts each once.
+    /// Sorting them after every batch would copy every long list once per batch. Until then
+    /// the index must not answer `who`.
+    pub fn load<'c>(&mut self, changes: impl IntoIterator<Item = &'c Change>) {
+        let changes: Vec<&Change> = changes.into_iter().collect();
         let mut policy_changes: Vec<&Change> = Vec::new();
-        for change in changes {
+        for (i, change) in changes.iter().copied().enumerate() {
+            self.look_ahead(&changes[i..]);
             if change.is_policy() {
                 policy_changes.push(change);
                 continue;
@@ -165,10 +179,6 @@ impl Index {
         }
         self.apply_policy(&mut policy_changes);
         self.file_arriving();
-        for (node, before) in std::mem::take(&mut self.unsettled) {
-            self.settle(node, before);
-        }
-        self.revision = self.revision.max(revision);
     }
 
     /// Appends the grants added since the last call to their scopes' lists.
@@ -181,6 +191,27 @@ impl Index {
             // Appended, and sorted in when the batch ends (keeps bulk loads linear).
             self.unsettled.entry(node).or_insert(list.len());
             list.extend_from_slice(run);
+        }
+    }
+
+    /// Starts reading what assignments a little further on will look up: the table slots of
+    /// their scope and subject, and for nearer ones the node and record those slots name. A
+    /// load places millions of assignments at scattered nodes; this way their misses overlap
+    /// instead of each waiting in turn.
+    fn look_ahead(&self, rest: &[&Change]) {
+        const SLOTS: usize = 16;
+        const RECORDS: usize = 8;
+        if let Some(Change::AssignmentAdd { assignment: a }) = rest.get(SLOTS) {
+            self.node_ids.prefetch(self.node_hash(&a.scope));
+            self.subjects.prefetch_slot(self.subjects.hash(&a.subject));
+        }
+        if let Some(Change::AssignmentAdd { assignment: a }) = rest.get(RECORDS) {
+            if let Some(node) = self.node_ids.first_candidate(self.node_hash(&a.scope)) {
+                if let Some(node) = self.nodes.get(node as usize) {
+                    prefetch(node);
+                }
+            }
+            self.subjects.prefetch(self.subjects.hash(&a.subject));
         }
     }
 

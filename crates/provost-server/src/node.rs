@@ -188,7 +188,7 @@ impl Node {
             let mut progress = progress;
             let mut index = Index::new();
             while let Some(batch) = batches.blocking_recv() {
-                index.apply(0, &batch);
+                index.load(&batch);
                 progress.read(&batch);
             }
             progress.finish();

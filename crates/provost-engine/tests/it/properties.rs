@@ -374,6 +374,34 @@ proptest! {
         prop_assert_eq!(left, right);
     }
 
+    /// A cold start loads its snapshot in batches (`load`) and sorts the long scope lists once,
+    /// at the `apply` after the last: `who`, read whole and in pages, and every check must be
+    /// the reference's, whatever the batches' size.
+    #[test]
+    fn a_load_in_batches_agrees_with_the_reference(world in heavy_world(), size in 1usize..40, at in prop::sample::select(vec![0i64, 50, 100])) {
+        let (_, reference) = build(&world);
+        let mut changes = policy_changes(&world.policy);
+        changes.extend(world.users.iter().map(|u| Change::UserPut { user: u.clone() }));
+        changes.extend(registrations().into_iter().map(|r| Change::ScopeRegister { registration: r }));
+        changes.extend(world.assignments.iter().map(|a| Change::AssignmentAdd { assignment: a.clone() }));
+        let mut index = Index::new();
+        for batch in changes.chunks(size) {
+            index.load(batch);
+        }
+        index.apply(1, &[]);
+        for action in actions() {
+            for scope in all_scopes() {
+                let expected = reference.who(&action, scope, at);
+                prop_assert_eq!(&index.who(&action, scope, at), &expected, "who({}, {})", action, scope);
+                prop_assert_eq!(who_in_pages(&index, &action, scope, at), expected, "who_page({}, {})", action, scope);
+                for subject in SUBJECTS {
+                    prop_assert_eq!(index.allowed(subject, &action, scope, at), reference.allowed(subject, &action, scope, at),
+                        "allowed({}, {}, {})", subject, action, scope);
+                }
+            }
+        }
+    }
+
     /// A cold start reads policy and facts as one batch: the roles put in it must be compiled
     /// before the assignments that name them, so its decisions equal those of a stepwise build.
     #[test]
