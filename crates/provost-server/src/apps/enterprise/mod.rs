@@ -99,7 +99,8 @@ impl App for Enterprise {
         EnterpriseApi::openapi()
     }
 
-    /// Expires assignments whose time has come, every `assignments::EXPIRY_INTERVAL`.
+    /// Expires assignments whose time has come and settles redemptions left pending, every
+    /// `assignments::EXPIRY_INTERVAL`.
     fn background(&self, node: &Node) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
         Some(Box::pin(assignments::expire_periodically(node.clone())))
     }

@@ -35,12 +35,17 @@ pub trait Catalogs: Sync {
 }
 
 /// The LMS: enrolls a learner in content (`item`, as the catalog lists it) once a redemption
-/// reserved its price. `Err(why)` is a refusal: the redemption fails.
+/// reserved its price. `Err(why)` is a refusal: the redemption fails. It is called with no
+/// database transaction open, and must be idempotent by `transaction` (the ledger entry's
+/// uuid): a second call for the same transaction enrolls nobody again and answers whether the
+/// learner is enrolled for it, which is how the sweep settles a redemption whose writer died
+/// between the LMS call and recording its outcome (`redeem::settle_stale`).
 pub trait Lms: Sync {
     fn enroll<'a>(
         &'a self,
         item: &'a CatalogItem,
         lms_user_id: i64,
+        transaction: &'a str,
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>>;
 }
 
@@ -132,12 +137,14 @@ impl RedeemFacts for StandIn {
 }
 
 /// The stand-in enrolls at once, except in content its catalog entry marks as refused
-/// (`lms_refuses_enrollment`), so failed redemptions can be rehearsed.
+/// (`lms_refuses_enrollment`), so failed redemptions can be rehearsed. Its answer depends on
+/// the content alone, so asking again for the same transaction answers the same: idempotent.
 impl Lms for StandIn {
     fn enroll<'a>(
         &'a self,
         item: &'a CatalogItem,
         _lms_user_id: i64,
+        _transaction: &'a str,
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>> {
         Box::pin(async move {
             Ok(if item.lms_refuses == 0 {
