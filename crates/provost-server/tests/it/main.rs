@@ -9,6 +9,7 @@ mod checks;
 mod cluster;
 mod edge;
 mod enterprise;
+mod enterprise_groups;
 mod enterprise_settle;
 mod escalation;
 mod events;

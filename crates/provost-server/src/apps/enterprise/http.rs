@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 
 use super::assignments::{self, AllocateInput, Allocated, AssignmentList, CancelInput};
 use super::eligibility::{self, CanRedeem, CreditAvailable};
+use super::groups::{self, GroupsInput, GroupsSaved};
 use super::imports::{
     self, CatalogInput, CatalogView, LearnersInput, LearnersSaved, Ledger, SubsidyInput,
     SubsidyView, TransactionView,
@@ -169,6 +170,25 @@ pub async fn put_learners(
     state.check_items(body.learners.len())?;
     Ok(Json(
         imports::put_learners(state.node(), &actor, &uuid, &body).await?,
+    ))
+}
+
+/// Load a customer's enterprise groups
+///
+/// Adds or replaces the customer's enterprise groups, each with all its members (the LMS groups
+/// stand-in); a policy whose `group_uuids` name any pays only for learners in one of them.
+/// Who: `enterprise.provision` at the customer; a group of another customer is refused.
+#[utoipa::path(put, path = "/api/v1/enterprise-customers/{uuid}/groups", tag = "enterprise",
+    params(("uuid" = UuidKey, Path)), request_body = GroupsInput, responses((status = 200, body = GroupsSaved),
+        (status = 422, description = "another customer's group (`wrong_customer`)", body = ErrorBody)))]
+pub async fn put_groups(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(uuid): ApiPath<String>,
+    ApiJson(body): ApiJson<GroupsInput>,
+) -> ApiResult<Json<GroupsSaved>> {
+    Ok(Json(
+        groups::put_groups(state.node(), &actor, &uuid, &body).await?,
     ))
 }
 

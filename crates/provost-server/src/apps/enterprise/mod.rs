@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod cli;
 pub mod eligibility;
+pub mod groups;
 pub mod http;
 pub mod imports;
 pub mod neighbours;
@@ -37,6 +38,10 @@ impl App for Enterprise {
             .route(
                 "/api/v1/enterprise-customers/{uuid}/learners",
                 put(http::put_learners),
+            )
+            .route(
+                "/api/v1/enterprise-customers/{uuid}/groups",
+                put(http::put_groups),
             )
             .route("/api/v1/transactions/{uuid}/reverse", post(http::reverse))
             .route(
@@ -118,7 +123,7 @@ impl App for Enterprise {
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::reverse,
+        http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::put_groups, http::reverse,
         http::list_policies, http::create_policy, http::get_policy, http::update_policy, http::retire_policy,
         http::credits_available, http::can_redeem, http::redeem,
         http::allocate, http::list_assignments,
@@ -128,7 +133,7 @@ impl App for Enterprise {
     components(schemas(
         imports::SubsidyInput, imports::SubsidyView, imports::CatalogInput, imports::ContentInput,
         imports::CatalogView, imports::LearnersInput, imports::LearnerInput, imports::LearnersSaved,
-        imports::TransactionView, imports::Ledger,
+        imports::TransactionView, imports::Ledger, groups::GroupsInput, groups::GroupInput, groups::GroupsSaved,
         policies::PolicyType, policies::PolicyInput, policies::PolicyPatch, policies::PolicyView, policies::PolicyPage,
         redeem::RedeemInput, eligibility::CanRedeem, eligibility::ListPrice, eligibility::ReasonView, eligibility::CreditAvailable,
         assignments::AllocateInput, assignments::Allocated, assignments::AssignmentView, assignments::CancelInput,

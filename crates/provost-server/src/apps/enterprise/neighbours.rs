@@ -1,9 +1,9 @@
-//! Stand-ins for enterprise-access's neighbours (the LMS's customer learners, enterprise-subsidy,
+//! Stand-ins for enterprise-access's neighbours (the LMS's customer learners and groups, enterprise-subsidy,
 //! enterprise-catalog): one trait per neighbour, read by the rules, and `StandIn`, which keeps
 //! them in Provost's own tables and loads them through the import endpoints. A real client
 //! implements the same trait later.
 
-use provost_store::enterprise::{self as rows, Catalog, CatalogItem, Learner, Subsidy};
+use provost_store::enterprise::{self as rows, Catalog, CatalogItem, Group, Learner, Subsidy};
 use provost_store::BoxFuture;
 use provost_store::{Conn, StoreError};
 
@@ -20,6 +20,18 @@ pub trait Learners: Sync {
     ) -> Found<'a, Learner>;
     fn by_email<'a>(&'a self, c: Conn<'a>, customer: &'a str, email: &'a str)
         -> Found<'a, Learner>;
+}
+
+/// The LMS's enterprise groups: subsets of a customer's learners a policy can be for.
+pub trait Groups: Sync {
+    fn group<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Group>;
+    /// The groups of `customer` the learner is in (the LMS's learner record lists them).
+    fn groups_of<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        lms_user_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
 }
 
 /// enterprise-subsidy: a subsidy's deposit, window and balance.
@@ -92,6 +104,20 @@ impl Learners for StandIn {
         email: &'a str,
     ) -> Found<'a, Learner> {
         Box::pin(rows::learner_by_email(c, customer, email))
+    }
+}
+
+impl Groups for StandIn {
+    fn group<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Group> {
+        Box::pin(rows::group(c, uuid))
+    }
+    fn groups_of<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        lms_user_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(rows::learner_groups(c, customer, lms_user_id))
     }
 }
 

@@ -12,7 +12,9 @@ use utoipa::ToSchema;
 use provost_store::AppTx;
 
 use super::assignments;
-use super::eligibility::{assignment_of, judge, may_act_for, reason_views, Evaluation, Facts};
+use super::eligibility::{
+    assignment_of, in_groups, judge, may_act_for, reason_views, Evaluation, Facts,
+};
 use super::imports::TransactionView;
 use super::neighbours::{Catalogs, Learners, Lms, RedeemFacts, Subsidies, NEIGHBOURS};
 use super::policies;
@@ -122,7 +124,8 @@ pub const PENDING_GRACE: i64 = 5 * 60;
 ///    write nothing. Then one app-only write (`Node::app_write`: on PostgreSQL without the
 ///    store's write lock, so redemptions of different learners run side by side) records the
 ///    ledger entry as `pending`, checks again that the learner and the content are still there
-///    and holds them, debits the learner's usage, claims an assignment it pays for, audits, and
+///    (and the learner in one of the policy's groups, if it has any) and holds them, debits the
+///    learner's usage, claims an assignment it pays for, audits, and
 ///    last debits the subsidy and the policy with updates guarded by their limits (`open`).
 ///    The ledger entry goes first: its unique idempotency key makes a concurrent retry wait
 ///    for this one and then return its transaction. Only redemptions against the same policy
@@ -159,9 +162,13 @@ pub async fn redeem(
     // `rows::open_redemption` and `rows::debit_shared` decide again what concurrent writes
     // could have changed.
     let mut reader = s::reader(node).await?;
-    let seen = rows::policy_for_redeem(reader.conn(), &policy_uuid, lms_user_id, &content_key)
+    let mut seen = rows::policy_for_redeem(reader.conn(), &policy_uuid, lms_user_id, &content_key)
         .await?
         .ok_or_else(|| s::not_found("subsidy access policy", &policy_uuid))?;
+    // Only a policy for enterprise groups costs the statements that read them.
+    if seen.group_count > 0 {
+        seen.policy.group_uuids = rows::policy_groups(reader.conn(), &policy_uuid).await?;
+    }
     let policy = &seen.policy;
     s::authorize(&node.index(), actor, perm::REDEEM, &policy.enterprise_uuid)?;
     let (learner, subsidy, item) = NEIGHBOURS
@@ -188,6 +195,7 @@ pub async fn redeem(
         item,
         assignment: assignment_of(&mut reader, policy, learner.as_ref(), &content_key).await?,
         usage: (seen.learner_spent_cents, seen.learner_enrollments),
+        in_groups: in_groups(&mut reader, &policy.group_uuids, policy, learner.as_ref()).await?,
     };
     let evaluation = judge(policy, learner.as_ref(), facts, now);
     if let Some(reason) = evaluation.reason {
@@ -286,6 +294,15 @@ async fn open(
     if let Some(exceeded) = rows::open_redemption(&mut *tx, transaction, &standing, &debit).await? {
         let reason = exceeded_reason(&mut *tx, exceeded, policy, now).await?;
         return Err(not_redeemable(reason, &policy.uuid));
+    }
+    // A policy for enterprise groups: the learner must still be in one, and stays so.
+    if !policy.group_uuids.is_empty()
+        && !rows::in_policy_groups(tx.conn(), &policy.uuid, transaction.lms_user_id).await?
+    {
+        return Err(not_redeemable(
+            "learner_not_in_enterprise_group",
+            &policy.uuid,
+        ));
     }
     // An assignment must still be allocated (not cancelled or expired meanwhile), and stays so,
     // claimed by this transaction, until the redemption settles.
