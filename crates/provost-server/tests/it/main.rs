@@ -10,6 +10,7 @@ mod cluster;
 mod edge;
 mod enterprise;
 mod enterprise_groups;
+mod enterprise_learners;
 mod enterprise_settle;
 mod escalation;
 mod events;

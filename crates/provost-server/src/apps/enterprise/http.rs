@@ -12,8 +12,8 @@ use super::assignments::{self, AllocateInput, Allocated, AssignmentList, CancelI
 use super::eligibility::{self, CanRedeem, CreditAvailable};
 use super::groups::{self, GroupsInput, GroupsSaved};
 use super::imports::{
-    self, CatalogInput, CatalogView, LearnersInput, LearnersSaved, Ledger, SubsidyInput,
-    SubsidyView, TransactionView,
+    self, CatalogInput, CatalogView, LearnerInput, LearnersInput, LearnersSaved, Ledger,
+    SubsidyInput, SubsidyView, TransactionView,
 };
 use super::policies::{self, PolicyInput, PolicyPage, PolicyPatch, PolicyView};
 use super::redeem::{self, RedeemInput};
@@ -170,6 +170,25 @@ pub async fn put_learners(
     state.check_items(body.learners.len())?;
     Ok(Json(
         imports::put_learners(state.node(), &actor, &uuid, &body).await?,
+    ))
+}
+
+/// Remove a learner from a customer
+///
+/// Removes the learner from the customer (the LMS stand-in unlinked them): they redeem nothing
+/// more through its policies; their ledger and assignments stay. Answers the learner removed,
+/// 404 when the customer has no such learner. Who: `enterprise.provision` at the customer
+/// (operators, provisioning admins), as for the learner import.
+#[utoipa::path(delete, path = "/api/v1/enterprise-customers/{uuid}/learners/{lms_user_id}", tag = "enterprise",
+    params(("uuid" = UuidKey, Path), ("lms_user_id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = LearnerInput), (status = 404, description = "no such learner at the customer", body = ErrorBody)))]
+pub async fn remove_learner(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath((uuid, lms_user_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<LearnerInput>> {
+    Ok(Json(
+        imports::remove_learner(state.node(), &actor, &uuid, &lms_user_id).await?,
     ))
 }
 

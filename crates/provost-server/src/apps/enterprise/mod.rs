@@ -14,7 +14,7 @@ pub mod redeem;
 pub mod requests;
 pub mod service;
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use clap::{ArgMatches, Subcommand};
 use utoipa::OpenApi;
@@ -38,6 +38,10 @@ impl App for Enterprise {
             .route(
                 "/api/v1/enterprise-customers/{uuid}/learners",
                 put(http::put_learners),
+            )
+            .route(
+                "/api/v1/enterprise-customers/{uuid}/learners/{lms_user_id}",
+                delete(http::remove_learner),
             )
             .route(
                 "/api/v1/enterprise-customers/{uuid}/groups",
@@ -123,7 +127,7 @@ impl App for Enterprise {
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::put_groups, http::reverse,
+        http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::remove_learner, http::put_groups, http::reverse,
         http::list_policies, http::create_policy, http::get_policy, http::update_policy, http::retire_policy,
         http::credits_available, http::can_redeem, http::redeem,
         http::allocate, http::list_assignments,
