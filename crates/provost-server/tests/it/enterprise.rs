@@ -157,6 +157,42 @@ pub(crate) async fn ledger(server: &TestServer, subsidy: &str) -> Value {
         .body
 }
 
+/// Nothing was paid through `policy`: the customer's subsidy has no ledger entry at all (not even
+/// a failed one), still holds `balance`, and the policy has redeemed nothing.
+#[track_caller]
+pub(crate) fn assert_nothing_paid<'a>(
+    server: &'a TestServer,
+    c: &'a Customer,
+    policy: &'a str,
+    balance: i64,
+) -> impl std::future::Future<Output = ()> + 'a {
+    let caller = std::panic::Location::caller();
+    async move {
+        let book = ledger(server, &c.subsidy).await;
+        assert_eq!(
+            book["transactions"],
+            json!([]),
+            "a ledger entry (called at {caller})"
+        );
+        assert_eq!(
+            book["subsidy"]["current_balance_cents"].as_i64(),
+            Some(balance),
+            "the subsidy's balance (called at {caller})"
+        );
+        let now = server
+            .get(
+                &format!("/api/v1/subsidy-access-policies/{policy}/"),
+                &operator(server),
+            )
+            .await
+            .ok();
+        assert_eq!(
+            now.body["total_redeemed"], 0,
+            "the policy's spend (called at {caller})"
+        );
+    }
+}
+
 pub(crate) const ENROLL: &str = "PerLearnerEnrollmentCreditAccessPolicy";
 pub(crate) const SPEND: &str = "PerLearnerSpendCreditAccessPolicy";
 pub(crate) const ASSIGNED: &str = "AssignedLearnerCreditAccessPolicy";
@@ -251,7 +287,7 @@ async fn a_learner_of_one_customer_can_neither_read_nor_redeem_at_another() {
         )
         .await
         .expect(403, "forbidden");
-    assert_eq!(ledger(&server, &b.subsidy).await["transactions"], json!([]));
+    assert_nothing_paid(&server, &b, &pb, 1_000_000).await;
 }
 
 #[tokio::test]
@@ -1507,17 +1543,7 @@ async fn a_redeem_that_waits_too_long_for_its_policy_answers_429_and_changes_not
     assert_eq!(body["error"]["code"], "redeem_conflict", "{body}");
     release.send(()).expect("release");
     holder.await.expect("holder");
-    let book = ledger(&server, &a.subsidy).await;
-    assert_eq!(book["transactions"].as_array().map(Vec::len), Some(0));
-    assert_eq!(book["subsidy"]["current_balance_cents"], 50000);
-    let now = server
-        .get(
-            &format!("/api/v1/subsidy-access-policies/{p}/"),
-            &operator(&server),
-        )
-        .await
-        .ok();
-    assert_eq!(now.body["total_redeemed"], 0);
+    assert_nothing_paid(&server, &a, &p, 50000).await;
     let again = redeem(&server, &ada, &p, 1, COURSE).await.ok();
     assert_eq!(again.body["state"], "committed");
 }
@@ -1667,15 +1693,5 @@ async fn a_learner_or_content_gone_before_the_write_is_not_paid_for() {
         assert_eq!(reason(answer), gone);
         remover.await.expect("remover");
     }
-    let book = ledger(&server, &a.subsidy).await;
-    assert_eq!(book["transactions"].as_array().map(Vec::len), Some(0));
-    assert_eq!(book["subsidy"]["current_balance_cents"], 50000);
-    let now = server
-        .get(
-            &format!("/api/v1/subsidy-access-policies/{p}/"),
-            &operator(&server),
-        )
-        .await
-        .ok();
-    assert_eq!(now.body["total_redeemed"], 0);
+    assert_nothing_paid(&server, &a, &p, 50000).await;
 }

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 
 use crate::enterprise::{
-    admin_of, customer, learner, operator, policy, reason, redeem, with_roles, A, B, CHEAP, SPEND,
+    admin_of, assert_nothing_paid, customer, learner, operator, policy, reason, redeem, with_roles,
+    A, B, CHEAP, SPEND,
 };
 use crate::support::{enc, start, Answer, TestServer};
 
@@ -160,6 +161,7 @@ async fn a_learner_added_to_the_group_can_redeem_and_one_removed_cannot() {
         reason(redeem(&server, &ada, &p, 1, CHEAP).await),
         "learner_not_in_enterprise_group"
     );
+    assert_nothing_paid(&server, &a, &p, 1_000_000).await;
     // The same load again changes nothing; adding ada and dropping bob does.
     let same = put_groups(&server, &op, A, &[(RED, &[2])]).await.ok();
     assert_eq!(same.body["unchanged"], 1);
