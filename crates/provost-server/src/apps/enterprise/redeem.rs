@@ -243,19 +243,22 @@ pub async fn redeem(
         }
         Err(e) => return Err(e),
     }
-    // The money is reserved and the entry pending: the LMS, with no transaction open. Should
-    // this fail or the process die from here on, the sweep settles the entry.
-    let enrolled = enroll(evaluation.item.as_ref(), transaction).await?;
-    match settle(
-        node,
-        &actor.username,
-        policy,
-        transaction,
-        &subject,
-        enrolled,
-    )
-    .await?
-    {
+    // The money is reserved and the entry pending: the LMS, with no transaction open, then the
+    // second write. They run as a task of their own, so a caller that hangs up (or a request
+    // timeout) does not leave the entry pending until the sweep; should the LMS call fail or
+    // the process die from here on, the sweep settles it.
+    let finish = {
+        let (node, actor, policy) = (node.clone(), actor.username.clone(), policy.clone());
+        let (t, item) = (transaction.clone(), evaluation.item.clone());
+        tokio::spawn(async move {
+            let enrolled = enroll(item.as_ref(), &t).await?;
+            settle(&node, &actor, &policy, &t, &subject, enrolled).await
+        })
+    };
+    let settled = finish
+        .await
+        .map_err(|e| Error::internal(format!("the redemption's second write stopped: {e}")))??;
+    match settled {
         Settled::Committed(view) => Ok((view, true)),
         Settled::Failed(view, why) => Err(Error::new(
             ErrorCode::EnrollmentFailed,
@@ -351,6 +354,11 @@ enum Settled {
 /// it claimed accepted), or `pending → failed` (its money back, its assignment errored). A
 /// compare-and-set on the state: when someone settled it meanwhile (the sweep, or the
 /// redemption the sweep took for dead), the outcome is theirs.
+///
+/// It does not wait for the disk (`Node::app_write_unflushed`): should a crash lose it, the
+/// entry is pending again (the first write was on disk before the LMS was called) and the
+/// sweep settles it to the same outcome, since the LMS answers the same transaction the same
+/// way. So a redemption waits for one log flush, not two.
 async fn settle(
     node: &Node,
     actor: &str,
@@ -359,7 +367,7 @@ async fn settle(
     subject: &str,
     enrolled: std::result::Result<(), String>,
 ) -> Result<Settled> {
-    node.app_write(actor, |tx| {
+    node.app_write_unflushed(actor, |tx| {
         Box::pin(async move {
             let now = crate::access::now();
             let to = if enrolled.is_ok() {
