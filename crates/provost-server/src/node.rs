@@ -274,6 +274,17 @@ impl Node {
         written
     }
 
+    /// `app_write` without waiting for the disk (`Store::app_write_unflushed`): only for a
+    /// write whose loss in a crash repairs itself.
+    pub async fn app_write_unflushed<'a, T, F>(&self, actor: &str, f: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(&'t mut AppTx<'a>) -> BoxFuture<'t, Result<T>>,
+    {
+        let written = self.store.app_write_unflushed(actor, f).await;
+        self.note_storage(&written);
+        written
+    }
+
     /// Remembers whether a write found the disk full, for `/healthz`.
     fn note_storage<T>(&self, written: &Result<T>) {
         match written {

@@ -208,12 +208,34 @@ impl Store {
         E: From<StoreError>,
         F: for<'t> FnOnce(&'t mut AppTx<'a>) -> BoxFuture<'t, Result<T, E>>,
     {
+        self.app_write_with(actor, true, f).await
+    }
+
+    /// `app_write`, except that on PostgreSQL it returns without waiting until the commit is on
+    /// disk: one round trip and one wait for a log flush less. Only for a write whose loss in a
+    /// crash repairs itself: what it records can be derived again from durable facts (the
+    /// second step of a redemption, whose pending entry a sweep settles again the same way
+    /// from the LMS's idempotent answer). A write that reads its rows and then commits durably
+    /// makes it durable too: the log is flushed in order.
+    pub async fn app_write_unflushed<'a, T, E, F>(&self, actor: &str, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'t> FnOnce(&'t mut AppTx<'a>) -> BoxFuture<'t, Result<T, E>>,
+    {
+        self.app_write_with(actor, false, f).await
+    }
+
+    async fn app_write_with<'a, T, E, F>(&self, actor: &str, flushed: bool, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: for<'t> FnOnce(&'t mut AppTx<'a>) -> BoxFuture<'t, Result<T, E>>,
+    {
         if self.read_only() {
             return Err(StoreError::ReadOnly.into());
         }
         let db = commit::retrying(|| async { dispatch!(self.begin_app()) }).await?;
         let (value, waiting) = tx::run_app(db, actor, f).await?;
-        if let Backend::Postgres(pg) = &self.backend {
+        if let (Backend::Postgres(pg), true) = (&self.backend, flushed) {
             // The commit released its locks without waiting for the disk; the caller hears of
             // it only once it is there.
             pg.durable().await?;

@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 
 use crate::support::{enc, start, Answer, TestServer};
 
-const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
-const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
-const COURSE: &str = "edX+DemoX";
-const CHEAP: &str = "edX+Cheap";
-const LATE: &str = "edX+Late";
+pub(crate) const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub(crate) const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+pub(crate) const COURSE: &str = "edX+DemoX";
+pub(crate) const CHEAP: &str = "edX+Cheap";
+pub(crate) const LATE: &str = "edX+Late";
 
 /// A token with `roles` claim entries.
-fn with_roles(server: &TestServer, user: &str, roles: &[&str]) -> String {
+pub(crate) fn with_roles(server: &TestServer, user: &str, roles: &[&str]) -> String {
     server.token_with(TokenSpec {
         username: user.into(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
@@ -28,26 +28,26 @@ fn with_roles(server: &TestServer, user: &str, roles: &[&str]) -> String {
     })
 }
 
-fn operator(server: &TestServer) -> String {
+pub(crate) fn operator(server: &TestServer) -> String {
     with_roles(server, "olga", &["enterprise_openedx_operator:*"])
 }
 
-fn learner(server: &TestServer, user: &str, customer: &str) -> String {
+pub(crate) fn learner(server: &TestServer, user: &str, customer: &str) -> String {
     with_roles(server, user, &[&format!("enterprise_learner:{customer}")])
 }
 
-fn admin_of(server: &TestServer, user: &str, customer: &str) -> String {
+pub(crate) fn admin_of(server: &TestServer, user: &str, customer: &str) -> String {
     with_roles(server, user, &[&format!("enterprise_admin:{customer}")])
 }
 
 /// A customer's subsidy and catalog, as the stand-ins hold them.
-struct Customer {
-    uuid: &'static str,
-    subsidy: String,
-    catalog: String,
+pub(crate) struct Customer {
+    pub(crate) uuid: &'static str,
+    pub(crate) subsidy: String,
+    pub(crate) catalog: String,
 }
 
-async fn subsidy(
+pub(crate) async fn subsidy(
     server: &TestServer,
     customer: &str,
     cents: i64,
@@ -68,7 +68,7 @@ async fn subsidy(
 
 /// A customer with a subsidy of `cents`, a catalog (COURSE 10 000, CHEAP 1 000, LATE past its
 /// enroll-by date) and learners ada (1), bob (2) and cy (3).
-async fn customer(server: &TestServer, uuid: &'static str, cents: i64) -> Customer {
+pub(crate) async fn customer(server: &TestServer, uuid: &'static str, cents: i64) -> Customer {
     let op = operator(server);
     let subsidy = subsidy(
         server,
@@ -110,7 +110,7 @@ async fn customer(server: &TestServer, uuid: &'static str, cents: i64) -> Custom
 }
 
 /// Creates a policy as the operator with `extra` fields; returns its uuid.
-async fn policy(server: &TestServer, c: &Customer, kind: &str, extra: Value) -> String {
+pub(crate) async fn policy(server: &TestServer, c: &Customer, kind: &str, extra: Value) -> String {
     let mut body = json!({ "policy_type": kind, "enterprise_customer_uuid": c.uuid, "description": "d",
                            "catalog_uuid": c.catalog, "subsidy_uuid": c.subsidy, "active": true });
     for (k, v) in extra.as_object().expect("object") {
@@ -123,7 +123,7 @@ async fn policy(server: &TestServer, c: &Customer, kind: &str, extra: Value) -> 
     answer.body["uuid"].as_str().expect("uuid").to_owned()
 }
 
-async fn redeem(
+pub(crate) async fn redeem(
     server: &TestServer,
     token: &str,
     policy: &str,
@@ -141,7 +141,7 @@ async fn redeem(
 
 /// The reason a redeem was refused with.
 #[track_caller]
-fn reason(answer: Answer) -> String {
+pub(crate) fn reason(answer: Answer) -> String {
     let answer = answer.expect(422, "not_redeemable");
     answer.body["error"]["details"]["reasons"][0]["reason"]
         .as_str()
@@ -149,7 +149,7 @@ fn reason(answer: Answer) -> String {
         .to_owned()
 }
 
-async fn ledger(server: &TestServer, subsidy: &str) -> Value {
+pub(crate) async fn ledger(server: &TestServer, subsidy: &str) -> Value {
     server
         .get(&format!("/api/v1/subsidies/{subsidy}"), &operator(server))
         .await
@@ -157,9 +157,45 @@ async fn ledger(server: &TestServer, subsidy: &str) -> Value {
         .body
 }
 
-const ENROLL: &str = "PerLearnerEnrollmentCreditAccessPolicy";
-const SPEND: &str = "PerLearnerSpendCreditAccessPolicy";
-const ASSIGNED: &str = "AssignedLearnerCreditAccessPolicy";
+/// Nothing was paid through `policy`: the customer's subsidy has no ledger entry at all (not even
+/// a failed one), still holds `balance`, and the policy has redeemed nothing.
+#[track_caller]
+pub(crate) fn assert_nothing_paid<'a>(
+    server: &'a TestServer,
+    c: &'a Customer,
+    policy: &'a str,
+    balance: i64,
+) -> impl std::future::Future<Output = ()> + 'a {
+    let caller = std::panic::Location::caller();
+    async move {
+        let book = ledger(server, &c.subsidy).await;
+        assert_eq!(
+            book["transactions"],
+            json!([]),
+            "a ledger entry (called at {caller})"
+        );
+        assert_eq!(
+            book["subsidy"]["current_balance_cents"].as_i64(),
+            Some(balance),
+            "the subsidy's balance (called at {caller})"
+        );
+        let now = server
+            .get(
+                &format!("/api/v1/subsidy-access-policies/{policy}/"),
+                &operator(server),
+            )
+            .await
+            .ok();
+        assert_eq!(
+            now.body["total_redeemed"], 0,
+            "the policy's spend (called at {caller})"
+        );
+    }
+}
+
+pub(crate) const ENROLL: &str = "PerLearnerEnrollmentCreditAccessPolicy";
+pub(crate) const SPEND: &str = "PerLearnerSpendCreditAccessPolicy";
+pub(crate) const ASSIGNED: &str = "AssignedLearnerCreditAccessPolicy";
 
 #[tokio::test]
 async fn a_jwt_role_and_a_stored_assignment_grant_the_same() {
@@ -251,7 +287,7 @@ async fn a_learner_of_one_customer_can_neither_read_nor_redeem_at_another() {
         )
         .await
         .expect(403, "forbidden");
-    assert_eq!(ledger(&server, &b.subsidy).await["transactions"], json!([]));
+    assert_nothing_paid(&server, &b, &pb, 1_000_000).await;
 }
 
 #[tokio::test]
@@ -1237,7 +1273,7 @@ async fn admins_grant_enterprise_roles_only_within_their_reach() {
 
 /// Loads the customer's catalog again with REFUSED, content the stand-in LMS will not enroll in
 /// (or, with `refuse` false, will).
-async fn refused_content(server: &TestServer, c: &Customer, refuse: bool) {
+pub(crate) async fn refused_content(server: &TestServer, c: &Customer, refuse: bool) {
     server
         .post(
             "/api/v1/catalogs",
@@ -1252,7 +1288,7 @@ async fn refused_content(server: &TestServer, c: &Customer, refuse: bool) {
         .ok();
 }
 
-const REFUSED: &str = "edX+Refused";
+pub(crate) const REFUSED: &str = "edX+Refused";
 
 /// A redemption the LMS refuses stays in the ledger as failed, costs nothing, errors its
 /// assignment; the next attempt is a new transaction.
@@ -1507,17 +1543,7 @@ async fn a_redeem_that_waits_too_long_for_its_policy_answers_429_and_changes_not
     assert_eq!(body["error"]["code"], "redeem_conflict", "{body}");
     release.send(()).expect("release");
     holder.await.expect("holder");
-    let book = ledger(&server, &a.subsidy).await;
-    assert_eq!(book["transactions"].as_array().map(Vec::len), Some(0));
-    assert_eq!(book["subsidy"]["current_balance_cents"], 50000);
-    let now = server
-        .get(
-            &format!("/api/v1/subsidy-access-policies/{p}/"),
-            &operator(&server),
-        )
-        .await
-        .ok();
-    assert_eq!(now.body["total_redeemed"], 0);
+    assert_nothing_paid(&server, &a, &p, 50000).await;
     let again = redeem(&server, &ada, &p, 1, COURSE).await.ok();
     assert_eq!(again.body["state"], "committed");
 }
@@ -1667,15 +1693,5 @@ async fn a_learner_or_content_gone_before_the_write_is_not_paid_for() {
         assert_eq!(reason(answer), gone);
         remover.await.expect("remover");
     }
-    let book = ledger(&server, &a.subsidy).await;
-    assert_eq!(book["transactions"].as_array().map(Vec::len), Some(0));
-    assert_eq!(book["subsidy"]["current_balance_cents"], 50000);
-    let now = server
-        .get(
-            &format!("/api/v1/subsidy-access-policies/{p}/"),
-            &operator(&server),
-        )
-        .await
-        .ok();
-    assert_eq!(now.body["total_redeemed"], 0);
+    assert_nothing_paid(&server, &a, &p, 50000).await;
 }

@@ -42,10 +42,12 @@ pub async fn assignments_of_policy(conn: Conn<'_>, policy: &str) -> Result<Vec<A
     ))
 }
 
-/// Allocated assignments whose expiry is at or before `now`.
+/// Allocated assignments whose expiry is at or before `now`, but for those a redemption is
+/// paying for right now (claimed by its pending transaction): that one settles them.
 pub async fn assignments_due(conn: Conn<'_>, now: i64) -> Result<Vec<Assignment>> {
     let sql = format!(
-        "{ASSIGNMENT} WHERE state = 'allocated' AND expires_at <= $1 ORDER BY expires_at, uuid"
+        "{ASSIGNMENT} WHERE state = 'allocated' AND transaction_uuid IS NULL AND expires_at <= $1
+         ORDER BY expires_at, uuid"
     );
     Ok(run!(
         conn,
@@ -85,16 +87,22 @@ pub async fn save_assignment(conn: Conn<'_>, a: &Assignment) -> Result<()> {
     Ok(())
 }
 
-/// Saves `a` over the stored assignment only while that is still in state `from`: a
-/// compare-and-set, since a redemption (an app-only write, outside the store's write lock) and
-/// a cancel or an expiry may move the same assignment at once. False when it had moved.
-pub async fn save_assignment_from(conn: Conn<'_>, a: &Assignment, from: &str) -> Result<bool> {
+/// Saves `a` over the stored assignment `before` only while that is still as it was (its state
+/// and the transaction it points at): a compare-and-set, since a redemption (an app-only
+/// write, outside the store's write lock) and a cancel or an expiry may move the same
+/// assignment at once. False when it had moved.
+pub async fn save_assignment_from(
+    conn: Conn<'_>,
+    a: &Assignment,
+    before: &Assignment,
+) -> Result<bool> {
     Ok(run!(
         conn,
         sqlx::query(
             "UPDATE enterprise_assignments SET lms_user_id = $2, amount_cents = $3, state = $4,
             allocated_at = $5, expires_at = $6, state_changed_at = $7, transaction_uuid = $8
-         WHERE uuid = $1 AND state = $9",
+         WHERE uuid = $1 AND state = $9
+           AND (transaction_uuid = $10 OR (transaction_uuid IS NULL AND $10 IS NULL))",
         )
         .bind(&a.uuid)
         .bind(a.lms_user_id)
@@ -104,20 +112,38 @@ pub async fn save_assignment_from(conn: Conn<'_>, a: &Assignment, from: &str) ->
         .bind(a.expires_at)
         .bind(a.state_changed_at)
         .bind(&a.transaction_uuid)
-        .bind(from),
+        .bind(&before.state)
+        .bind(&before.transaction_uuid),
         execute
     ) > 0)
 }
 
-/// Locks the assignment for the rest of the transaction if it is in `state`; false when not.
-pub async fn claim_assignment(conn: Conn<'_>, uuid: &str, state: &str) -> Result<bool> {
+/// Claims an allocated assignment for the redemption `transaction` that pays for it: it stays
+/// `allocated`, pointing at that pending transaction, so neither a cancel nor an expiry nor
+/// another redemption can take it until the redemption settles (accepted or errored). False
+/// when it is no longer allocated, or another redemption holds it.
+pub async fn claim_assignment(conn: Conn<'_>, uuid: &str, transaction: &str) -> Result<bool> {
     Ok(run!(
         conn,
         sqlx::query(
-            "UPDATE enterprise_assignments SET state = state WHERE uuid = $1 AND state = $2"
+            "UPDATE enterprise_assignments SET transaction_uuid = $2
+             WHERE uuid = $1 AND state = 'allocated' AND transaction_uuid IS NULL"
         )
         .bind(uuid)
-        .bind(state),
+        .bind(transaction),
         execute
     ) > 0)
+}
+
+/// The allocated assignment a pending redemption claimed (`claim_assignment`), if any.
+pub async fn assignment_claimed_by(
+    conn: Conn<'_>,
+    transaction: &str,
+) -> Result<Option<Assignment>> {
+    let sql = format!("{ASSIGNMENT} WHERE transaction_uuid = $1 AND state = 'allocated'");
+    Ok(run!(
+        conn,
+        sqlx::query_as::<_, Assignment>(&sql).bind(transaction),
+        fetch_optional
+    ))
 }

@@ -391,6 +391,19 @@ pub async fn attempts(
     ))
 }
 
+/// Pending transactions created at or before `before`, oldest first: redemptions whose second
+/// step (after the LMS call) never ran, for the sweep to settle.
+pub async fn pending_transactions(conn: Conn<'_>, before: i64) -> Result<Vec<Transaction>> {
+    let sql = format!(
+        "{TRANSACTION} WHERE state = 'pending' AND created_at <= $1 ORDER BY created_at, uuid"
+    );
+    Ok(run!(
+        conn,
+        sqlx::query_as::<_, Transaction>(&sql).bind(before),
+        fetch_all
+    ))
+}
+
 pub async fn insert_transaction(conn: Conn<'_>, t: &Transaction) -> Result<()> {
     run!(
         conn,

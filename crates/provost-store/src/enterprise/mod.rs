@@ -1,4 +1,4 @@
-//! The enterprise app's rows: learners, subsidies and their ledger, catalogs, subsidy access
+//! The enterprise app's rows: learners, groups, subsidies and their ledger, catalogs, subsidy access
 //! policies, content assignments and learner credit requests. One statement text serves both
 //! dialects (`$N` placeholders, integers for times, money and flags).
 
@@ -27,12 +27,14 @@ macro_rules! run {
 }
 
 mod assignments;
+mod groups;
 mod ledger;
 mod neighbours;
 mod policies;
 mod requests;
 
 pub use assignments::*;
+pub use groups::*;
 pub use ledger::*;
 pub use neighbours::*;
 pub use policies::*;
@@ -94,6 +96,11 @@ pub struct Policy {
     pub spent_cents: i64,
     pub allocated_cents: i64,
     pub created_at: i64,
+    /// The enterprise groups it is for (none: all the customer's learners), ascending. Read and
+    /// written with the policy by `policy`, `policies`, `insert_policy` and `update_policy`;
+    /// empty where a policy is read with other rows in one statement.
+    #[sqlx(skip)]
+    pub group_uuids: Vec<String>,
 }
 
 #[derive(Clone, Debug, FromRow, PartialEq)]
@@ -149,6 +156,23 @@ pub struct CreditRequest {
 /// `Reader`), for functions that run several statements.
 pub trait ConnSource {
     fn conn(&mut self) -> Conn<'_>;
+}
+
+/// A connection lends itself again, for functions that run several statements on it.
+impl ConnSource for Conn<'_> {
+    fn conn(&mut self) -> Conn<'_> {
+        self.reborrow()
+    }
+}
+
+impl Conn<'_> {
+    /// The same connection for a shorter while, leaving this one usable after.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Sqlite(c) => Conn::Sqlite(c),
+            Conn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
 }
 
 /// What hands out connections lends that to the functions it calls.

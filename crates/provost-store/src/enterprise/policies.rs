@@ -7,13 +7,18 @@ const POLICY: &str = "SELECT uuid, enterprise_uuid, policy_type, display_name, d
     per_learner_enrollment_limit, per_learner_spend_limit_cents, spent_cents, allocated_cents,
     created_at FROM enterprise_policies";
 
-pub async fn policy(conn: Conn<'_>, uuid: &str) -> Result<Option<Policy>> {
+pub async fn policy(mut conn: Conn<'_>, uuid: &str) -> Result<Option<Policy>> {
     let sql = format!("{POLICY} WHERE uuid = $1");
-    Ok(run!(
-        conn,
+    let found = run!(
+        conn.reborrow(),
         sqlx::query_as::<_, Policy>(&sql).bind(uuid),
         fetch_optional
-    ))
+    );
+    let Some(mut policy) = found else {
+        return Ok(None);
+    };
+    policy.group_uuids = policy_groups(conn, uuid).await?;
+    Ok(Some(policy))
 }
 
 /// A policy as one learner's redemption of one content key sees it, read in one statement.
@@ -28,6 +33,9 @@ pub struct PolicyForRedeem {
     /// (part of the idempotency key), and those that did not (a retry's first one among them).
     pub spent_attempts: i64,
     pub live_attempts: i64,
+    /// How many enterprise groups the policy is for (0: all the customer's learners); its
+    /// `policy.group_uuids` are not read here.
+    pub group_count: i64,
 }
 
 /// The policy `uuid` with the learner's usage of it and their attempts at `content_key`.
@@ -44,7 +52,9 @@ pub async fn policy_for_redeem(
                 COALESCE(u.enrollments, 0) AS learner_enrollments,
                 (SELECT COUNT(*) {ATTEMPTS} AND t.state IN ('failed', 'reversed')) AS spent_attempts,
                 (SELECT COUNT(*) {ATTEMPTS} AND t.state NOT IN ('failed', 'reversed'))
-                    AS live_attempts
+                    AS live_attempts,
+                (SELECT COUNT(*) FROM enterprise_policy_groups g WHERE g.policy_uuid = p.uuid)
+                    AS group_count
          FROM enterprise_policies p
          LEFT JOIN enterprise_policy_learners u ON u.policy_uuid = p.uuid AND u.lms_user_id = $2
          WHERE p.uuid = $1"
@@ -60,22 +70,32 @@ pub async fn policy_for_redeem(
 }
 
 /// The customer's policies, oldest first; retired ones only when asked.
-pub async fn policies(conn: Conn<'_>, enterprise: &str, with_retired: bool) -> Result<Vec<Policy>> {
+pub async fn policies(
+    mut conn: Conn<'_>,
+    enterprise: &str,
+    with_retired: bool,
+) -> Result<Vec<Policy>> {
     let sql = format!(
         "{POLICY} WHERE enterprise_uuid = $1 AND (retired = 0 OR $2 = 1) ORDER BY created_at, uuid"
     );
-    Ok(run!(
-        conn,
+    let mut found = run!(
+        conn.reborrow(),
         sqlx::query_as::<_, Policy>(&sql)
             .bind(enterprise)
             .bind(i64::from(with_retired)),
         fetch_all
-    ))
+    );
+    for (policy, group) in customer_policy_groups(conn, enterprise).await? {
+        if let Some(p) = found.iter_mut().find(|p| p.uuid == policy) {
+            p.group_uuids.push(group);
+        }
+    }
+    Ok(found)
 }
 
-pub async fn insert_policy(conn: Conn<'_>, p: &Policy) -> Result<()> {
+pub async fn insert_policy(mut conn: Conn<'_>, p: &Policy) -> Result<()> {
     run!(
-        conn,
+        conn.reborrow(),
         sqlx::query(
             "INSERT INTO enterprise_policies (uuid, enterprise_uuid, policy_type, display_name,
             description, active, retired, catalog_uuid, subsidy_uuid, access_method,
@@ -99,13 +119,14 @@ pub async fn insert_policy(conn: Conn<'_>, p: &Policy) -> Result<()> {
         .bind(p.created_at),
         execute
     );
-    Ok(())
+    set_policy_groups(&mut conn, &p.uuid, &p.group_uuids).await
 }
 
-/// Writes a policy's changeable fields (not its customer, type, subsidy or spend).
-pub async fn update_policy(conn: Conn<'_>, p: &Policy) -> Result<()> {
+/// Writes a policy's changeable fields (not its customer, type, subsidy or spend), its groups
+/// among them.
+pub async fn update_policy(mut conn: Conn<'_>, p: &Policy) -> Result<()> {
     run!(
-        conn,
+        conn.reborrow(),
         sqlx::query(
             "UPDATE enterprise_policies SET display_name = $2, description = $3, active = $4,
             retired = $5, catalog_uuid = $6, spend_limit_cents = $7,
@@ -123,7 +144,7 @@ pub async fn update_policy(conn: Conn<'_>, p: &Policy) -> Result<()> {
         .bind(p.per_learner_spend_limit_cents),
         execute
     );
-    Ok(())
+    set_policy_groups(&mut conn, &p.uuid, &p.group_uuids).await
 }
 
 /// The sum of the spend limits of the subsidy's active, unretired policies but `except`.

@@ -16,6 +16,10 @@ use crate::model::StoreOptions;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long a pooled connection may sit unused before the pool closes it (instead of handing
+/// out one a firewall or the server may have dropped meanwhile).
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The channel a commit notifies with its last revision, for nodes tailing the log.
 pub const NOTIFY_CHANNEL: &str = "provost_audit";
 
@@ -48,9 +52,18 @@ impl PgStore {
                 .map_err(StoreError::from_migrate)?;
         }
         conn.close().await?;
+        // No ping before handing out a pooled connection: it is a round trip on every acquire
+        // (a redemption acquires five times), and a dead pooled connection is rare (a server
+        // restart, a network cut) and harmless: the first statement on it fails, so that one
+        // request answers 503 `database_unavailable` (a write's BEGIN is that statement: nothing
+        // was written), sqlx drops the connection, and the client's retry gets a live one.
+        // Connections left idle longer than `IDLE_TIMEOUT` are closed by the pool's reaper, so
+        // few stale ones are handed out after a quiet spell.
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .idle_timeout(IDLE_TIMEOUT)
             .connect_lazy_with(connect);
         Ok(PgStore {
             pool,

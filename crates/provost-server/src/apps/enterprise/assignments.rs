@@ -347,13 +347,28 @@ pub async fn move_to(
             .to_lowercase(),
         ));
     };
+    // A redemption pays for it right now (its pending transaction claimed it): only that
+    // redemption's outcome moves it.
+    if a.state == "allocated"
+        && a.transaction_uuid.is_some()
+        && !matches!(step, Step::Accept | Step::Fail)
+    {
+        return Err(Error::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "assignment `{}` is being redeemed: it cannot be {step:?}ed until that settles",
+                a.uuid
+            )
+            .to_lowercase(),
+        ));
+    }
     let mut after = a.clone();
     after.state = state.into();
     after.state_changed_at = now;
     if holds_allocation(&a.state) && !holds_allocation(state) && step != Step::Accept {
         rows::allocate(tx.conn(), &policy.uuid, -a.amount_cents).await?;
     }
-    if !rows::save_assignment_from(tx.conn(), &after, &a.state).await? {
+    if !rows::save_assignment_from(tx.conn(), &after, a).await? {
         return Err(Error::new(
             ErrorCode::InvalidTransition,
             format!(
@@ -439,8 +454,9 @@ pub async fn expire(node: &Node, actor: &Actor, now: i64) -> Result<Vec<Assignme
 /// How often `serve` expires assignments.
 pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// `serve`'s sweep: expires what is due now and every `EXPIRY_INTERVAL` after, as the service
-/// itself (a read-only node leaves it to a writer).
+/// `serve`'s sweep: expires what is due now and every `EXPIRY_INTERVAL` after, and settles
+/// redemptions left pending (`redeem::settle_stale`), as the service itself (a read-only node
+/// leaves it to a writer).
 pub async fn expire_periodically(node: Node) {
     let sweeper = Actor {
         username: "provost:enterprise-expiry".into(),
@@ -453,12 +469,20 @@ pub async fn expire_periodically(node: Node) {
         if node.store().read_only() {
             continue;
         }
-        match expire(&node, &sweeper, crate::access::now()).await {
+        let now = crate::access::now();
+        match expire(&node, &sweeper, now).await {
             Ok(expired) if !expired.is_empty() => {
                 tracing::info!(count = expired.len(), "expired content assignments");
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiring content assignments failed"),
+        }
+        match super::redeem::settle_stale(&node, &sweeper, now).await {
+            Ok(settled) if !settled.is_empty() => {
+                tracing::info!(count = settled.len(), "settled pending redemptions");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "settling pending redemptions failed"),
         }
     }
 }

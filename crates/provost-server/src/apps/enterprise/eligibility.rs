@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::imports::TransactionView;
-use super::neighbours::{Catalogs, Learners, Subsidies, NEIGHBOURS};
+use super::neighbours::{Catalogs, Groups, Learners, Subsidies, NEIGHBOURS};
 use super::policies::{self, PolicyView};
 use super::service::{self as s, perm};
 use crate::access::Actor;
@@ -96,6 +96,8 @@ pub struct Facts {
     pub assignment: Option<Assignment>,
     /// What the learner spent through the policy, and how often they enrolled.
     pub usage: (i64, i64),
+    /// The policy is for all the customer's learners, or the learner is in one of its groups.
+    pub in_groups: bool,
 }
 
 /// Runs enterprise-access's checks for `policy` in its order; the first that fails is the reason.
@@ -115,13 +117,33 @@ pub async fn evaluate(
         Some(l) => rows::learner_usage(c.conn(), &policy.uuid, l.lms_user_id).await?,
         None => (0, 0),
     };
+    let in_groups = in_groups(&mut c, &policy.group_uuids, policy, learner).await?;
     let facts = Facts {
         subsidy,
         item,
         assignment,
         usage,
+        in_groups,
     };
     Ok(judge(policy, learner, facts, now))
+}
+
+/// Whether the learner may use a policy for `groups` (its enterprise groups): any learner when it
+/// has none, else one in at least one of them (enterprise-access's `includes_learner`). Asks the
+/// LMS only for a policy with groups.
+pub(super) async fn in_groups(
+    mut c: impl ConnSource,
+    groups: &[String],
+    policy: &Policy,
+    learner: Option<&Learner>,
+) -> Result<bool> {
+    let Some(learner) = learner.filter(|_| !groups.is_empty()) else {
+        return Ok(true);
+    };
+    let theirs = NEIGHBOURS
+        .groups_of(c.conn(), &policy.enterprise_uuid, learner.lms_user_id)
+        .await?;
+    Ok(theirs.iter().any(|g| groups.contains(g)))
 }
 
 /// The learner's assignment of the content, for assigned policies.
@@ -146,6 +168,7 @@ pub fn judge(policy: &Policy, learner: Option<&Learner>, facts: Facts, now: i64)
         item,
         assignment,
         usage,
+        in_groups,
     } = facts;
     let allocated_here = assignment
         .as_ref()
@@ -170,8 +193,10 @@ pub fn judge(policy: &Policy, learner: Option<&Learner>, facts: Facts, now: i64)
     let checks: [(&'static str, bool); 15] = [
         ("policy_expired", policy.active == 0 || policy.retired == 1),
         ("learner_not_in_enterprise", learner.is_none()),
-        // Enterprise groups have no stand-in yet: every policy is open to all the customer's learners.
-        ("learner_not_in_enterprise_group", false),
+        (
+            "learner_not_in_enterprise_group",
+            learner.is_some() && !in_groups,
+        ),
         ("content_not_in_catalog", item.is_none()),
         (
             "beyond_enrollment_deadline",

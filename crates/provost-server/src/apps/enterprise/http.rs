@@ -10,9 +10,10 @@ use utoipa::IntoParams;
 
 use super::assignments::{self, AllocateInput, Allocated, AssignmentList, CancelInput};
 use super::eligibility::{self, CanRedeem, CreditAvailable};
+use super::groups::{self, GroupsInput, GroupsSaved};
 use super::imports::{
-    self, CatalogInput, CatalogView, LearnersInput, LearnersSaved, Ledger, SubsidyInput,
-    SubsidyView, TransactionView,
+    self, CatalogInput, CatalogView, LearnerInput, LearnersInput, LearnersSaved, Ledger,
+    SubsidyInput, SubsidyView, TransactionView,
 };
 use super::policies::{self, PolicyInput, PolicyPage, PolicyPatch, PolicyView};
 use super::redeem::{self, RedeemInput};
@@ -169,6 +170,44 @@ pub async fn put_learners(
     state.check_items(body.learners.len())?;
     Ok(Json(
         imports::put_learners(state.node(), &actor, &uuid, &body).await?,
+    ))
+}
+
+/// Remove a learner from a customer
+///
+/// Removes the learner from the customer (the LMS stand-in unlinked them): they redeem nothing
+/// more through its policies; their ledger and assignments stay. Answers the learner removed,
+/// 404 when the customer has no such learner. Who: `enterprise.provision` at the customer
+/// (operators, provisioning admins), as for the learner import.
+#[utoipa::path(delete, path = "/api/v1/enterprise-customers/{uuid}/learners/{lms_user_id}", tag = "enterprise",
+    params(("uuid" = UuidKey, Path), ("lms_user_id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = LearnerInput), (status = 404, description = "no such learner at the customer", body = ErrorBody)))]
+pub async fn remove_learner(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath((uuid, lms_user_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<LearnerInput>> {
+    Ok(Json(
+        imports::remove_learner(state.node(), &actor, &uuid, &lms_user_id).await?,
+    ))
+}
+
+/// Load a customer's enterprise groups
+///
+/// Adds or replaces the customer's enterprise groups, each with all its members (the LMS groups
+/// stand-in); a policy whose `group_uuids` name any pays only for learners in one of them.
+/// Who: `enterprise.provision` at the customer; a group of another customer is refused.
+#[utoipa::path(put, path = "/api/v1/enterprise-customers/{uuid}/groups", tag = "enterprise",
+    params(("uuid" = UuidKey, Path)), request_body = GroupsInput, responses((status = 200, body = GroupsSaved),
+        (status = 422, description = "another customer's group (`wrong_customer`)", body = ErrorBody)))]
+pub async fn put_groups(
+    State(state): State<AppState>,
+    Principal(actor): Principal,
+    ApiPath(uuid): ApiPath<String>,
+    ApiJson(body): ApiJson<GroupsInput>,
+) -> ApiResult<Json<GroupsSaved>> {
+    Ok(Json(
+        groups::put_groups(state.node(), &actor, &uuid, &body).await?,
     ))
 }
 

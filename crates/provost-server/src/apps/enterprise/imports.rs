@@ -1,4 +1,4 @@
-//! Loading the stand-ins (subsidies, catalogs, a customer's learners), reading a subsidy's ledger,
+//! Loading the stand-ins (subsidies, catalogs, a customer's learners, and removing one), reading a subsidy's ledger,
 //! and reversing a redemption as enterprise-subsidy would.
 
 use super::service::{ContentKey, EmailKey, LearnerName, Title, UuidKey};
@@ -382,6 +382,58 @@ pub async fn put_learners(
                     changed,
                     unchanged: learners.len() - changed,
                 })
+            })
+        })
+        .await?;
+    Ok(written.value)
+}
+
+/// Removes a learner from a customer (the LMS unlinked them): they can redeem nothing more
+/// through its policies (`learner_not_in_enterprise`); their ledger, usage and assignments stay.
+/// 404 when the customer has no such learner. Needs `enterprise.provision` at the customer.
+/// Returns the learner as they were.
+pub async fn remove_learner(
+    node: &Node,
+    actor: &Actor,
+    enterprise: &str,
+    lms_user_id: &str,
+) -> Result<LearnerInput> {
+    let enterprise = s::uuid(enterprise, "enterprise customer")?;
+    let id = lms_user_id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidPath,
+                format!(
+                    "`{}` is not an lms_user_id (a positive integer)",
+                    crate::access::truncate(lms_user_id)
+                ),
+            )
+        })?;
+    s::authorize(&node.index(), actor, perm::PROVISION, &enterprise)?;
+    let written = node
+        .write(&actor.username, |tx| {
+            Box::pin(async move {
+                let learner = rows::learner_by_id(tx.conn(), &enterprise, id)
+                    .await?
+                    .ok_or_else(|| s::not_found("learner", &id.to_string()))?;
+                rows::remove_learner(tx.conn(), &enterprise, id).await?;
+                let before = LearnerInput {
+                    username: learner.username.clone(),
+                    lms_user_id: learner.lms_user_id,
+                    email: learner.email.clone(),
+                };
+                tx.audit(s::audit(
+                    "learner_remove",
+                    &enterprise,
+                    Some(&learner.username),
+                    None,
+                    Some(json!(before)),
+                ))
+                .await?;
+                Ok(before)
             })
         })
         .await?;

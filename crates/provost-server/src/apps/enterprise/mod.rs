@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod cli;
 pub mod eligibility;
+pub mod groups;
 pub mod http;
 pub mod imports;
 pub mod neighbours;
@@ -13,7 +14,7 @@ pub mod redeem;
 pub mod requests;
 pub mod service;
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use clap::{ArgMatches, Subcommand};
 use utoipa::OpenApi;
@@ -37,6 +38,14 @@ impl App for Enterprise {
             .route(
                 "/api/v1/enterprise-customers/{uuid}/learners",
                 put(http::put_learners),
+            )
+            .route(
+                "/api/v1/enterprise-customers/{uuid}/learners/{lms_user_id}",
+                delete(http::remove_learner),
+            )
+            .route(
+                "/api/v1/enterprise-customers/{uuid}/groups",
+                put(http::put_groups),
             )
             .route("/api/v1/transactions/{uuid}/reverse", post(http::reverse))
             .route(
@@ -99,7 +108,8 @@ impl App for Enterprise {
         EnterpriseApi::openapi()
     }
 
-    /// Expires assignments whose time has come, every `assignments::EXPIRY_INTERVAL`.
+    /// Expires assignments whose time has come and settles redemptions left pending, every
+    /// `assignments::EXPIRY_INTERVAL`.
     fn background(&self, node: &Node) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
         Some(Box::pin(assignments::expire_periodically(node.clone())))
     }
@@ -117,7 +127,7 @@ impl App for Enterprise {
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::reverse,
+        http::put_subsidy, http::get_subsidy, http::put_catalog, http::put_learners, http::remove_learner, http::put_groups, http::reverse,
         http::list_policies, http::create_policy, http::get_policy, http::update_policy, http::retire_policy,
         http::credits_available, http::can_redeem, http::redeem,
         http::allocate, http::list_assignments,
@@ -127,7 +137,7 @@ impl App for Enterprise {
     components(schemas(
         imports::SubsidyInput, imports::SubsidyView, imports::CatalogInput, imports::ContentInput,
         imports::CatalogView, imports::LearnersInput, imports::LearnerInput, imports::LearnersSaved,
-        imports::TransactionView, imports::Ledger,
+        imports::TransactionView, imports::Ledger, groups::GroupsInput, groups::GroupInput, groups::GroupsSaved,
         policies::PolicyType, policies::PolicyInput, policies::PolicyPatch, policies::PolicyView, policies::PolicyPage,
         redeem::RedeemInput, eligibility::CanRedeem, eligibility::ListPrice, eligibility::ReasonView, eligibility::CreditAvailable,
         assignments::AllocateInput, assignments::Allocated, assignments::AssignmentView, assignments::CancelInput,

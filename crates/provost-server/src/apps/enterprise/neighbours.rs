@@ -1,9 +1,9 @@
-//! Stand-ins for enterprise-access's neighbours (the LMS's customer learners, enterprise-subsidy,
+//! Stand-ins for enterprise-access's neighbours (the LMS's customer learners and groups, enterprise-subsidy,
 //! enterprise-catalog): one trait per neighbour, read by the rules, and `StandIn`, which keeps
 //! them in Provost's own tables and loads them through the import endpoints. A real client
 //! implements the same trait later.
 
-use provost_store::enterprise::{self as rows, Catalog, CatalogItem, Learner, Subsidy};
+use provost_store::enterprise::{self as rows, Catalog, CatalogItem, Group, Learner, Subsidy};
 use provost_store::BoxFuture;
 use provost_store::{Conn, StoreError};
 
@@ -22,6 +22,18 @@ pub trait Learners: Sync {
         -> Found<'a, Learner>;
 }
 
+/// The LMS's enterprise groups: subsets of a customer's learners a policy can be for.
+pub trait Groups: Sync {
+    fn group<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Group>;
+    /// The groups of `customer` the learner is in (the LMS's learner record lists them).
+    fn groups_of<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        lms_user_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+}
+
 /// enterprise-subsidy: a subsidy's deposit, window and balance.
 pub trait Subsidies: Sync {
     fn subsidy<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Subsidy>;
@@ -35,12 +47,17 @@ pub trait Catalogs: Sync {
 }
 
 /// The LMS: enrolls a learner in content (`item`, as the catalog lists it) once a redemption
-/// reserved its price. `Err(why)` is a refusal: the redemption fails.
+/// reserved its price. `Err(why)` is a refusal: the redemption fails. It is called with no
+/// database transaction open, and must be idempotent by `transaction` (the ledger entry's
+/// uuid): a second call for the same transaction enrolls nobody again and answers whether the
+/// learner is enrolled for it, which is how the sweep settles a redemption whose writer died
+/// between the LMS call and recording its outcome (`redeem::settle_stale`).
 pub trait Lms: Sync {
     fn enroll<'a>(
         &'a self,
         item: &'a CatalogItem,
         lms_user_id: i64,
+        transaction: &'a str,
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>>;
 }
 
@@ -90,6 +107,20 @@ impl Learners for StandIn {
     }
 }
 
+impl Groups for StandIn {
+    fn group<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Group> {
+        Box::pin(rows::group(c, uuid))
+    }
+    fn groups_of<'a>(
+        &'a self,
+        c: Conn<'a>,
+        customer: &'a str,
+        lms_user_id: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(rows::learner_groups(c, customer, lms_user_id))
+    }
+}
+
 impl Subsidies for StandIn {
     fn subsidy<'a>(&'a self, c: Conn<'a>, uuid: &'a str) -> Found<'a, Subsidy> {
         Box::pin(rows::subsidy(c, uuid))
@@ -132,12 +163,14 @@ impl RedeemFacts for StandIn {
 }
 
 /// The stand-in enrolls at once, except in content its catalog entry marks as refused
-/// (`lms_refuses_enrollment`), so failed redemptions can be rehearsed.
+/// (`lms_refuses_enrollment`), so failed redemptions can be rehearsed. Its answer depends on
+/// the content alone, so asking again for the same transaction answers the same: idempotent.
 impl Lms for StandIn {
     fn enroll<'a>(
         &'a self,
         item: &'a CatalogItem,
         _lms_user_id: i64,
+        _transaction: &'a str,
     ) -> BoxFuture<'a, Result<Result<(), String>, StoreError>> {
         Box::pin(async move {
             Ok(if item.lms_refuses == 0 {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::neighbours::{Catalogs, Subsidies, NEIGHBOURS};
+use super::neighbours::{Catalogs, Groups, Subsidies, NEIGHBOURS};
 use super::service::{self as s, perm};
 use crate::access::Actor;
 use crate::err::{Error, ErrorCode, Result};
@@ -87,6 +87,12 @@ pub struct PolicyInput {
     #[serde(default, deserialize_with = "s::int::optional")]
     #[schema(minimum = 0, maximum = 1e14)]
     pub per_learner_spend_limit: Option<i64>,
+    /// The customer's enterprise groups the policy is for (enterprise-access's
+    /// PolicyGroupAssociation): when any are given, only learners in one of them may redeem.
+    /// Defaults to none: all the customer's learners.
+    #[serde(default)]
+    #[schema(value_type = Vec<UuidKey>, max_items = 100)]
+    pub group_uuids: Vec<String>,
 }
 
 /// How learners reach a policy's credit.
@@ -117,6 +123,9 @@ pub struct PolicyPatch {
     #[serde(default, deserialize_with = "s::int::optional")]
     #[schema(minimum = 0, maximum = 1e14)]
     pub per_learner_spend_limit: Option<i64>,
+    /// Replaces the enterprise groups the policy is for (`[]`: all the customer's learners).
+    #[schema(value_type = Option<Vec<UuidKey>>, max_items = 100)]
+    pub group_uuids: Option<Vec<String>>,
 }
 
 /// A policy as enterprise-access serialises one (money in cents).
@@ -140,6 +149,8 @@ pub struct PolicyView {
     pub spend_available: Option<i64>,
     pub total_redeemed: i64,
     pub total_allocated: i64,
+    /// The enterprise groups it is for (empty: all the customer's learners).
+    pub group_uuids: Vec<String>,
     pub created: DateTime<Utc>,
 }
 
@@ -165,6 +176,7 @@ impl From<&Policy> for PolicyView {
                 .map(|l| (l - p.spent_cents - p.allocated_cents).max(0)),
             total_redeemed: p.spent_cents,
             total_allocated: p.allocated_cents,
+            group_uuids: p.group_uuids.clone(),
             created: s::time(p.created_at),
         }
     }
@@ -271,10 +283,31 @@ fn same_terms(a: &Policy, b: &Policy) -> bool {
         b.spend_limit_cents,
         b.per_learner_enrollment_limit,
         b.per_learner_spend_limit_cents,
-    )
+    ) && a.group_uuids == b.group_uuids
 }
 
-/// The subsidy and catalog a policy names must exist and belong to its customer; an active
+/// Most enterprise groups one policy is for.
+pub const MAX_GROUPS: usize = 100;
+
+/// A policy's groups as given: canonical uuids, sorted, each once; 400 `too_many_items` past
+/// `MAX_GROUPS`.
+fn group_uuids(given: &[String]) -> Result<Vec<String>> {
+    if given.len() > MAX_GROUPS {
+        return Err(Error::new(
+            ErrorCode::TooManyItems,
+            format!("a policy is for at most {MAX_GROUPS} groups"),
+        ));
+    }
+    let mut groups = given
+        .iter()
+        .map(|g| s::uuid(g, "group"))
+        .collect::<Result<Vec<_>>>()?;
+    groups.sort();
+    groups.dedup();
+    Ok(groups)
+}
+
+/// The subsidy, catalog and groups a policy names must exist and belong to its customer; an active
 /// policy's spend limit, with those of the subsidy's other active policies, must fit in the
 /// subsidy's deposit.
 async fn check_references(tx: &mut provost_store::Tx<'_>, p: &Policy) -> Result<()> {
@@ -285,6 +318,12 @@ async fn check_references(tx: &mut provost_store::Tx<'_>, p: &Policy) -> Result<
     };
     if catalog.is_none_or(|x| x.enterprise_uuid != p.enterprise_uuid) {
         return Err(unknown("catalog", &p.catalog_uuid));
+    }
+    for g in &p.group_uuids {
+        let group = NEIGHBOURS.group(tx.conn(), g).await?;
+        if group.is_none_or(|x| x.enterprise_uuid != p.enterprise_uuid) {
+            return Err(unknown("group", g));
+        }
     }
     if p.active == 1 && p.retired == 0 {
         let others = rows::active_spend_limits(tx.conn(), &p.subsidy_uuid, &p.uuid).await?;
@@ -337,6 +376,7 @@ pub async fn create(node: &Node, actor: &Actor, input: &PolicyInput) -> Result<(
         spent_cents: 0,
         allocated_cents: 0,
         created_at: crate::access::now(),
+        group_uuids: group_uuids(&input.group_uuids)?,
     };
     check_type(&policy)?;
     let written = node
@@ -435,6 +475,9 @@ pub async fn update(
         }
         if patch.per_learner_spend_limit.is_some() {
             p.per_learner_spend_limit_cents = patch.per_learner_spend_limit;
+        }
+        if let Some(groups) = &patch.group_uuids {
+            p.group_uuids = group_uuids(groups)?;
         }
         if let Some(active) = patch.active {
             if !active && p.active == 1 && p.spent_cents > 0 {
