@@ -13,7 +13,7 @@ use crate::policy::{Policy, PolicyDoc, RoleId};
 use crate::scope::{Kind, Scope};
 use crate::shard::{ChunkedVec, ShardedMap};
 use crate::subject::{Name, SubjectId, Subjects};
-use crate::table::{prefetch, IdTable};
+use crate::table::IdTable;
 
 pub type NodeId = u32;
 pub const INSTANCE: NodeId = 0;
@@ -166,10 +166,8 @@ impl Index {
     /// Sorting them after every batch would copy every long list once per batch. Until then
     /// the index must not answer `who`.
     pub fn load<'c>(&mut self, changes: impl IntoIterator<Item = &'c Change>) {
-        let changes: Vec<&Change> = changes.into_iter().collect();
         let mut policy_changes: Vec<&Change> = Vec::new();
-        for (i, change) in changes.iter().copied().enumerate() {
-            self.look_ahead(&changes[i..]);
+        for change in changes {
             if change.is_policy() {
                 policy_changes.push(change);
                 continue;
@@ -191,27 +189,6 @@ impl Index {
             // Appended, and sorted in when the batch ends (keeps bulk loads linear).
             self.unsettled.entry(node).or_insert(list.len());
             list.extend_from_slice(run);
-        }
-    }
-
-    /// Starts reading what assignments a little further on will look up: the table slots of
-    /// their scope and subject, and for nearer ones the node and record those slots name. A
-    /// load places millions of assignments at scattered nodes; this way their misses overlap
-    /// instead of each waiting in turn.
-    fn look_ahead(&self, rest: &[&Change]) {
-        const SLOTS: usize = 16;
-        const RECORDS: usize = 8;
-        if let Some(Change::AssignmentAdd { assignment: a }) = rest.get(SLOTS) {
-            self.node_ids.prefetch(self.node_hash(&a.scope));
-            self.subjects.prefetch_slot(self.subjects.hash(&a.subject));
-        }
-        if let Some(Change::AssignmentAdd { assignment: a }) = rest.get(RECORDS) {
-            if let Some(node) = self.node_ids.first_candidate(self.node_hash(&a.scope)) {
-                if let Some(node) = self.nodes.get(node as usize) {
-                    prefetch(node);
-                }
-            }
-            self.subjects.prefetch(self.subjects.hash(&a.subject));
         }
     }
 
