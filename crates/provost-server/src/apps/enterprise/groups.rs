@@ -32,7 +32,8 @@ pub struct GroupInput {
     #[schema(value_type = Title)]
     pub name: String,
     /// The learners in it, by their LMS user id.
-    #[schema(max_items = 1000)]
+    #[serde(deserialize_with = "s::int::list")]
+    #[schema(value_type = Vec<s::LmsUserId>, max_items = 1000)]
     pub lms_user_ids: Vec<i64>,
 }
 

@@ -212,6 +212,23 @@ key_type!(
     150
 );
 
+/// A learner's id in the LMS: a positive integer.
+pub struct LmsUserId;
+
+impl utoipa::PartialSchema for LmsUserId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .description(Some("A learner's id in the LMS: a positive integer."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for LmsUserId {}
+
 const CONTENT_KEY_PATTERN: &str = "^[!-~]+$";
 const TEXT_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]+$";
 const TEXT_PATTERN_EMPTY: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
@@ -242,6 +259,13 @@ pub mod int {
 
     pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         whole(serde_json::Number::deserialize(d)?)
+    }
+
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+        Vec::<serde_json::Number>::deserialize(d)?
+            .into_iter()
+            .map(whole)
+            .collect()
     }
 
     pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
