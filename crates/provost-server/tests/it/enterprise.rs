@@ -694,8 +694,7 @@ async fn a_retry_returns_the_first_transaction_and_the_ledger_balances() {
         .ok();
     assert_eq!(credits.body[0]["remaining_balance"], 40000);
     // Every change has its actor in the log.
-    let audit = server.as_admin().get("/api/v1/audit?limit=1000").await.ok();
-    let text = audit.text;
+    let text = audit_text(&server, None).await;
     assert!(
         text.contains("transaction_reverse")
             && text.contains("olga")
@@ -1411,11 +1410,12 @@ fn hold_the_write_lock(
     (held, release, holder)
 }
 
-/// The audit log as `GET /api/v1/audit` answers it.
-async fn audit_text(server: &TestServer) -> String {
+/// The audit log as `GET /api/v1/audit` answers it, all of it or one subject's.
+pub(crate) async fn audit_text(server: &TestServer, subject: Option<&str>) -> String {
+    let only = subject.map_or_else(String::new, |s| format!("subject={}&", enc(s)));
     server
         .as_admin()
-        .get("/api/v1/audit?limit=1000")
+        .get(&format!("/api/v1/audit?{only}limit=1000"))
         .await
         .ok()
         .text
@@ -1464,7 +1464,7 @@ async fn a_redeem_goes_through_while_another_write_holds_the_write_lock() {
     assert_eq!(first.body["state"], "committed");
     let before = log_revisions(&server).await;
     assert!(
-        !audit_text(&server).await.contains("\"redeem\""),
+        !audit_text(&server, None).await.contains("\"redeem\""),
         "the entry waits for the lock"
     );
     release.send(()).expect("release");
@@ -1482,7 +1482,7 @@ async fn a_redeem_goes_through_while_another_write_holds_the_write_lock() {
         "one gap-free run"
     );
     assert!(after.len() > before.len());
-    assert!(audit_text(&server).await.contains("\"redeem\""));
+    assert!(audit_text(&server, None).await.contains("\"redeem\""));
     assert_eq!(
         ledger(&server, &a.subsidy).await["subsidy"]["current_balance_cents"],
         40000

@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use crate::enterprise::{
-    admin_of, assert_nothing_paid, customer, learner, operator, policy, reason, redeem, with_roles,
-    A, B, CHEAP, SPEND,
+    admin_of, assert_nothing_paid, audit_text, customer, learner, operator, policy, reason, redeem,
+    with_roles, A, B, CHEAP, SPEND,
 };
 use crate::support::{enc, start, Answer, TestServer};
 
@@ -184,12 +184,7 @@ async fn a_learner_added_to_the_group_can_redeem_and_one_removed_cannot() {
         .ok();
     redeem(&server, &bob, &p, 2, CHEAP).await.ok();
     // Each change of a group is in the log, with its actor.
-    let audit = server
-        .as_admin()
-        .get(&format!("/api/v1/audit?subject={RED}&limit=100"))
-        .await
-        .ok()
-        .text;
+    let audit = audit_text(&server, Some(RED)).await;
     assert_eq!(audit.matches("group_put").count(), 2, "{audit}");
     assert!(audit.contains("olga"), "{audit}");
 }
@@ -271,12 +266,7 @@ async fn another_enterprises_group_cannot_be_attached_or_loaded() {
         reason(redeem(&server, &learner(&server, "bob", A), &p, 2, CHEAP).await),
         "learner_not_in_enterprise_group"
     );
-    let audit = server
-        .as_admin()
-        .get(&format!("/api/v1/audit?subject={B_GROUP}&limit=100"))
-        .await
-        .ok()
-        .text;
+    let audit = audit_text(&server, Some(B_GROUP)).await;
     assert_eq!(audit.matches("group_put").count(), 1, "{audit}");
     // Bad loads are 4xx and change nothing.
     let bad = [

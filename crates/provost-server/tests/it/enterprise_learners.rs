@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use crate::enterprise::{
-    admin_of, customer, learner, operator, policy, reason, redeem, with_roles, A, B, CHEAP, SPEND,
+    admin_of, audit_text, customer, learner, operator, policy, reason, redeem, with_roles, A, B,
+    CHEAP, SPEND,
 };
 use crate::support::{Answer, TestServer};
 
@@ -83,12 +84,7 @@ async fn only_who_loads_a_customers_learners_removes_one() {
         .await
         .expect(400, "invalid_uuid");
     // The removal is in the log with its actor; the refusals left nothing there.
-    let audit = server
-        .as_admin()
-        .get("/api/v1/audit?subject=ada&limit=100")
-        .await
-        .ok()
-        .text;
+    let audit = audit_text(&server, Some("ada")).await;
     assert_eq!(audit.matches("learner_remove").count(), 1, "{audit}");
     assert!(audit.contains("\"pat\""), "{audit}");
 }

@@ -9,8 +9,8 @@ use provost_store::enterprise::{self as rows, Debit, Transaction};
 use serde_json::{json, Value};
 
 use crate::enterprise::{
-    admin_of, customer, learner, ledger, operator, policy, redeem, refused_content, Customer, A,
-    ASSIGNED, CHEAP, COURSE, REFUSED, SPEND,
+    admin_of, audit_text, customer, learner, ledger, operator, policy, redeem, refused_content,
+    Customer, A, ASSIGNED, CHEAP, COURSE, REFUSED, SPEND,
 };
 use crate::support::{start, TestServer};
 
@@ -161,12 +161,7 @@ async fn a_refused_enrollment_gives_back_every_cent() {
     let paid = redeem(&server, &ada, &p, 1, REFUSED).await.ok();
     assert_eq!(paid.body["state"], "committed");
     assert_eq!(money(&server, &a, &p).await, (100_003 - 2_999, 2_999));
-    let audit = server
-        .as_admin()
-        .get("/api/v1/audit?subject=ada&limit=100")
-        .await
-        .ok()
-        .text;
+    let audit = audit_text(&server, Some("ada")).await;
     for op in ["\"redeem\"", "\"redeem_failed\"", "\"redeem_commit\""] {
         assert!(audit.contains(op), "{op} missing from {audit}");
     }
@@ -240,12 +235,7 @@ async fn the_sweep_settles_what_a_crash_left_pending() {
         (retry.body["uuid"].as_str(), retry.body["state"].as_str()),
         (Some(paid.as_str()), Some("committed"))
     );
-    let audit = server
-        .as_admin()
-        .get("/api/v1/audit?subject=bob&limit=100")
-        .await
-        .ok()
-        .text;
+    let audit = audit_text(&server, Some("bob")).await;
     assert!(
         audit.contains("redeem_failed") && audit.contains("provost:enterprise-expiry"),
         "{audit}"
