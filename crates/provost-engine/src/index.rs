@@ -114,9 +114,10 @@ pub struct Index {
     /// Staff and superusers, for `who`.
     pub(crate) privileged: Arc<BTreeMap<Name, (bool, bool)>>,
     pub(crate) assignments: usize,
-    /// During `apply`: the scope lists appended to, with their length before, sorted at its end.
+    /// From a `load` to the end of the next `apply`: the scope lists appended to, with their
+    /// length before, sorted at that end.
     unsettled: AHashMap<NodeId, usize>,
-    /// During `apply`: new grants not yet in their scope's list. They go in a node at a time,
+    /// During a `load`: new grants not yet in their scope's list. They go in a node at a time,
     /// sorted by node, so a load of millions finds each list once instead of once per grant.
     arriving: Vec<ScopeGrant>,
 }
