@@ -142,6 +142,40 @@ impl Arrive for crate::queries::Query {
     }
 }
 
+/// What one read of memory costs when it waits for the read before and lands at a random place
+/// in `bytes` of memory (a pointer chase, one cache line a step, through this process's
+/// allocator and so its pages): the least a check pays for each line of the index it must fetch,
+/// at the index's size, on this machine.
+pub fn memory_read_ns(bytes: u64) -> f64 {
+    use rand::{Rng, SeedableRng};
+    const WORDS_PER_LINE: usize = 8;
+    let lines = (bytes as usize / 64).max(1024);
+    // Sattolo's shuffle: one cycle through every line, so the chase cannot settle in a short loop.
+    let mut order: Vec<u32> = (0..lines as u32).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6d65_6d6f_7279);
+    for i in (1..lines).rev() {
+        order.swap(i, rng.gen_range(0..i));
+    }
+    let mut memory = vec![0u64; lines * WORDS_PER_LINE];
+    for (i, &line) in order.iter().enumerate() {
+        let next = order[(i + 1) % lines];
+        memory[line as usize * WORDS_PER_LINE] = u64::from(next) * WORDS_PER_LINE as u64;
+    }
+    drop(order);
+    let chase = |steps: usize| {
+        let mut at = 0u64;
+        for _ in 0..steps {
+            at = memory[at as usize];
+        }
+        black_box(at)
+    };
+    chase(lines.min(1 << 20));
+    const STEPS: usize = 2_000_000;
+    let t = Instant::now();
+    chase(STEPS);
+    t.elapsed().as_nanos() as f64 / STEPS as f64
+}
+
 /// The one-minute load average (Linux), to tell a quiet machine from a busy one.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

@@ -34,6 +34,10 @@ pub struct EngineRun {
     /// Provost: the first page (100 subjects) of `who` at a course.
     #[serde(default)]
     pub who_page: Option<Timing>,
+    /// Provost: one read at a random place in memory of the engine's size, each waiting for the
+    /// last (`measure::memory_read_ns`): what any check that fetches one line of it costs at least.
+    #[serde(default)]
+    pub memory_read_ns: Option<f64>,
     /// One-minute load average when the run ended (2 means both cores were busy).
     pub load_average: f64,
 }

@@ -80,10 +80,14 @@ fn workload_rows(g: &Group, rows: &mut Vec<Vec<String>>) {
             let t = r.per_call();
             (
                 format!(
-                    "{} (p99 {}, mean over the mix {})",
+                    "{} (p99 {}, mean over the mix {}{})",
                     duration_ns(t.median_ns),
                     t.p99_ns.map_or("—".to_owned(), duration_ns),
-                    duration_ns(r.check.median_ns)
+                    duration_ns(r.check.median_ns),
+                    r.memory_read_ns.map_or(String::new(), |read| format!(
+                        "; one memory read {}",
+                        duration_ns(read)
+                    )),
                 ),
                 t.median_ns <= limit,
             )

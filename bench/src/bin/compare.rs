@@ -150,6 +150,7 @@ fn run() -> Result<(), BoxError> {
     );
     let label = format!("{}-{}-{}", w.name(), args.engine, args.size);
     let mut who_page = None;
+    let mut memory_read_ns = None;
     let (build_secs, rss, twice, agreement, (check, check_per_call), scopes, who) =
         match args.engine.as_str() {
             "provost" => {
@@ -167,6 +168,7 @@ fn run() -> Result<(), BoxError> {
                 let scopes = measure::timed_loop(&work.scopes, args.budget, |l| drop(lookup(l)));
                 let who = measure::timed_loop(&work.who, args.budget, |l| drop(lookup(l)));
                 who_page = first_pages(&engine, &work.timing, args.budget);
+                memory_read_ns = Some(measure::memory_read_ns(rss));
                 (secs, rss, twice, agreement, check, scopes, who)
             }
             "cedar" => {
@@ -236,6 +238,7 @@ fn run() -> Result<(), BoxError> {
         scopes,
         who,
         who_page,
+        memory_read_ns,
         load_average: measure::load_average(),
     }
     .write(&args.out)?;
