@@ -34,6 +34,10 @@ pub struct EngineRun {
     /// Provost: the first page (100 subjects) of `who` at a course.
     #[serde(default)]
     pub who_page: Option<Timing>,
+    /// Provost: mean time per check when the timing queries are asked in batches of 100, read
+    /// ahead as the server's batch route reads them (`engines::provost::batched_ns`).
+    #[serde(default)]
+    pub batched_ns: Option<f64>,
     /// Provost: one read at a random place in memory of the engine's size, each waiting for the
     /// last (`measure::memory_read_ns`): what any check that fetches one line of it costs at least.
     #[serde(default)]

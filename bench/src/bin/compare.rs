@@ -151,6 +151,7 @@ fn run() -> Result<(), BoxError> {
     let label = format!("{}-{}-{}", w.name(), args.engine, args.size);
     let mut who_page = None;
     let mut memory_read_ns = None;
+    let mut batched_ns = None;
     let (build_secs, rss, twice, agreement, (check, check_per_call), scopes, who) =
         match args.engine.as_str() {
             "provost" => {
@@ -168,6 +169,7 @@ fn run() -> Result<(), BoxError> {
                 let scopes = measure::timed_loop(&work.scopes, args.budget, |l| drop(lookup(l)));
                 let who = measure::timed_loop(&work.who, args.budget, |l| drop(lookup(l)));
                 who_page = first_pages(&engine, &work.timing, args.budget);
+                batched_ns = Some(provost::batched_ns(&engine.index, &work.timing, 3));
                 memory_read_ns = Some(measure::memory_read_ns(rss));
                 (secs, rss, twice, agreement, check, scopes, who)
             }
@@ -238,6 +240,7 @@ fn run() -> Result<(), BoxError> {
         scopes,
         who,
         who_page,
+        batched_ns,
         memory_read_ns,
         load_average: measure::load_average(),
     }

@@ -1,5 +1,6 @@
 //! Provost's policy engine: scope keys, roles and permission closures, a compiled index, decisions.
 
+mod ahead;
 mod decide;
 mod engine;
 mod err;
@@ -15,6 +16,7 @@ mod subject;
 pub mod suggest;
 mod table;
 
+pub use ahead::ReadAhead;
 pub use decide::{Because, Claims, Decision, Explanation, ExtraGrant, Reason};
 pub use engine::{policy_changes, policy_diff, Engine};
 pub use err::{KeyError, PolicyError};

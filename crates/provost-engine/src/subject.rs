@@ -149,6 +149,19 @@ impl Subjects {
         }
     }
 
+    /// Starts reading the grant array of the record `prefetch(hash)` fetched (which has arrived
+    /// by now), if the subject is heavy.
+    #[inline]
+    pub fn prefetch_grants(&self, hash: u64) {
+        if let Some(record) = self
+            .ids
+            .first_candidate(hash)
+            .and_then(|id| self.records.get(id as usize))
+        {
+            record.prefetch_grants();
+        }
+    }
+
     pub fn by_id(&self, id: SubjectId) -> &Subject {
         self.records
             .get(id as usize)
