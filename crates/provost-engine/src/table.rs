@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use ahash::RandomState;
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 
 const SHARD_BITS: u32 = 10;
 const SHARDS: usize = 1 << SHARD_BITS;
@@ -79,7 +81,7 @@ impl Default for IdTable {
         let empty = Arc::new(Shard::default());
         IdTable {
             shards: vec![empty; SHARDS],
-            hasher: RandomState::with_seeds(0x5eed, 0x1dea, 0xc0de, 0xfeed),
+            hasher: RandomState::default(),
             len: 0,
         }
     }
