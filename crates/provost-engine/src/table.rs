@@ -2,9 +2,8 @@
 //! the hash and the id) and then the record the id names, where the caller compares the name.
 //! Split into `Arc`ed shards like `ShardedMap`, so a writer copies only the shard it touches.
 
-use std::sync::Arc;
-
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 

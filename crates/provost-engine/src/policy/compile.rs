@@ -2,15 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Names to ids, looked up once per check: foldhash hashes a short name in fewer instructions
-/// than ahash's portable fallback.
-type NameMap<V> = foldhash::HashMap<Box<str>, V>;
-
 use super::doc::{
     valid_permission_name, valid_role_name, AppDef, PermissionDef, PolicyDoc, RoleDef,
 };
 use crate::err::PolicyError;
 use crate::scope::Kind;
+
+/// Names to ids, looked up once per check: foldhash hashes a short name in fewer instructions
+/// than ahash's portable fallback.
+type NameMap<V> = foldhash::HashMap<Box<str>, V>;
 
 pub type PermId = u32;
 pub type RoleId = u32;
