@@ -51,6 +51,27 @@ where
     query.push(")");
 }
 
+/// `INSERT` of the rows linking `owner` to each of `members` in a two-column link table (at
+/// most `ROWS` of them); `table` and its columns are the caller's constants, never input.
+pub(crate) fn insert_links<'a, DB, T>(
+    (table, owner_column, member_column): (&str, &str, &str),
+    owner: &'a str,
+    members: &'a [T],
+) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    &'a T: Encode<'a, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(format!(
+        "INSERT INTO {table} ({owner_column}, {member_column}) "
+    ));
+    query.push_values(members, |mut row, member| {
+        row.push_bind(owner).push_bind(member);
+    });
+    query
+}
+
 /// Upsert of `rows` (each key at most once): new windows replace old ones.
 pub(crate) fn put_assignments<'a, DB>(rows: &[&'a Assignment]) -> QueryBuilder<'a, DB>
 where

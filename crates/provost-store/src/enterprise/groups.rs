@@ -1,6 +1,7 @@
 //! Enterprise groups (the LMS's, stood in for here) and the groups a policy is for.
 
 use super::*;
+use crate::bulk;
 
 /// A group of a customer's learners.
 #[derive(Clone, Debug, FromRow, PartialEq)]
@@ -50,28 +51,8 @@ pub async fn group_members(conn: Conn<'_>, group: &str) -> Result<Vec<i64>> {
 }
 
 /// Replaces a group's members.
-pub async fn set_group_members(
-    mut tx: impl ConnSource,
-    group: &str,
-    members: &[i64],
-) -> Result<()> {
-    run!(
-        tx.conn(),
-        sqlx::query("DELETE FROM enterprise_group_members WHERE group_uuid = $1").bind(group),
-        execute
-    );
-    for id in members {
-        run!(
-            tx.conn(),
-            sqlx::query(
-                "INSERT INTO enterprise_group_members (group_uuid, lms_user_id) VALUES ($1, $2)"
-            )
-            .bind(group)
-            .bind(id),
-            execute
-        );
-    }
-    Ok(())
+pub async fn set_group_members(tx: impl ConnSource, group: &str, members: &[i64]) -> Result<()> {
+    replace_links(tx, Links::GroupMembers, group, members).await
 }
 
 /// The groups of the customer a learner is in, ascending.
@@ -125,23 +106,50 @@ pub(crate) async fn customer_policy_groups(
 
 /// Replaces the groups a policy is for.
 pub(crate) async fn set_policy_groups(
-    mut tx: impl ConnSource,
+    tx: impl ConnSource,
     policy: &str,
     groups: &[String],
 ) -> Result<()> {
-    run!(
-        tx.conn(),
-        sqlx::query("DELETE FROM enterprise_policy_groups WHERE policy_uuid = $1").bind(policy),
-        execute
-    );
-    for g in groups {
+    replace_links(tx, Links::PolicyGroups, policy, groups).await
+}
+
+/// A table that links an owner to its members, two key columns and nothing else.
+#[derive(Clone, Copy)]
+enum Links {
+    GroupMembers,
+    PolicyGroups,
+}
+
+impl Links {
+    /// The table, its owner's column and its member's column.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Links::GroupMembers => ("enterprise_group_members", "group_uuid", "lms_user_id"),
+            Links::PolicyGroups => ("enterprise_policy_groups", "policy_uuid", "group_uuid"),
+        }
+    }
+}
+
+/// Replaces `owner`'s links with `members`: one DELETE, then one INSERT per `bulk::ROWS`.
+async fn replace_links<T>(
+    mut tx: impl ConnSource,
+    links: Links,
+    owner: &str,
+    members: &[T],
+) -> Result<()>
+where
+    for<'q> &'q T: sqlx::Encode<'q, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + sqlx::Encode<'q, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    let (table, owner_column, _) = links.names();
+    let delete = format!("DELETE FROM {table} WHERE {owner_column} = $1");
+    run!(tx.conn(), sqlx::query(&delete).bind(owner), execute);
+    for chunk in members.chunks(bulk::ROWS) {
         run!(
             tx.conn(),
-            sqlx::query(
-                "INSERT INTO enterprise_policy_groups (policy_uuid, group_uuid) VALUES ($1, $2)"
-            )
-            .bind(policy)
-            .bind(g),
+            bulk::insert_links(links.names(), owner, chunk).build(),
             execute
         );
     }
