@@ -142,10 +142,8 @@ impl Subjects {
     /// arrived, the record it most likely names; a check meanwhile places its scope.
     #[inline]
     pub fn prefetch(&self, hash: u64) {
-        if let Some(id) = self.ids.first_candidate(hash) {
-            if let Some(record) = self.records.get(id as usize) {
-                prefetch(record);
-            }
+        if let Some(record) = self.likely(hash) {
+            prefetch(record);
         }
     }
 
@@ -153,13 +151,16 @@ impl Subjects {
     /// by now), if the subject is heavy.
     #[inline]
     pub fn prefetch_grants(&self, hash: u64) {
-        if let Some(record) = self
-            .ids
-            .first_candidate(hash)
-            .and_then(|id| self.records.get(id as usize))
-        {
+        if let Some(record) = self.likely(hash) {
             record.prefetch_grants();
         }
+    }
+
+    /// The record the first id under `hash` names, its name unconfirmed: a hint for prefetching.
+    #[inline]
+    fn likely(&self, hash: u64) -> Option<&Subject> {
+        let id = self.ids.first_candidate(hash)?;
+        self.records.get(id as usize)
     }
 
     pub fn by_id(&self, id: SubjectId) -> &Subject {
